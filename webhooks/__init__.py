@@ -1,0 +1,38 @@
+"""The HTTP edge: create_app() builds the Flask app that receives Clerk webhooks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from webhooks import clerk, health
+from webhooks.runtime import Runtime
+from worker import config
+
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; stops with a sentence naming the variable when one is missing."""
+    overrides = dict(test_config or {})
+    environ = {k: str(v) for k, v in overrides.items() if k.isupper() and v is not None}
+    settings = config.from_env({**os.environ, **environ})
+    if not settings.signing_secrets:
+        raise config.ConfigError(
+            "CLERK_WEBHOOK_SIGNING_SECRET is not set: copy the endpoint's whsec_... secret "
+            "from the Clerk dashboard (Webhooks > your endpoint > Signing Secret)"
+        )
+    app = Flask(__name__)
+    app.config.from_mapping(MAX_CONTENT_LENGTH=DEFAULT_MAX_BODY, POOL_SIZE=4, POOL_TIMEOUT=2.0)
+    app.config.from_mapping({k: v for k, v in overrides.items() if k in app.config})
+    app.extensions["clerk_mirror"] = Runtime.start(
+        settings,
+        pool_size=int(app.config["POOL_SIZE"]),
+        pool_timeout=float(app.config["POOL_TIMEOUT"]),
+    )
+    app.register_blueprint(clerk.bp)
+    app.register_blueprint(health.bp)
+    return app

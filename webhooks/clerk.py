@@ -1,0 +1,65 @@
+"""POST /webhooks/clerk: verify the Svix signature, store the event in the inbox, wake a worker."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import psycopg
+import psycopg_pool
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from webhooks.runtime import runtime
+from worker import inbox
+from worker.events import USER_TYPES, envelope
+
+log = logging.getLogger(__name__)
+bp = Blueprint("clerk", __name__)
+
+# Svix sends svix-*; the Standard Webhooks names are accepted as well.
+HEADER_NAMES = (("svix-id", "webhook-id"), ("svix-timestamp", "webhook-timestamp"),
+                ("svix-signature", "webhook-signature"))
+MAX_ID_LENGTH = 255
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+@bp.post("/webhooks/clerk")
+def receive() -> tuple[Response, int]:
+    headers = {name: request.headers.get(name) or request.headers.get(alt) or ""
+               for name, alt in HEADER_NAMES}
+    if not all(headers.values()):
+        return _error(400, "missing svix-id, svix-timestamp or svix-signature header")
+    svix_id = headers["svix-id"]
+    if len(svix_id) > MAX_ID_LENGTH:
+        return _error(400, "svix-id is too long")
+    body = request.get_data(cache=False)
+    if not runtime().verify(body, headers):
+        return _error(401, "signature does not match, or the timestamp is outside 5 minutes")
+    try:
+        env = envelope(json.loads(body))
+    except (ValueError, RecursionError):
+        env = None
+    if env is None:
+        return _error(400, "body is not a JSON event with a type and a data object")
+    try:
+        with runtime().pool.connection() as conn:
+            stored = inbox.store_event(conn, svix_id, body, env)
+    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+        log.warning("inbox unavailable", extra={"svix_id": svix_id, "error": type(exc).__name__})
+        response, status = _error(503, "the database is unavailable; retry later")
+        response.headers["Retry-After"] = "5"
+        return response, status
+    if stored and env.event_type in USER_TYPES:
+        runtime().wake_worker()
+    log.info("webhook accepted", extra={"svix_id": svix_id, "event_type": env.event_type,
+                                        "duplicate": not stored})
+    return jsonify(svix_id=svix_id, duplicate=not stored), 200
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def too_large(_: RequestEntityTooLarge) -> tuple[Response, int]:
+    return _error(413, "body is over the size limit")

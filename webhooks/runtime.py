@@ -1,0 +1,93 @@
+"""What a web process holds: verifiers, a database pool, a broker client."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import psycopg
+import redis
+from celery import Celery
+from flask import current_app
+from psycopg_pool import ConnectionPool
+from svix.webhooks import Webhook, WebhookVerificationError
+
+from worker import config, wakeup
+from worker.app import DRAIN_TASK
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Runtime:
+    verifiers: tuple[Webhook, ...]
+    pool: ConnectionPool
+    redis: redis.Redis
+    celery: Celery
+    queue: str
+
+    @classmethod
+    def start(cls, settings: config.Settings, *, pool_size: int, pool_timeout: float) -> Runtime:
+        try:
+            verifiers = tuple(Webhook(secret) for secret in settings.signing_secrets)
+        except Exception:
+            raise config.ConfigError(
+                "CLERK_WEBHOOK_SIGNING_SECRET is not a valid whsec_... secret"
+            ) from None
+        # The pool connects in the background: the web process starts (and answers 503)
+        # while Postgres is down, instead of refusing to boot.
+        pool = ConnectionPool(
+            settings.require_database_url(),
+            min_size=1,
+            max_size=pool_size,
+            timeout=pool_timeout,
+            kwargs={"autocommit": True},
+            open=True,
+            name="clerk-mirror-web",
+        )
+        celery = Celery("clerk_mirror_web", broker=settings.redis_url)
+        celery.conf.update(
+            broker_transport_options={"socket_timeout": 1, "socket_connect_timeout": 1},
+            broker_connection_retry_on_startup=False,
+            task_default_queue=settings.queue,
+        )
+        return cls(verifiers, pool, wakeup.client(settings.redis_url), celery, settings.queue)
+
+    def verify(self, body: bytes, headers: dict[str, str]) -> bool:
+        """True when any configured secret signed this body (several during a rotation)."""
+        for verifier in self.verifiers:
+            try:
+                verifier.verify(body, headers)
+            except (WebhookVerificationError, ValueError):
+                continue
+            return True
+        return False
+
+    def wake_worker(self) -> None:
+        """Ask for a drain; a broker outage is logged, never fatal (the sweep catches up)."""
+        try:
+            wakeup.request_drain(
+                self.redis, self.queue, lambda: self.celery.send_task(DRAIN_TASK, retry=False)
+            )
+        except Exception as exc:
+            log.warning("could not wake the worker", extra={"error": type(exc).__name__})
+
+    def database_ready(self) -> str | None:
+        try:
+            with self.pool.connection(timeout=1.0) as conn:
+                conn.execute("SELECT 1")
+        except (psycopg.Error, Exception) as exc:
+            return type(exc).__name__
+        return None
+
+    def broker_ready(self) -> str | None:
+        try:
+            self.redis.ping()
+        except redis.RedisError as exc:
+            return type(exc).__name__
+        return None
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["clerk_mirror"]
+    return rt

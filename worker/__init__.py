@@ -1,0 +1,1 @@
+"""The worker side: the mirror logic, its Celery tasks, the database and the CLI."""

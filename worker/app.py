@@ -1,0 +1,52 @@
+"""The Celery app: settings from the environment, and a database pool per worker process."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from worker import config, db
+
+DRAIN_TASK = "clerk_mirror.drain"
+SWEEP_TASK = "clerk_mirror.sweep"
+
+
+def celery_settings(settings: config.Settings, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    env = dict(os.environ) if environ is None else environ
+    sweep_s = float(env.get("CLERK_MIRROR_SWEEP_INTERVAL", "30"))
+    return {
+        "broker_url": settings.redis_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        # Tasks are idempotent (the inbox row is the unit of work), so a message may be
+        # delivered again after a crash: ack late, one message at a time.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "task_default_queue": settings.queue,
+        "beat_schedule": {
+            "sweep-pending": {"task": SWEEP_TASK, "schedule": sweep_s},
+        },
+    }
+
+
+app = Celery("clerk_mirror", include=["worker.tasks"])
+app.conf.update(celery_settings(config.from_env()))
+
+
+@worker_process_init.connect
+def _open_pool(**_: object) -> None:
+    # After fork: a connection opened in the parent must never be shared with children.
+    db.open_pool(config.from_env().require_database_url())
+
+
+@worker_process_shutdown.connect
+def _close_pool(**_: object) -> None:
+    db.close_pool()

@@ -1,0 +1,52 @@
+"""Settings read from the environment, in one place, each variable by name."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+DEFAULT_CLERK_API_URL = "https://api.clerk.com/v1"
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None
+    redis_url: str
+    signing_secrets: tuple[str, ...]
+    clerk_secret_key: str | None
+    clerk_api_url: str
+    port: int
+    queue: str
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise ConfigError("DATABASE_URL is not set: point it at the mirror's Postgres")
+        return self.database_url
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    port = env.get("PORT", "8000")
+    if not port.isdigit():
+        raise ConfigError(f"PORT should be a number, got {port!r}")
+    return Settings(
+        database_url=env.get("DATABASE_URL") or None,
+        redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+        signing_secrets=parse_secrets(env.get("CLERK_WEBHOOK_SIGNING_SECRET", "")),
+        clerk_secret_key=env.get("CLERK_SECRET_KEY") or None,
+        clerk_api_url=(env.get("CLERK_API_URL") or DEFAULT_CLERK_API_URL).rstrip("/"),
+        port=int(port),
+        queue=env.get("CLERK_MIRROR_QUEUE") or "clerk_mirror",
+    )
+
+
+def parse_secrets(raw: str) -> tuple[str, ...]:
+    """Split CLERK_WEBHOOK_SIGNING_SECRET: several secrets during a rotation."""
+    return tuple(s for s in re.split(r"[\s,]+", raw) if s)

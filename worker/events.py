@@ -1,0 +1,263 @@
+"""Turn a Clerk webhook body into typed events, or a readable reason it cannot be applied."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import phonenumbers
+
+SNAPSHOT_TYPES = frozenset({"user.created", "user.updated"})
+DELETION_TYPE = "user.deleted"
+USER_TYPES = SNAPSHOT_TYPES | {DELETION_TYPE}
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Postgres timestamptz holds far more, but Python's datetime stops at year 9999.
+MAX_MS = 253_402_300_799_999
+INT4_MAX = 2_147_483_647
+
+
+class InvalidEvent(ValueError):
+    """A signed event whose content cannot be applied; the message says why."""
+
+
+class EventKey(NamedTuple):
+    """Total order of a user's events: Clerk's updated_at, then the event timestamp."""
+
+    version_ms: int
+    event_ms: int
+    svix_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneValues:
+    """What the mirror stores of one phone number at one moment."""
+
+    phone_number: str
+    region_code: str | None
+    reserved_for_second_factor: bool
+    default_second_factor: bool
+    is_primary: bool
+    verification_status: str | None
+    verification_strategy: str | None
+    verification_attempts: int | None
+    verification_expire_at: datetime | None
+    linked_to: tuple[tuple[str, str], ...]
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserFields:
+    primary_phone_number_id: str | None
+    two_factor_enabled: bool | None
+    totp_enabled: bool | None
+    backup_code_enabled: bool | None
+    created_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A user.created/user.updated: the complete state of a user and its phones."""
+
+    key: EventKey
+    user_id: str
+    user: UserFields
+    phones: tuple[tuple[str, PhoneValues], ...]
+
+    @property
+    def effective_at(self) -> datetime:
+        return self.user.updated_at
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """A user.deleted: terminal for the user and all its phones."""
+
+    key: EventKey
+    user_id: str
+
+    @property
+    def effective_at(self) -> datetime:
+        return ms_to_datetime(self.key.event_ms)
+
+
+Event = Snapshot | Deletion
+
+
+class Envelope(NamedTuple):
+    """What ingest lifts from a body without judging it: all may be None."""
+
+    event_type: str
+    user_id: str | None
+    version_ms: int | None
+    event_ms: int | None
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def envelope(body: object) -> Envelope | None:
+    """Return the envelope of a JSON event, or None when the body is not an event at all."""
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        return None
+    if "\x00" in body["type"] or not isinstance(body.get("data"), dict):
+        return None
+    data = body["data"]
+    user_id = data.get("id") if body["type"] in USER_TYPES else None
+    event_ms = _lenient_ms(body.get("timestamp"))
+    version_ms = event_ms if body["type"] == DELETION_TYPE else _lenient_ms(data.get("updated_at"))
+    ok_id = isinstance(user_id, str) and 0 < len(user_id) <= 255 and "\x00" not in user_id
+    return Envelope(body["type"], user_id if ok_id else None, version_ms, event_ms)
+
+
+def parse_event(svix_id: str, payload: bytes | dict[str, Any]) -> Event | None:
+    """Parse a stored event; None for a type the mirror ignores, InvalidEvent if unusable."""
+    body = _load(payload)
+    event_type = _field(body, "type", str, "event")
+    if event_type not in USER_TYPES:
+        return None
+    event_ms = _ms(body, "timestamp", "event")
+    data = _field(body, "data", dict, "event")
+    user_id = _id(data, "data")
+    if event_type == DELETION_TYPE:
+        return Deletion(EventKey(event_ms, event_ms, svix_id), user_id)
+    user = _user_fields(data)
+    version_ms = (user.updated_at - EPOCH) // timedelta(milliseconds=1)
+    phones = _phones(data, user.primary_phone_number_id)
+    return Snapshot(EventKey(version_ms, event_ms, svix_id), user_id, user, phones)
+
+
+def _load(payload: bytes | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(payload, dict):
+        return payload
+    try:
+        body = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidEvent(f"body is not JSON: {type(exc).__name__}") from None
+    if not isinstance(body, dict):
+        raise InvalidEvent("body is not a JSON object")
+    return body
+
+
+def _user_fields(data: dict[str, Any]) -> UserFields:
+    return UserFields(
+        primary_phone_number_id=_opt(data, "primary_phone_number_id", str, "data"),
+        two_factor_enabled=_opt(data, "two_factor_enabled", bool, "data"),
+        totp_enabled=_opt(data, "totp_enabled", bool, "data"),
+        backup_code_enabled=_opt(data, "backup_code_enabled", bool, "data"),
+        created_at=_opt_ms(data, "created_at", "data"),
+        updated_at=ms_to_datetime(_ms(data, "updated_at", "data")),
+    )
+
+
+def _phones(data: dict[str, Any], primary_id: str | None) -> tuple[tuple[str, PhoneValues], ...]:
+    items = _field(data, "phone_numbers", list, "data")
+    phones: dict[str, PhoneValues] = {}
+    for index, item in enumerate(items):
+        where = f"data.phone_numbers[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidEvent(f"{where} is not an object")
+        phone_id = _id(item, where)
+        if phone_id in phones:
+            raise InvalidEvent(f"{where}.id repeats an earlier phone number")
+        phones[phone_id] = _phone_values(item, where, is_primary=phone_id == primary_id)
+    return tuple(phones.items())
+
+
+def _phone_values(item: dict[str, Any], where: str, *, is_primary: bool) -> PhoneValues:
+    number = _field(item, "phone_number", str, where)
+    verification = _opt(item, "verification", dict, where)
+    vwhere = f"{where}.verification"
+    attempts = _opt(verification, "attempts", int, vwhere) if verification else None
+    if attempts is not None and not 0 <= attempts <= INT4_MAX:
+        raise InvalidEvent(f"{vwhere}.attempts is out of range")
+    return PhoneValues(
+        phone_number=number,
+        region_code=region_code(number),
+        reserved_for_second_factor=_opt(item, "reserved_for_second_factor", bool, where) or False,
+        default_second_factor=_opt(item, "default_second_factor", bool, where) or False,
+        is_primary=is_primary,
+        verification_status=_opt(verification, "status", str, vwhere) if verification else None,
+        verification_strategy=_opt(verification, "strategy", str, vwhere) if verification else None,
+        verification_attempts=attempts,
+        verification_expire_at=_opt_ms(verification, "expire_at", vwhere) if verification else None,
+        linked_to=_linked_to(item, where),
+        created_at=_opt_ms(item, "created_at", where),
+        updated_at=_opt_ms(item, "updated_at", where),
+    )
+
+
+def _linked_to(item: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+    links = _opt(item, "linked_to", list, where) or []
+    out = []
+    for index, link in enumerate(links):
+        lwhere = f"{where}.linked_to[{index}]"
+        if not isinstance(link, dict):
+            raise InvalidEvent(f"{lwhere} is not an object")
+        out.append((_field(link, "type", str, lwhere), _field(link, "id", str, lwhere)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def region_code(number: str) -> str | None:
+    """ISO 3166-1 alpha-2 region of an E.164 number, None when it names no region."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    region: str | None = phonenumbers.region_code_for_number(parsed)
+    return region if region and region != "ZZ" else None
+
+
+def _field(obj: dict[str, Any], name: str, kind: type, where: str) -> Any:
+    if name not in obj or obj[name] is None:
+        raise InvalidEvent(f"{where}.{name} is missing")
+    return _typed(obj[name], name, kind, where)
+
+
+def _opt(obj: dict[str, Any], name: str, kind: type, where: str) -> Any:
+    value = obj.get(name)
+    return None if value is None else _typed(value, name, kind, where)
+
+
+def _typed(value: Any, name: str, kind: type, where: str) -> Any:
+    # bool is an int in Python; JSON true is never a count or a time.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InvalidEvent(f"{where}.{name} should be {_KIND_NAMES[kind]}")
+    if kind is str and "\x00" in value:
+        raise InvalidEvent(f"{where}.{name} contains a NUL character")
+    return value
+
+
+def _id(obj: dict[str, Any], where: str) -> str:
+    value: str = _field(obj, "id", str, where)
+    if not 0 < len(value) <= 255:
+        raise InvalidEvent(f"{where}.id should be 1 to 255 characters")
+    return value
+
+
+def _ms(obj: dict[str, Any], name: str, where: str) -> int:
+    value: int = _field(obj, name, int, where)
+    if not 0 <= value <= MAX_MS:
+        raise InvalidEvent(f"{where}.{name} is out of range for a time in ms")
+    return value
+
+
+def _opt_ms(obj: dict[str, Any], name: str, where: str) -> datetime | None:
+    return None if obj.get(name) is None else ms_to_datetime(_ms(obj, name, where))
+
+
+def _lenient_ms(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_MS:
+        return value
+    return None
+
+
+_KIND_NAMES = {str: "a string", int: "an integer", bool: "a boolean", dict: "an object"}
+_KIND_NAMES[list] = "an array"

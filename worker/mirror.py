@@ -1,0 +1,177 @@
+"""Apply inbox events to the mirror: claim, fold per user in key order, write, close.
+
+Functions take a connection and never commit: the caller owns the transaction.
+An event newer than everything applied for its user is folded on top of the current
+rows (the fast path). An older one ("late") re-folds the user's events from its version
+on, starting from what history says held just before it, so that rows and history end
+up as if Svix had delivered in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from worker import queries, store
+from worker.events import Event, InvalidEvent, ms_to_datetime, parse_event
+from worker.fold import HistoryRow, UserState, apply_event
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BACKOFF_S = 2.0
+
+
+@dataclass(slots=True)
+class BatchResult:
+    processed: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    retrying: list[str] = field(default_factory=list)
+
+    @property
+    def claimed(self) -> int:
+        return len(self.processed) + len(self.ignored) + len(self.failed) + len(self.retrying)
+
+
+def apply_pending(conn: psycopg.Connection, *, limit: int = 200, isolate: bool = False) -> BatchResult:
+    """Claim due pending events (skipping those other workers hold) and apply them."""
+    rows = conn.execute(queries.CLAIM_PENDING, {"limit": limit}).fetchall()
+    return apply_rows(conn, rows, isolate=isolate)
+
+
+def apply_ids(conn: psycopg.Connection, svix_ids: list[str]) -> BatchResult:
+    """Apply the named events whatever their status: safe, since applying is idempotent."""
+    rows = conn.execute(queries.CLAIM_BY_ID, {"svix_ids": svix_ids}).fetchall()
+    return apply_rows(conn, rows)
+
+
+def apply_rows(conn: psycopg.Connection, rows: list[Any], *, isolate: bool = False) -> BatchResult:
+    result = BatchResult()
+    errors: dict[str, str] = {}
+    by_user: dict[str, list[Event]] = defaultdict(list)
+    for svix_id, _event_type, payload, _attempts in rows:
+        try:
+            event = parse_event(svix_id, bytes(payload) if payload is not None else b"")
+        except InvalidEvent as exc:
+            reason = "payload was purged" if payload is None else str(exc)
+            errors[svix_id] = reason
+            result.failed.append(svix_id)
+            continue
+        if event is None:
+            result.ignored.append(svix_id)
+        else:
+            by_user[event.user_id].append(event)
+    if isolate:
+        for user_id in sorted(by_user):
+            _apply_isolated(conn, {user_id: by_user[user_id]}, result)
+    elif by_user:
+        _apply_users(conn, by_user)
+        result.processed += [e.key.svix_id for events in by_user.values() for e in events]
+    _finish(conn, result, errors)
+    return result
+
+
+def _apply_isolated(conn: psycopg.Connection, group: dict[str, list[Event]], result: BatchResult) -> None:
+    ids = [e.key.svix_id for events in group.values() for e in events]
+    try:
+        with conn.transaction():
+            _apply_users(conn, group)
+    except psycopg.OperationalError:
+        raise
+    except Exception as exc:
+        log.exception("apply failed", extra={"svix_ids": ids})
+        conn.execute(
+            queries.RECORD_ATTEMPT,
+            {"svix_ids": ids, "error": _describe(exc), "max_attempts": MAX_ATTEMPTS,
+             "backoff_s": BACKOFF_S},
+        )
+        result.retrying += ids
+    else:
+        result.processed += ids
+
+
+def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> None:
+    user_ids = sorted(by_user)
+    conn.execute(queries.LOCK_USERS, {"user_ids": user_ids})
+    states = store.load_states(conn, user_ids)
+    history: list[HistoryRow] = []
+    for user_id in user_ids:
+        events = sorted(by_user[user_id], key=lambda e: e.key)
+        state = states[user_id]
+        if state.in_order(events[0].key):
+            for event in events:
+                history += apply_event(state, event)
+        else:
+            _refold(conn, state, events)
+    store.write_states(conn, states.values())
+    store.write_history(conn, history)
+
+
+def _refold(conn: psycopg.Connection, state: UserState, late: list[Event]) -> None:
+    """Fold the user's events again from the oldest late one, and replace what differs."""
+    since_ms = late[0].key.version_ms
+    since = ms_to_datetime(since_ms)
+    window = list(late)
+    params = {"user_id": state.user_id, "since_ms": since_ms, "exclude": [e.key.svix_id for e in late]}
+    for svix_id, payload in conn.execute(queries.SELECT_APPLIED_EVENTS, params):
+        if payload is None:
+            _record_history_only(conn, state, late)
+            return
+        try:
+            event = parse_event(svix_id, bytes(payload))
+        except InvalidEvent:
+            continue
+        if event is not None:
+            window.append(event)
+    deleted_before = state.deleted_at is not None and state.deleted_at < since
+    fresh = UserState(
+        state.user_id,
+        fields=state.fields,
+        deleted_at=state.deleted_at if deleted_before else None,
+        phones=store.load_checkpoint(conn, state.user_id, since),
+    )
+    rows: list[HistoryRow] = []
+    for event in sorted(window, key=lambda e: e.key):
+        rows += apply_event(fresh, event)
+    old = store.load_history_from(conn, state.user_id, since)
+    wanted = set(rows)
+    store.write_history(
+        conn, [r for r in rows if r not in old], [hid for r, hid in old.items() if r not in wanted]
+    )
+    assert fresh.key is not None and state.key is not None
+    state.fields, state.deleted_at = fresh.fields, fresh.deleted_at
+    state.key = max(state.key, fresh.key)
+    state.phones.update(fresh.phones)
+    state.dirty_phones.update(fresh.phones)
+
+
+def _record_history_only(conn: psycopg.Connection, state: UserState, late: list[Event]) -> None:
+    # Some payloads this user's re-fold needs were purged: leave the current rows alone
+    # (they are newer) and record each late event in history against what preceded it.
+    log.warning("re-fold impossible, payloads purged", extra={"user_id": state.user_id})
+    for event in late:
+        probe = UserState(state.user_id, phones=store.load_checkpoint(conn, state.user_id, event.effective_at))
+        store.write_history(conn, apply_event(probe, event))
+
+
+def _finish(conn: psycopg.Connection, result: BatchResult, errors: dict[str, str]) -> None:
+    closed = [(i, "processed") for i in result.processed] + [(i, "ignored") for i in result.ignored]
+    closed += [(i, "failed") for i in result.failed]
+    if closed:
+        conn.execute(
+            queries.FINISH_EVENTS,
+            {
+                "svix_ids": [i for i, _ in closed],
+                "statuses": [s for _, s in closed],
+                "errors": [errors.get(i) for i, _ in closed],
+            },
+        )
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]

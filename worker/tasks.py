@@ -1,0 +1,90 @@
+"""Celery tasks: thin wrappers that open a transaction and call the mirror."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import psycopg
+import psycopg_pool
+import redis
+
+from worker import config, db, mirror, wakeup
+from worker.app import DRAIN_TASK, SWEEP_TASK, app
+
+log = logging.getLogger(__name__)
+
+BATCH_USERS = 200
+# A drain hands over to a fresh task after this long, so one busy task never starves
+# the others (and a deploy never waits long for it).
+DRAIN_BUDGET_S = 10.0
+
+_redis: redis.Redis | None = None
+
+
+def _wake_client() -> redis.Redis:
+    global _redis
+    if _redis is None:
+        _redis = wakeup.client(config.from_env().redis_url)
+    return _redis
+
+
+def _ensure_pool() -> None:
+    # Worker processes open their pool at fork; this covers in-process callers.
+    try:
+        db.pool()
+    except RuntimeError:
+        db.open_pool(config.from_env().require_database_url())
+
+
+def apply_batch(limit: int = BATCH_USERS) -> mirror.BatchResult:
+    """Apply one batch; a batch that raises is split per user so one bad event cannot block others."""
+    _ensure_pool()
+    try:
+        with db.transaction() as conn:
+            return mirror.apply_pending(conn, limit=limit)
+    except (psycopg.OperationalError, psycopg_pool.PoolTimeout):
+        raise
+    except Exception:
+        log.exception("batch failed, applying user by user")
+        with db.transaction() as conn:
+            return mirror.apply_pending(conn, limit=limit, isolate=True)
+
+
+@app.task(
+    name=DRAIN_TASK,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(psycopg.OperationalError, psycopg_pool.PoolTimeout),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=None,
+)
+def drain() -> int:
+    """Apply pending inbox events until none is due."""
+    try:
+        wakeup.clear(_wake_client(), config.from_env().queue)
+    except redis.RedisError:
+        log.warning("could not clear the drain flag; it expires by itself")
+    applied, deadline = 0, time.monotonic() + DRAIN_BUDGET_S
+    while (claimed := apply_batch().claimed) > 0:
+        applied += claimed
+        if time.monotonic() > deadline:
+            drain.delay()
+            break
+    return applied
+
+
+@app.task(name=SWEEP_TASK, acks_late=True, ignore_result=True)
+def sweep() -> int:
+    """Wake a drain when pending events outlived the grace period (a lost wake-up)."""
+    _ensure_pool()
+    grace_s = float(os.environ.get("CLERK_MIRROR_SWEEP_GRACE", "10"))
+    with db.transaction() as conn:
+        row = conn.execute(mirror.queries.COUNT_STALE_PENDING, {"grace_s": grace_s}).fetchone()
+    stale = int(row[0]) if row else 0
+    if stale:
+        log.info("sweep found stale pending events", extra={"count": stale})
+        drain.delay()
+    return stale
