@@ -211,8 +211,12 @@ def region_code(number: str) -> str | None:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return None
-    region: str | None = phonenumbers.region_code_for_number(parsed)
-    return region if region and region != "ZZ" else None
+    # Numbers in ranges reserved for fiction or not yet allocated still belong to their
+    # calling code's main region (+44 7700 900xxx is GB).
+    region: str | None = phonenumbers.region_code_for_number(
+        parsed
+    ) or phonenumbers.region_code_for_country_code(parsed.country_code)
+    return region if region and region not in ("ZZ", "001") else None
 
 
 def _field(obj: dict[str, Any], name: str, kind: type, where: str) -> Any:

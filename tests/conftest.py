@@ -1,0 +1,148 @@
+"""Test harness: real Postgres and Redis (started here when none answers), signed fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from svix.webhooks import Webhook
+
+from worker import migrate
+
+# A developer's shell must not leak into the tests: every test names what it uses.
+_PROJECT_VARS = (
+    "CLERK_WEBHOOK_SIGNING_SECRET",
+    "CLERK_SECRET_KEY",
+    "CLERK_API_URL",
+    "CLERK_MIRROR_QUEUE",
+    "PORT",
+)
+SERVER_DATABASE_URL = os.environ.pop("DATABASE_URL", "")
+SERVER_REDIS_URL = os.environ.pop("REDIS_URL", "")
+for _name in _PROJECT_VARS:
+    os.environ.pop(_name, None)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TEST_SECRET = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLWNsZXJrLW1pcnJvcg=="
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+STORY = (
+    "user.created__unverified_phone",
+    "user.updated__phone_verified",
+    "user.updated__2fa_enabled",
+    "user.updated__second_phone_expired",
+    "user.updated__phone_removed",
+    "user.deleted",
+)
+
+
+def fixture_body(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((FIXTURES / "clerk" / f"{name}.json").read_text())
+    return body
+
+
+def sign(
+    body: bytes, msg_id: str, *, secret: str = TEST_SECRET, at: datetime | None = None
+) -> dict[str, str]:
+    """Real svix headers for a body, as Clerk's sender would produce them."""
+    at = at or datetime.now(tz=UTC)
+    signature = Webhook(secret).sign(msg_id, at, body.decode())
+    return {
+        "svix-id": msg_id,
+        "svix-timestamp": str(int(at.timestamp())),
+        "svix-signature": signature,
+        "content-type": "application/json",
+    }
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Server-level URLs of Postgres and Redis: the named ones, the local ones, or our own."""
+    started = []
+    pg_url = SERVER_DATABASE_URL or DEFAULT_PG
+    redis_url = SERVER_REDIS_URL or DEFAULT_REDIS
+    from worker import devservices
+
+    if not devservices.postgres_answers(pg_url):
+        service = devservices.start_postgres(tmp_path_factory.mktemp("pg"))
+        started.append(service)
+        pg_url = service.url
+    if not devservices.redis_answers(redis_url):
+        service = devservices.start_redis(tmp_path_factory.mktemp("redis"))
+        started.append(service)
+        redis_url = service.url
+    yield {"postgres": pg_url, "redis": redis_url}
+    for service in started:
+        service.stop()
+
+
+def _with_dbname(url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+def create_database(server_url: str, template: str | None = None) -> str:
+    name = f"cpm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        if template:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # noqa: S608  # generated name
+        else:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def template_db(services: dict[str, str]) -> Iterator[str]:
+    """A database built by the real migrations, cloned by tests that commit."""
+    name = create_database(services["postgres"])
+    migrate.migrate(_with_dbname(services["postgres"], name))
+    yield name
+    drop_database(services["postgres"], name)
+
+
+@pytest.fixture
+def database_url(services: dict[str, str], template_db: str) -> Iterator[str]:
+    """A fresh migrated database of this test's own, dropped afterwards."""
+    name = create_database(services["postgres"], template=template_db)
+    yield _with_dbname(services["postgres"], name)
+    drop_database(services["postgres"], name)
+
+
+@pytest.fixture(scope="session")
+def shared_db_url(services: dict[str, str], template_db: str) -> Iterator[str]:
+    name = create_database(services["postgres"], template=template_db)
+    yield _with_dbname(services["postgres"], name)
+    drop_database(services["postgres"], name)
+
+
+@pytest.fixture
+def conn(shared_db_url: str) -> Iterator[psycopg.Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with psycopg.connect(shared_db_url) as connection:
+        with connection.transaction(force_rollback=True):
+            yield connection
+
+
+@pytest.fixture
+def redis_url(services: dict[str, str]) -> str:
+    return services["redis"]
+
+
+@pytest.fixture
+def queue_name() -> str:
+    """A Celery queue of this test's own, so parallel runs never steal each other's tasks."""
+    return f"cpm_test_{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,207 @@
+"""POST /webhooks/clerk: real svix signatures, real Postgres; what is answered and stored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import TEST_SECRET, fixture_body, sign
+from webhooks import create_app
+from worker.config import ConfigError
+
+URL = "/webhooks/clerk"
+OTHER_SECRET = "whsec_" + "b3RoZXItc2VjcmV0LWZvci1yb3RhdGlvbi10ZXN0"
+
+
+@pytest.fixture
+def app(database_url: str, redis_url: str, queue_name: str) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CLERK_WEBHOOK_SIGNING_SECRET": f"{OTHER_SECRET} {TEST_SECRET}",
+            "CLERK_MIRROR_QUEUE": queue_name,
+        }
+    )
+    yield app
+    app.extensions["clerk_mirror"].pool.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def inbox(database_url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT svix_id, status FROM clerk.webhook_events ORDER BY svix_id"
+        ).fetchall()
+
+
+def body_of(name: str) -> bytes:
+    return json.dumps(fixture_body(name)).encode()
+
+
+def test_signed_event_is_stored_pending_and_answered_200(
+    client: FlaskClient, database_url: str
+) -> None:
+    body = body_of("user.created__unverified_phone")
+    response = client.post(URL, data=body, headers=sign(body, "msg_1"))
+    assert response.status_code == 200
+    assert inbox(database_url) == [("msg_1", "pending")]
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT payload FROM clerk.webhook_events").fetchone()
+    assert row is not None and bytes(row[0]) == body
+
+
+def test_duplicate_svix_id_answers_200_and_stores_once(
+    client: FlaskClient, database_url: str
+) -> None:
+    body = body_of("user.created__unverified_phone")
+    for _ in range(2):
+        response = client.post(URL, data=body, headers=sign(body, "msg_1"))
+        assert response.status_code == 200
+    assert response.get_json()["duplicate"] is True
+    assert inbox(database_url) == [("msg_1", "pending")]
+
+
+def test_ignored_type_is_stored_as_ignored(client: FlaskClient, database_url: str) -> None:
+    body = body_of("session.created__ignored")
+    assert client.post(URL, data=body, headers=sign(body, "s1")).status_code == 200
+    assert inbox(database_url) == [("s1", "ignored")]
+
+
+def test_any_secret_of_a_rotation_is_accepted(client: FlaskClient, database_url: str) -> None:
+    body = body_of("user.deleted")
+    headers = sign(body, "rotated", secret=OTHER_SECRET)
+    assert client.post(URL, data=body, headers=headers).status_code == 200
+
+
+def test_standard_webhooks_header_names_are_accepted(client: FlaskClient) -> None:
+    body = body_of("user.deleted")
+    headers = {k.replace("svix-", "webhook-"): v for k, v in sign(body, "std").items()}
+    assert client.post(URL, data=body, headers=headers).status_code == 200
+
+
+def _tampered(body: bytes) -> tuple[bytes, dict[str, str]]:
+    return body.replace(b"Ada", b"Eve"), sign(body, "m")
+
+
+def _wrong_secret(body: bytes) -> tuple[bytes, dict[str, str]]:
+    return body, sign(body, "m", secret="whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==")
+
+
+def _stale(body: bytes) -> tuple[bytes, dict[str, str]]:
+    return body, sign(body, "m", at=datetime.now(tz=UTC) - timedelta(minutes=6))
+
+
+def _future(body: bytes) -> tuple[bytes, dict[str, str]]:
+    return body, sign(body, "m", at=datetime.now(tz=UTC) + timedelta(minutes=6))
+
+
+def _garbled_signature(body: bytes) -> tuple[bytes, dict[str, str]]:
+    headers = sign(body, "m")
+    headers["svix-signature"] = "not-a-signature"
+    return body, headers
+
+
+def _missing(header: str):  # type: ignore[no-untyped-def]
+    def make(body: bytes) -> tuple[bytes, dict[str, str]]:
+        headers = sign(body, "m")
+        del headers[header]
+        return body, headers
+
+    return make
+
+
+def _unsigned(body: bytes) -> tuple[bytes, dict[str, str]]:
+    return body, {"content-type": "application/json"}
+
+
+def _not_json(_: bytes) -> tuple[bytes, dict[str, str]]:
+    body = b"this is not json"
+    return body, sign(body, "m")
+
+
+def _json_not_event(_: bytes) -> tuple[bytes, dict[str, str]]:
+    body = b'[1, 2, 3]'
+    return body, sign(body, "m")
+
+
+def _long_id(body: bytes) -> tuple[bytes, dict[str, str]]:
+    return body, sign(body, "m" * 300)
+
+
+@pytest.mark.parametrize(
+    ("make", "status"),
+    [
+        (_tampered, 401),
+        (_wrong_secret, 401),
+        (_stale, 401),
+        (_future, 401),
+        (_garbled_signature, 401),
+        (_missing("svix-id"), 400),
+        (_missing("svix-timestamp"), 400),
+        (_missing("svix-signature"), 400),
+        (_unsigned, 400),
+        (_not_json, 400),
+        (_json_not_event, 400),
+        (_long_id, 400),
+    ],
+)
+def test_rejected_request_gets_its_status_and_stores_nothing(
+    client: FlaskClient, database_url: str, make, status: int  # type: ignore[no-untyped-def]
+) -> None:
+    body, headers = make(body_of("user.created__unverified_phone"))
+    response = client.post(URL, data=body, headers=headers)
+    assert response.status_code == status
+    assert "error" in response.get_json()
+    assert inbox(database_url) == []
+
+
+def test_oversized_body_gets_413_and_stores_nothing(client: FlaskClient, database_url: str) -> None:
+    event = fixture_body("user.created__unverified_phone")
+    event["data"]["public_metadata"] = {"blob": "x" * (1024 * 1024)}
+    body = json.dumps(event).encode()
+    response = client.post(URL, data=body, headers=sign(body, "big"))
+    assert response.status_code == 413
+    assert inbox(database_url) == []
+
+
+def test_database_down_answers_503_with_retry_after(redis_url: str, queue_name: str) -> None:
+    app = create_app(
+        {
+            "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1",
+            "REDIS_URL": redis_url,
+            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+            "CLERK_MIRROR_QUEUE": queue_name,
+            "POOL_TIMEOUT": 0.5,
+        }
+    )
+    try:
+        body = body_of("user.deleted")
+        response = app.test_client().post(URL, data=body, headers=sign(body, "m"))
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+        ready = app.test_client().get("/readyz")
+        assert ready.status_code == 503
+        assert "postgres" in ready.get_json()["failed"]
+    finally:
+        app.extensions["clerk_mirror"].pool.close()
+
+
+def test_app_refuses_to_start_without_signing_secret(database_url: str) -> None:
+    with pytest.raises(ConfigError, match="CLERK_WEBHOOK_SIGNING_SECRET"):
+        create_app({"DATABASE_URL": database_url})
+
+
+def test_health_and_readiness(client: FlaskClient) -> None:
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
