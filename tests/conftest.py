@@ -94,7 +94,7 @@ def create_database(server_url: str, template: str | None = None) -> str:
     name = f"cpm_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         if template:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # noqa: S608  # generated name
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # generated name
         else:
             conn.execute(f'CREATE DATABASE "{name}"')
     return name
@@ -132,9 +132,11 @@ def shared_db_url(services: dict[str, str], template_db: str) -> Iterator[str]:
 @pytest.fixture
 def conn(shared_db_url: str) -> Iterator[psycopg.Connection]:
     """A connection inside a transaction that is rolled back after the test."""
-    with psycopg.connect(shared_db_url) as connection:
-        with connection.transaction(force_rollback=True):
-            yield connection
+    with (
+        psycopg.connect(shared_db_url) as connection,
+        connection.transaction(force_rollback=True),
+    ):
+        yield connection
 
 
 @pytest.fixture

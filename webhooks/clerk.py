@@ -18,8 +18,11 @@ log = logging.getLogger(__name__)
 bp = Blueprint("clerk", __name__)
 
 # Svix sends svix-*; the Standard Webhooks names are accepted as well.
-HEADER_NAMES = (("svix-id", "webhook-id"), ("svix-timestamp", "webhook-timestamp"),
-                ("svix-signature", "webhook-signature"))
+HEADER_NAMES = (
+    ("svix-id", "webhook-id"),
+    ("svix-timestamp", "webhook-timestamp"),
+    ("svix-signature", "webhook-signature"),
+)
 MAX_ID_LENGTH = 255
 
 
@@ -29,8 +32,10 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 
 @bp.post("/webhooks/clerk")
 def receive() -> tuple[Response, int]:
-    headers = {name: request.headers.get(name) or request.headers.get(alt) or ""
-               for name, alt in HEADER_NAMES}
+    headers = {
+        name: request.headers.get(name) or request.headers.get(alt) or ""
+        for name, alt in HEADER_NAMES
+    }
     if not all(headers.values()):
         return _error(400, "missing svix-id, svix-timestamp or svix-signature header")
     svix_id = headers["svix-id"]
@@ -55,8 +60,10 @@ def receive() -> tuple[Response, int]:
         return response, status
     if stored and env.event_type in USER_TYPES:
         runtime().wake_worker()
-    log.info("webhook accepted", extra={"svix_id": svix_id, "event_type": env.event_type,
-                                        "duplicate": not stored})
+    log.info(
+        "webhook accepted",
+        extra={"svix_id": svix_id, "event_type": env.event_type, "duplicate": not stored},
+    )
     return jsonify(svix_id=svix_id, duplicate=not stored), 200
 
 

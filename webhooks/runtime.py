@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     verifiers: tuple[Webhook, ...]
     pool: ConnectionPool
-    redis: redis.Redis
+    redis: redis.Redis[bytes]
     celery: Celery
     queue: str
 

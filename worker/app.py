@@ -14,7 +14,9 @@ DRAIN_TASK = "clerk_mirror.drain"
 SWEEP_TASK = "clerk_mirror.sweep"
 
 
-def celery_settings(settings: config.Settings, environ: dict[str, str] | None = None) -> dict[str, Any]:
+def celery_settings(
+    settings: config.Settings, environ: dict[str, str] | None = None
+) -> dict[str, Any]:
     env = dict(os.environ) if environ is None else environ
     sweep_s = float(env.get("CLERK_MIRROR_SWEEP_INTERVAL", "30"))
     return {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from worker import config, migrate as migrations
+from worker import config
+from worker import migrate as migrations
 
 
 def database_url() -> str:

@@ -106,13 +106,13 @@ def envelope(body: object) -> Envelope | None:
     """Return the envelope of a JSON event, or None when the body is not an event at all."""
     if not isinstance(body, dict) or not isinstance(body.get("type"), str):
         return None
-    if "\x00" in body["type"] or not isinstance(body.get("data"), dict):
+    if not storable(body["type"]) or not isinstance(body.get("data"), dict):
         return None
     data = body["data"]
     user_id = data.get("id") if body["type"] in USER_TYPES else None
     event_ms = _lenient_ms(body.get("timestamp"))
     version_ms = event_ms if body["type"] == DELETION_TYPE else _lenient_ms(data.get("updated_at"))
-    ok_id = isinstance(user_id, str) and 0 < len(user_id) <= 255 and "\x00" not in user_id
+    ok_id = isinstance(user_id, str) and 0 < len(user_id) <= 255 and storable(user_id)
     return Envelope(body["type"], user_id if ok_id else None, version_ms, event_ms)
 
 
@@ -215,7 +215,7 @@ def region_code(number: str) -> str | None:
     # calling code's main region (+44 7700 900xxx is GB).
     region: str | None = phonenumbers.region_code_for_number(
         parsed
-    ) or phonenumbers.region_code_for_country_code(parsed.country_code)
+    ) or phonenumbers.region_code_for_country_code(parsed.country_code or 0)
     return region if region and region not in ("ZZ", "001") else None
 
 
@@ -234,9 +234,20 @@ def _typed(value: Any, name: str, kind: type, where: str) -> Any:
     # bool is an int in Python; JSON true is never a count or a time.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InvalidEvent(f"{where}.{name} should be {_KIND_NAMES[kind]}")
-    if kind is str and "\x00" in value:
-        raise InvalidEvent(f"{where}.{name} contains a NUL character")
+    if isinstance(value, str) and not storable(value):
+        raise InvalidEvent(f"{where}.{name} contains a NUL or an unpaired surrogate")
     return value
+
+
+def storable(text: str) -> bool:
+    """Postgres text takes any UTF-8 but NUL; JSON can also smuggle in lone surrogates."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _id(obj: dict[str, Any], where: str) -> str:

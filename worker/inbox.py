@@ -9,7 +9,12 @@ from worker.events import USER_TYPES, Envelope
 
 
 def store_event(
-    conn: psycopg.Connection, svix_id: str, payload: bytes, env: Envelope, *, source: str = "webhook"
+    conn: psycopg.Connection,
+    svix_id: str,
+    payload: bytes,
+    env: Envelope,
+    *,
+    source: str = "webhook",
 ) -> bool:
     """Insert one event; False when the svix-id was already there (a redelivery)."""
     status = "pending" if env.event_type in USER_TYPES else "ignored"

@@ -38,7 +38,9 @@ class BatchResult:
         return len(self.processed) + len(self.ignored) + len(self.failed) + len(self.retrying)
 
 
-def apply_pending(conn: psycopg.Connection, *, limit: int = 200, isolate: bool = False) -> BatchResult:
+def apply_pending(
+    conn: psycopg.Connection, *, limit: int = 200, isolate: bool = False
+) -> BatchResult:
     """Claim due pending events (skipping those other workers hold) and apply them."""
     rows = conn.execute(queries.CLAIM_PENDING, {"limit": limit}).fetchall()
     return apply_rows(conn, rows, isolate=isolate)
@@ -76,7 +78,9 @@ def apply_rows(conn: psycopg.Connection, rows: list[Any], *, isolate: bool = Fal
     return result
 
 
-def _apply_isolated(conn: psycopg.Connection, group: dict[str, list[Event]], result: BatchResult) -> None:
+def _apply_isolated(
+    conn: psycopg.Connection, group: dict[str, list[Event]], result: BatchResult
+) -> None:
     ids = [e.key.svix_id for events in group.values() for e in events]
     try:
         with conn.transaction():
@@ -87,8 +91,12 @@ def _apply_isolated(conn: psycopg.Connection, group: dict[str, list[Event]], res
         log.exception("apply failed", extra={"svix_ids": ids})
         conn.execute(
             queries.RECORD_ATTEMPT,
-            {"svix_ids": ids, "error": _describe(exc), "max_attempts": MAX_ATTEMPTS,
-             "backoff_s": BACKOFF_S},
+            {
+                "svix_ids": ids,
+                "error": _describe(exc),
+                "max_attempts": MAX_ATTEMPTS,
+                "backoff_s": BACKOFF_S,
+            },
         )
         result.retrying += ids
     else:
@@ -117,7 +125,11 @@ def _refold(conn: psycopg.Connection, state: UserState, late: list[Event]) -> No
     since_ms = late[0].key.version_ms
     since = ms_to_datetime(since_ms)
     window = list(late)
-    params = {"user_id": state.user_id, "since_ms": since_ms, "exclude": [e.key.svix_id for e in late]}
+    params = {
+        "user_id": state.user_id,
+        "since_ms": since_ms,
+        "exclude": [e.key.svix_id for e in late],
+    }
     for svix_id, payload in conn.execute(queries.SELECT_APPLIED_EVENTS, params):
         if payload is None:
             _record_history_only(conn, state, late)
@@ -143,9 +155,8 @@ def _refold(conn: psycopg.Connection, state: UserState, late: list[Event]) -> No
     store.write_history(
         conn, [r for r in rows if r not in old], [hid for r, hid in old.items() if r not in wanted]
     )
-    assert fresh.key is not None and state.key is not None
     state.fields, state.deleted_at = fresh.fields, fresh.deleted_at
-    state.key = max(state.key, fresh.key)
+    state.key = max(key for key in (state.key, fresh.key) if key is not None)
     state.phones.update(fresh.phones)
     state.dirty_phones.update(fresh.phones)
 
@@ -155,7 +166,9 @@ def _record_history_only(conn: psycopg.Connection, state: UserState, late: list[
     # (they are newer) and record each late event in history against what preceded it.
     log.warning("re-fold impossible, payloads purged", extra={"user_id": state.user_id})
     for event in late:
-        probe = UserState(state.user_id, phones=store.load_checkpoint(conn, state.user_id, event.effective_at))
+        probe = UserState(
+            state.user_id, phones=store.load_checkpoint(conn, state.user_id, event.effective_at)
+        )
         store.write_history(conn, apply_event(probe, event))
 
 

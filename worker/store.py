@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from worker import queries
 from worker.events import EventKey, PhoneValues, UserFields
 from worker.fold import HistoryRow, PhoneRow, UserState
 
-_VALUE_COLUMNS = tuple(PhoneValues.__slots__)  # type: ignore[attr-defined]
+_VALUE_COLUMNS = tuple(f.name for f in dataclasses.fields(PhoneValues))
 
 
 def load_states(conn: psycopg.Connection, user_ids: list[str]) -> dict[str, UserState]:
@@ -39,7 +40,9 @@ def load_states(conn: psycopg.Connection, user_ids: list[str]) -> dict[str, User
     return states
 
 
-def load_checkpoint(conn: psycopg.Connection, user_id: str, before: datetime) -> dict[str, PhoneRow]:
+def load_checkpoint(
+    conn: psycopg.Connection, user_id: str, before: datetime
+) -> dict[str, PhoneRow]:
     """Each of a user's phones as history last recorded it strictly before `before`."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(queries.SELECT_CHECKPOINT, {"user_id": user_id, "before": before})
@@ -99,8 +102,9 @@ def _phone_row(row: dict[str, Any]) -> PhoneRow:
 
 def _values(row: dict[str, Any]) -> PhoneValues:
     links = tuple((link["type"], link["id"]) for link in row["linked_to"])
-    return PhoneValues(**{name: row[name] for name in _VALUE_COLUMNS if name != "linked_to"},
-                       linked_to=links)
+    return PhoneValues(
+        **{name: row[name] for name in _VALUE_COLUMNS if name != "linked_to"}, linked_to=links
+    )
 
 
 def _phone_params(
@@ -119,7 +123,8 @@ def _history_params(row: HistoryRow) -> dict[str, Any]:
 
 
 def _user_params(state: UserState) -> dict[str, Any]:
-    assert state.key is not None
+    if state.key is None:
+        raise ValueError(f"user {state.user_id} has no applied event to write")
     fields = state.fields
     return {
         "id": state.user_id,

@@ -10,7 +10,7 @@ import psycopg
 import psycopg_pool
 import redis
 
-from worker import config, db, mirror, wakeup
+from worker import config, db, mirror, queries, wakeup
 from worker.app import DRAIN_TASK, SWEEP_TASK, app
 
 log = logging.getLogger(__name__)
@@ -20,10 +20,10 @@ BATCH_USERS = 200
 # the others (and a deploy never waits long for it).
 DRAIN_BUDGET_S = 10.0
 
-_redis: redis.Redis | None = None
+_redis: redis.Redis[bytes] | None = None
 
 
-def _wake_client() -> redis.Redis:
+def _wake_client() -> redis.Redis[bytes]:
     global _redis
     if _redis is None:
         _redis = wakeup.client(config.from_env().redis_url)
@@ -39,7 +39,7 @@ def _ensure_pool() -> None:
 
 
 def apply_batch(limit: int = BATCH_USERS) -> mirror.BatchResult:
-    """Apply one batch; a batch that raises is split per user so one bad event cannot block others."""
+    """Apply one batch; if it raises, apply it user by user so one bad event blocks no other."""
     _ensure_pool()
     try:
         with db.transaction() as conn:
@@ -82,7 +82,7 @@ def sweep() -> int:
     _ensure_pool()
     grace_s = float(os.environ.get("CLERK_MIRROR_SWEEP_GRACE", "10"))
     with db.transaction() as conn:
-        row = conn.execute(mirror.queries.COUNT_STALE_PENDING, {"grace_s": grace_s}).fetchone()
+        row = conn.execute(queries.COUNT_STALE_PENDING, {"grace_s": grace_s}).fetchone()
     stale = int(row[0]) if row else 0
     if stale:
         log.info("sweep found stale pending events", extra={"count": stale})

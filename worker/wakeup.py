@@ -17,11 +17,11 @@ FLAG_SUFFIX = ":drain-scheduled"
 FLAG_TTL_MS = 5_000
 
 
-def client(url: str) -> redis.Redis:
+def client(url: str) -> redis.Redis[bytes]:
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
-def request_drain(conn: redis.Redis, queue: str, send: Callable[[], object]) -> bool:
+def request_drain(conn: redis.Redis[bytes], queue: str, send: Callable[[], object]) -> bool:
     """Send a drain unless one is already queued; True when one was sent."""
     if not conn.set(queue + FLAG_SUFFIX, b"1", nx=True, px=FLAG_TTL_MS):
         return False
@@ -33,5 +33,5 @@ def request_drain(conn: redis.Redis, queue: str, send: Callable[[], object]) -> 
     return True
 
 
-def clear(conn: redis.Redis, queue: str) -> None:
+def clear(conn: redis.Redis[bytes], queue: str) -> None:
     conn.delete(queue + FLAG_SUFFIX)

@@ -58,7 +58,8 @@ def test_signed_event_is_stored_pending_and_answered_200(
     assert inbox(database_url) == [("msg_1", "pending")]
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT payload FROM clerk.webhook_events").fetchone()
-    assert row is not None and bytes(row[0]) == body
+    assert row is not None
+    assert bytes(row[0]) == body
 
 
 def test_duplicate_svix_id_answers_200_and_stores_once(
@@ -131,7 +132,7 @@ def _not_json(_: bytes) -> tuple[bytes, dict[str, str]]:
 
 
 def _json_not_event(_: bytes) -> tuple[bytes, dict[str, str]]:
-    body = b'[1, 2, 3]'
+    body = b"[1, 2, 3]"
     return body, sign(body, "m")
 
 
@@ -157,7 +158,10 @@ def _long_id(body: bytes) -> tuple[bytes, dict[str, str]]:
     ],
 )
 def test_rejected_request_gets_its_status_and_stores_nothing(
-    client: FlaskClient, database_url: str, make, status: int  # type: ignore[no-untyped-def]
+    client: FlaskClient,
+    database_url: str,
+    make,
+    status: int,  # type: ignore[no-untyped-def]
 ) -> None:
     body, headers = make(body_of("user.created__unverified_phone"))
     response = client.post(URL, data=body, headers=headers)

@@ -134,8 +134,15 @@ def test_legacy_shape_is_applied(conn: psycopg.Connection) -> None:
         " created_at, is_primary FROM clerk.phone_numbers ORDER BY id"
     ).fetchall()
     assert rows == [
-        ("idn_2pPhoneLegacy00000000001", "FR", "verified", "phone_code",
-         [{"type": "oauth_google", "id": "idn_2pOauthLegacy00000000001"}], None, True),
+        (
+            "idn_2pPhoneLegacy00000000001",
+            "FR",
+            "verified",
+            "phone_code",
+            [{"type": "oauth_google", "id": "idn_2pOauthLegacy00000000001"}],
+            None,
+            True,
+        ),
         ("idn_2pPhoneLegacy00000000002", "JP", None, None, [], None, False),
     ]
 
@@ -170,5 +177,7 @@ def test_unusable_signed_event_is_marked_failed_with_reason(
     row = conn.execute(
         "SELECT status, last_error FROM clerk.webhook_events WHERE svix_id = 'bad'"
     ).fetchone()
-    assert row is not None and row[0] == "failed" and reason in row[1]
+    assert row is not None
+    assert row[0] == "failed"
+    assert reason in row[1]
     assert statuses(conn)["good"] == "processed"

@@ -1,0 +1,56 @@
+"""End to end: signed POSTs to the app under gunicorn, a real Celery worker, the mirror updated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.conftest import STORY, TEST_SECRET, fixture_body, sign
+from tests.processes import free_port, running, wait_for, web_argv, web_ready, worker_argv
+
+
+@pytest.mark.slow
+def test_signed_events_posted_to_gunicorn_reach_the_mirror_through_a_real_worker(
+    database_url: str, redis_url: str, queue_name: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+        "CLERK_MIRROR_QUEUE": queue_name,
+    }
+    with (
+        running(web_argv(port), env, tmp_path / "web.log"),
+        running(worker_argv(queue_name), env, tmp_path / "worker.log"),
+    ):
+        wait_for(web_ready(base), 20, "web")
+        for i, name in enumerate(STORY[:5]):
+            body = json.dumps(fixture_body(name)).encode()
+            response = httpx.post(
+                f"{base}/webhooks/clerk", content=body, headers=sign(body, f"m{i}")
+            )
+            assert response.status_code == 200, response.text
+
+        def applied() -> bool:
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FILTER (WHERE status = 'processed'), count(*)"
+                    " FROM clerk.webhook_events"
+                ).fetchone()
+            return row == (5, 5)
+
+        wait_for(applied, 30, "the worker applying all events")
+    with psycopg.connect(database_url) as conn:
+        live = conn.execute(
+            "SELECT id, verification_status, is_primary FROM clerk.phone_numbers"
+            " WHERE deleted_at IS NULL"
+        ).fetchall()
+        history = conn.execute("SELECT count(*) FROM clerk.phone_number_history").fetchone()
+    assert live == [("idn_2pPhoneAdaGB00000000002", "verified", True)]
+    assert history == (6,)
