@@ -12,8 +12,6 @@ from webhooks import clerk, health
 from webhooks.runtime import Runtime
 from worker import config
 
-DEFAULT_MAX_BODY = 1024 * 1024
-
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; stops with a sentence naming the variable when one is missing."""
@@ -26,7 +24,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "from the Clerk dashboard (Webhooks > your endpoint > Signing Secret)"
         )
     app = Flask(__name__)
-    app.config.from_mapping(MAX_CONTENT_LENGTH=DEFAULT_MAX_BODY, POOL_SIZE=4, POOL_TIMEOUT=2.0)
+    app.config.from_mapping(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes, POOL_SIZE=4, POOL_TIMEOUT=2.0
+    )
     app.config.from_mapping({k: v for k, v in overrides.items() if k in app.config})
     app.extensions["clerk_mirror"] = Runtime.start(
         settings,

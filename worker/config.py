@@ -24,6 +24,7 @@ class Settings:
     clerk_api_url: str
     port: int
     queue: str
+    max_body_bytes: int
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -33,18 +34,25 @@ class Settings:
 
 def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
-    port = env.get("PORT", "8000")
-    if not port.isdigit():
-        raise ConfigError(f"PORT should be a number, got {port!r}")
+    port = _number(env, "PORT", "8000")
+    max_body = _number(env, "CLERK_MIRROR_MAX_BODY_BYTES", str(1024 * 1024))
     return Settings(
         database_url=env.get("DATABASE_URL") or None,
         redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
         signing_secrets=parse_secrets(env.get("CLERK_WEBHOOK_SIGNING_SECRET", "")),
         clerk_secret_key=env.get("CLERK_SECRET_KEY") or None,
         clerk_api_url=(env.get("CLERK_API_URL") or DEFAULT_CLERK_API_URL).rstrip("/"),
-        port=int(port),
+        port=port,
         queue=env.get("CLERK_MIRROR_QUEUE") or "clerk_mirror",
+        max_body_bytes=max_body,
     )
+
+
+def _number(env: Mapping[str, str], name: str, default: str) -> int:
+    raw = env.get(name) or default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} should be a whole number, got {raw!r}")
+    return int(raw)
 
 
 def parse_secrets(raw: str) -> tuple[str, ...]:
