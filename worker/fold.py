@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from worker.events import Deletion, Event, EventKey, PhoneValues, UserFields
+from worker.events import Deletion, Event, EventKey, PhoneValues, UserFields, ms_to_datetime
 
 CREATED, UPDATED, DELETED = "created", "updated", "deleted"
 
@@ -31,6 +31,7 @@ class HistoryRow:
     deleted_at: datetime | None
     svix_id: str
     effective_at: datetime
+    event_at: datetime
 
 
 @dataclass(slots=True)
@@ -57,7 +58,7 @@ def apply_event(state: UserState, event: Event) -> list[HistoryRow]:
         return []
     if isinstance(event, Deletion):
         state.deleted_at = event.effective_at
-        return _delete_missing(state, set(), event.effective_at, event.key.svix_id)
+        return _delete_missing(state, set(), event)
     state.fields = event.user
     rows = []
     for phone_id, values in event.phones:
@@ -67,25 +68,32 @@ def apply_event(state: UserState, event: Event) -> list[HistoryRow]:
         change = UPDATED if old is not None and old.deleted_at is None else CREATED
         state.phones[phone_id] = PhoneRow(state.user_id, values)
         state.dirty_phones.add(phone_id)
-        rows.append(_row(state, phone_id, change, event.key.svix_id, event.effective_at))
+        rows.append(_row(state, phone_id, change, event))
     present = {phone_id for phone_id, _ in event.phones}
-    rows += _delete_missing(state, present, event.effective_at, event.key.svix_id)
+    rows += _delete_missing(state, present, event)
     return rows
 
 
-def _delete_missing(
-    state: UserState, present: set[str], at: datetime, svix_id: str
-) -> list[HistoryRow]:
+def _delete_missing(state: UserState, present: set[str], event: Event) -> list[HistoryRow]:
     # A snapshot is complete: a live phone it does not list was removed in Clerk.
     rows = []
     for phone_id, row in sorted(state.phones.items()):
         if phone_id not in present and row.deleted_at is None:
-            row.deleted_at = at
+            row.deleted_at = event.effective_at
             state.dirty_phones.add(phone_id)
-            rows.append(_row(state, phone_id, DELETED, svix_id, at))
+            rows.append(_row(state, phone_id, DELETED, event))
     return rows
 
 
-def _row(state: UserState, phone_id: str, change: str, svix_id: str, at: datetime) -> HistoryRow:
+def _row(state: UserState, phone_id: str, change: str, event: Event) -> HistoryRow:
     phone = state.phones[phone_id]
-    return HistoryRow(phone_id, state.user_id, change, phone.values, phone.deleted_at, svix_id, at)
+    return HistoryRow(
+        phone_id,
+        state.user_id,
+        change,
+        phone.values,
+        phone.deleted_at,
+        event.key.svix_id,
+        event.effective_at,
+        ms_to_datetime(event.key.event_ms),
+    )

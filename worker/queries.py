@@ -76,7 +76,7 @@ SELECT DISTINCT ON (phone_number_id)
        deleted_at
 FROM clerk.phone_number_history
 WHERE user_id = %(user_id)s AND effective_at < %(before)s
-ORDER BY phone_number_id, effective_at DESC, history_id DESC
+ORDER BY phone_number_id, effective_at DESC, event_at DESC, svix_id DESC
 """
 
 # History a rebuild may replace: everything of the user from the rebuild's start.
@@ -84,7 +84,7 @@ SELECT_HISTORY_FROM: Final[LiteralString] = """
 SELECT history_id, phone_number_id, user_id, change, phone_number, region_code,
        reserved_for_second_factor, default_second_factor, is_primary, verification_status,
        verification_strategy, verification_attempts, verification_expire_at, linked_to,
-       created_at, updated_at, deleted_at, svix_id, effective_at
+       created_at, updated_at, deleted_at, svix_id, effective_at, event_at
 FROM clerk.phone_number_history
 WHERE user_id = %(user_id)s AND effective_at >= %(since)s
 """
@@ -155,13 +155,13 @@ INSERT INTO clerk.phone_number_history
     (phone_number_id, user_id, change, phone_number, region_code,
      reserved_for_second_factor, default_second_factor, is_primary, verification_status,
      verification_strategy, verification_attempts, verification_expire_at, linked_to,
-     created_at, updated_at, deleted_at, svix_id, effective_at)
+     created_at, updated_at, deleted_at, svix_id, effective_at, event_at)
 VALUES
     (%(id)s, %(user_id)s, %(change)s, %(phone_number)s, %(region_code)s,
      %(reserved_for_second_factor)s, %(default_second_factor)s, %(is_primary)s,
      %(verification_status)s, %(verification_strategy)s, %(verification_attempts)s,
      %(verification_expire_at)s, %(linked_to)s, %(created_at)s, %(updated_at)s,
-     %(deleted_at)s, %(svix_id)s, %(effective_at)s)
+     %(deleted_at)s, %(svix_id)s, %(effective_at)s, %(event_at)s)
 ON CONFLICT (phone_number_id, svix_id) DO NOTHING
 """
 

@@ -64,6 +64,7 @@ def load_history_from(
                 row["deleted_at"],
                 row["svix_id"],
                 row["effective_at"],
+                row["event_at"],
             ): row["history_id"]
             for row in cur
         }
@@ -118,7 +119,9 @@ def _phone_params(
 
 def _history_params(row: HistoryRow) -> dict[str, Any]:
     params = _phone_params(row.phone_number_id, row.user_id, row.values, row.deleted_at)
-    params.update(change=row.change, svix_id=row.svix_id, effective_at=row.effective_at)
+    params.update(
+        change=row.change, svix_id=row.svix_id, effective_at=row.effective_at, event_at=row.event_at
+    )
     return params
 
 

@@ -69,7 +69,7 @@ CREATE TABLE clerk.phone_numbers (
 CREATE INDEX phone_numbers_user_idx ON clerk.phone_numbers (user_id);
 
 -- One row per change of a phone number, ordered by effective_at (when it was true in
--- Clerk), not by arrival. recorded_at is when the mirror learned it.
+-- Clerk), then event_at, not by arrival. recorded_at is when the mirror learned it.
 CREATE TABLE clerk.phone_number_history (
     history_id                 bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     phone_number_id            text        NOT NULL,
@@ -90,6 +90,8 @@ CREATE TABLE clerk.phone_number_history (
     deleted_at                 timestamptz,
     svix_id                    text        NOT NULL,
     effective_at               timestamptz NOT NULL,
+    -- the event's own timestamp: orders two changes that share an effective_at
+    event_at                   timestamptz NOT NULL,
     recorded_at                timestamptz NOT NULL DEFAULT now(),
     UNIQUE (phone_number_id, svix_id)
 );
