@@ -6,6 +6,7 @@ import click
 
 from worker import config
 from worker import migrate as migrations
+from worker.sample import send_sample
 
 
 def database_url() -> str:
@@ -26,3 +27,6 @@ def migrate() -> None:
     """Create or upgrade the clerk schema; safe to run again."""
     applied = migrations.migrate(database_url())
     click.echo(f"applied {', '.join(applied)}" if applied else "schema is up to date")
+
+
+main.add_command(send_sample, name="send-sample")

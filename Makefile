@@ -1,0 +1,48 @@
+# install, test, run, bench, clean: what a developer and CI type (see DESIGN.md, Commands).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Installed once per change of pyproject.toml, so every other target can depend on it cheaply.
+STAMP := $(VENV)/.installed
+# Tools spawned by tests and Procfile lines (celery, gunicorn, clerk-mirror) come from the venv.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install test run bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@# Debian's python3 makes venvs without pip until python3-venv is installed.
+	@if [ ! -x $(BIN)/pip ]; then \
+	  rm -rf $(VENV); \
+	  if ! $(PYTHON) -m venv $(VENV); then \
+	    [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null || exit 1; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+	    rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); \
+	  fi; \
+	fi
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+# Postgres and Redis come from DATABASE_URL/REDIS_URL, else are started under .data/ and
+# stopped again on exit; the Postgres data there is kept between runs.
+run: install
+	$(BIN)/python -m worker.devservices run --data .data -- scripts/dev-run
+
+bench: install
+	@if [ -f bench/__main__.py ]; then \
+	  $(BIN)/python -m worker.devservices run --data .data/bench -- $(BIN)/python -m bench; \
+	else \
+	  echo "no benchmarks yet: bench/__main__.py does not exist"; \
+	fi
+
+clean:
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
