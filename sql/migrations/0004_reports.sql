@@ -217,6 +217,9 @@ $$;
 
 -- The reporting role (created by 0002) was granted what existed then; extend it to
 -- these. Checked first because roles are per cluster and may be absent in a dev setup.
+-- phone_numbers_as_of runs with the caller's rights (never SECURITY DEFINER: it must
+-- not show anyone more than they may read), and orders by the inbox's event_ms; the
+-- column grant lets the role read that order without reading raw payloads.
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'clerk_reporting') THEN
@@ -224,6 +227,7 @@ BEGIN
             clerk.report_phone_regions, clerk.report_integrity, clerk.report_sync_health,
             clerk.report_time_to_verify TO clerk_reporting;
         GRANT EXECUTE ON FUNCTION clerk.phone_numbers_as_of(timestamptz) TO clerk_reporting;
+        GRANT SELECT (svix_id, event_ms) ON clerk.webhook_events TO clerk_reporting;
     END IF;
 END
 $$;
