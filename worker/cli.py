@@ -6,6 +6,7 @@ import click
 
 from worker import config
 from worker import migrate as migrations
+from worker.reports import report
 from worker.sample import send_sample
 
 
@@ -29,4 +30,5 @@ def migrate() -> None:
     click.echo(f"applied {', '.join(applied)}" if applied else "schema is up to date")
 
 
+main.add_command(report)
 main.add_command(send_sample, name="send-sample")

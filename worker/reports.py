@@ -1,0 +1,178 @@
+"""clerk-mirror report: the reporting views by name, printed as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Final, LiteralString
+
+import click
+import psycopg
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from worker import config
+
+# Reports print times in UTC whatever the server's or the analyst's TimeZone is.
+SET_UTC: Final[LiteralString] = "SET TIME ZONE 'UTC'"
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    question: str
+    sql: LiteralString
+    parameters: tuple[str, ...] = ()
+
+
+REPORTS: Final[dict[str, Report]] = {
+    "verification_status": Report(
+        "How many live phone numbers are in each verification status and strategy?",
+        "SELECT * FROM clerk.report_verification_status",
+    ),
+    "two_factor": Report(
+        "How many live users have 2FA on, and what second factors do they hold?",
+        "SELECT * FROM clerk.report_two_factor",
+    ),
+    "phone_regions": Report(
+        "Where are the live phone numbers, and how many of them are verified?",
+        "SELECT * FROM clerk.report_phone_regions",
+    ),
+    "integrity": Report(
+        "Where does the live mirror contradict itself or Clerk's 2FA rules?",
+        "SELECT * FROM clerk.report_integrity",
+    ),
+    "sync_health": Report(
+        "Is the sync keeping up (pending, failed, dead events, oldest pending, last received)?",
+        "SELECT * FROM clerk.report_sync_health",
+    ),
+    "time_to_verify": Report(
+        "How long does a number take to get verified, per month (UTC) and region?",
+        "SELECT * FROM clerk.report_time_to_verify",
+    ),
+    "phone_numbers_as_of": Report(
+        "What did clerk.phone_numbers hold at a past moment (--as-of)?",
+        "SELECT * FROM clerk.phone_numbers_as_of(%(as_of)s) ORDER BY id",
+        parameters=("as_of",),
+    ),
+}
+
+
+def run_report(
+    conn: psycopg.Connection, report: Report, params: dict[str, Any]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of one report, read in a read-only transaction."""
+    conn.read_only = True
+    conn.execute(SET_UTC)
+    cur = conn.execute(report.sql, params)
+    columns = [c.name for c in cur.description or ()]
+    return columns, cur.fetchall()
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready value: ISO 8601 for times, numbers for numerics, seconds for intervals."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        # numeric(…, 4) shares stay fractional (1.0, not 1); whole numerics become ints.
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
+
+
+def text(value: Any) -> str:
+    """A cell for CSV and the table: empty for NULL, lower-case booleans, JSON for jsonb."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    if isinstance(value, Decimal):
+        return str(value)  # as Postgres prints it: 1.0000, not 1
+    return str(plain(value))
+
+
+def parse_as_of(raw: str) -> datetime:
+    """An ISO 8601 moment; one without an offset is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise click.BadParameter(f"{raw!r} is not an ISO 8601 time", param_hint="--as-of") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def print_rows(columns: list[str], rows: Sequence[tuple[Any, ...]], fmt: str) -> None:
+    if fmt == "json":
+        objects = [{c: plain(v) for c, v in zip(columns, row, strict=True)} for row in rows]
+        click.echo(json.dumps(objects, indent=2))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([text(v) for v in row] for row in rows)
+    else:
+        print_table(columns, rows)
+        click.echo(f"{len(rows)} row{'' if len(rows) == 1 else 's'}")
+
+
+def print_table(columns: list[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    table = Table()
+    for index, column in enumerate(columns):
+        numeric = any(isinstance(row[index], int | float | Decimal) for row in rows)
+        table.add_column(column, justify="right" if numeric else "left")
+    for row in rows:
+        # Text, not markup: a value like [{"type": ...}] must print as it is.
+        table.add_row(*(Text(text(v)) for v in row))
+    # Never squeeze or wrap cells: an analyst copies these values.
+    width = Console(width=100_000).measure(table).maximum
+    Console(width=width, highlight=False).print(table)
+
+
+def list_reports() -> None:
+    for name, report in REPORTS.items():
+        options = "".join(f" --{p.replace('_', '-')} TIMESTAMP" for p in report.parameters)
+        click.echo(f"{name}{options}\n    {report.question}")
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Aligned table, CSV with a header row, or a JSON list of objects.",
+)
+@click.option(
+    "--as-of", "as_of", help="ISO 8601 moment for phone_numbers_as_of (UTC if no offset)."
+)
+def report(name: str | None, fmt: str, as_of: str | None) -> None:
+    """Print a reporting view by NAME; without NAME, list the reports and their questions."""
+    if name is None:
+        list_reports()
+        return
+    chosen = REPORTS.get(name)
+    if chosen is None:
+        raise click.UsageError(f"no report {name!r}; one of: {', '.join(REPORTS)}")
+    params: dict[str, Any] = {}
+    if "as_of" in chosen.parameters:
+        if as_of is None:
+            raise click.UsageError(f"{name} needs --as-of TIMESTAMP")
+        params["as_of"] = parse_as_of(as_of)
+    elif as_of is not None:
+        raise click.UsageError(f"{name} takes no --as-of")
+    try:
+        url = config.from_env().require_database_url()
+    except config.ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    with psycopg.connect(url) as conn:
+        columns, rows = run_report(conn, chosen, params)
+    print_rows(columns, rows, fmt)
