@@ -1,0 +1,119 @@
+"""clerk-mirror migrate: builds the contract schema from empty, once, whoever runs it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import _with_dbname, create_database, drop_database
+from worker import migrate
+from worker.cli import main
+
+CONTRACT = {
+    "users": {
+        "id",
+        "primary_phone_number_id",
+        "two_factor_enabled",
+        "totp_enabled",
+        "backup_code_enabled",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+    },
+    "phone_numbers": {
+        "id",
+        "user_id",
+        "phone_number",
+        "region_code",
+        "reserved_for_second_factor",
+        "default_second_factor",
+        "is_primary",
+        "verification_status",
+        "verification_strategy",
+        "verification_attempts",
+        "verification_expire_at",
+        "linked_to",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+    },
+    "webhook_events": {
+        "svix_id",
+        "event_type",
+        "payload",
+        "received_at",
+        "status",
+        "attempts",
+        "last_error",
+        "processed_at",
+    },
+}
+HISTORY_EXTRA = {"phone_number_id", "change", "svix_id", "effective_at", "recorded_at"}
+
+
+@pytest.fixture
+def empty_db(services: dict[str, str]) -> Iterator[str]:
+    name = create_database(services["postgres"])
+    yield _with_dbname(services["postgres"], name)
+    drop_database(services["postgres"], name)
+
+
+def columns(url: str, table: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = 'clerk' AND table_name = %s",
+            (table,),
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def test_migrate_builds_the_contract_schema_from_empty(empty_db: str) -> None:
+    applied = migrate.migrate(empty_db)
+    assert applied == sorted(p.stem for p in migrate.migrations_dir().glob("*.sql"))
+    for table, expected in CONTRACT.items():
+        assert expected <= columns(empty_db, table), table
+    history = columns(empty_db, "phone_number_history")
+    assert (CONTRACT["phone_numbers"] - {"id"}) | HISTORY_EXTRA <= history
+
+
+def test_migrate_twice_is_a_no_op(empty_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", empty_db)
+    first = CliRunner().invoke(main, ["migrate"])
+    second = CliRunner().invoke(main, ["migrate"])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("applied 0001_create_clerk_schema")
+    assert second.exit_code == 0
+    assert second.output.strip() == "schema is up to date"
+
+
+def test_two_releases_migrating_at_once_apply_each_file_once(empty_db: str) -> None:
+    results: list[list[str]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(migrate.migrate(empty_db))) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(r) for r in results) == [0, len(list(migrate.migrations_dir().glob("*.sql")))]
+
+
+def test_an_edited_migration_is_refused(empty_db: str, tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("CREATE TABLE clerk.a (x int);")
+    assert migrate.migrate(empty_db, tmp_path) == ["0001_a"]
+    (tmp_path / "0001_a.sql").write_text("CREATE TABLE clerk.a (x bigint);")
+    with pytest.raises(migrate.MigrationError, match=r"0001_a\.sql changed"):
+        migrate.migrate(empty_db, tmp_path)
+
+
+def test_migrate_without_database_url_says_which_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = CliRunner().invoke(main, ["migrate"])
+    assert result.exit_code == 2
+    assert "DATABASE_URL is not set" in result.output
