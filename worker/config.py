@@ -24,6 +24,8 @@ class Settings:
     clerk_api_url: str
     port: int
     queue: str
+    # Client-side limit on Backend API calls, "requests/seconds" (see worker.clerk_api).
+    clerk_api_rate_limit: str = "900/10"
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -44,6 +46,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         clerk_api_url=(env.get("CLERK_API_URL") or DEFAULT_CLERK_API_URL).rstrip("/"),
         port=int(port),
         queue=env.get("CLERK_MIRROR_QUEUE") or "clerk_mirror",
+        clerk_api_rate_limit=env.get("CLERK_API_RATE_LIMIT") or "900/10",
     )
 
 
