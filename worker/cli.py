@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from worker import config, migrate as migrations
+from worker.backfill_cli import backfill
 
 
 def database_url() -> str:
@@ -25,3 +26,6 @@ def migrate() -> None:
     """Create or upgrade the clerk schema; safe to run again."""
     applied = migrations.migrate(database_url())
     click.echo(f"applied {', '.join(applied)}" if applied else "schema is up to date")
+
+
+main.add_command(backfill)

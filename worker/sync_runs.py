@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, LiteralString
+from typing import Any, Final, LiteralString
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 
 START: Final[LiteralString] = """
 INSERT INTO clerk.sync_runs (kind, reconcile) VALUES ('backfill', %(reconcile)s)
@@ -50,8 +50,18 @@ ON CONFLICT DO NOTHING
 
 FINISH: Final[LiteralString] = """
 UPDATE clerk.sync_runs
-SET status = %(status)s, finished_at = now(), error = %(error)s,
-    tombstoned = tombstoned + %(tombstoned)s
+SET status = %(status)s, finished_at = now(), error = %(error)s
+WHERE id = %(id)s
+"""
+
+ADD_TOMBSTONED: Final[LiteralString] = """
+UPDATE clerk.sync_runs SET tombstoned = tombstoned + %(count)s WHERE id = %(id)s
+"""
+
+SELECT_RUN: Final[LiteralString] = """
+SELECT id, started_at, finished_at, status, pages, users_seen, users_changed, next_offset,
+       error, reconcile, tombstoned
+FROM clerk.sync_runs
 WHERE id = %(id)s
 """
 
@@ -106,24 +116,35 @@ def resume(conn: psycopg.Connection, *, reconcile: bool) -> Run | None:
 
 
 def checkpoint(
-    conn: psycopg.Connection, run_id: int, user_ids: list[str], *, changed: int, next_offset: int
+    conn: psycopg.Connection,
+    run_id: int,
+    user_ids: list[str],
+    *,
+    seen: int,
+    changed: int,
+    next_offset: int,
 ) -> None:
     """Record one applied page: its users, the counters, and where to go on."""
     conn.execute(REMEMBER_USERS, {"id": run_id, "user_ids": user_ids})
-    params = {"id": run_id, "seen": len(user_ids), "changed": changed, "next_offset": next_offset}
+    params = {"id": run_id, "seen": seen, "changed": changed, "next_offset": next_offset}
     conn.execute(CHECKPOINT, params)
 
 
-def finish(
-    conn: psycopg.Connection,
-    run_id: int,
-    status: str,
-    *,
-    error: str | None = None,
-    tombstoned: int = 0,
-) -> None:
-    params = {"id": run_id, "status": status, "error": error, "tombstoned": tombstoned}
-    conn.execute(FINISH, params)
+def finish(conn: psycopg.Connection, run_id: int, status: str, error: str | None = None) -> None:
+    conn.execute(FINISH, {"id": run_id, "status": status, "error": error})
+
+
+def add_tombstoned(conn: psycopg.Connection, run_id: int, count: int) -> None:
+    conn.execute(ADD_TOMBSTONED, {"id": run_id, "count": count})
+
+
+def summary(conn: psycopg.Connection, run_id: int) -> dict[str, Any]:
+    """The run's row as reporting sees it (for the command's closing line)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(SELECT_RUN, {"id": run_id}).fetchone()
+    if row is None:
+        raise LookupError(f"sync run {run_id} does not exist")
+    return row
 
 
 def missing_users(conn: psycopg.Connection, run_id: int, before: datetime) -> list[str]:
