@@ -56,11 +56,12 @@ def backfill(resume: bool, reconcile: bool, rate_limit: str | None) -> None:
         raise click.UsageError(str(exc)) from None
     with client:
         started = time.monotonic()
-        summary = _run(database_url, client, resume=resume, reconcile=reconcile)
-    click.echo(_describe(summary, time.monotonic() - started))
+        summary, listed = _run(database_url, client, resume=resume, reconcile=reconcile)
+    click.echo(_describe(summary, listed, time.monotonic() - started))
 
 
-def _run(database_url: str, client: ClerkClient, **options: bool) -> dict[str, Any]:
+def _run(database_url: str, client: ClerkClient, **options: bool) -> tuple[dict[str, Any], int]:
+    """Run with a progress bar on stderr (when it is a terminal); the run and users listed."""
     console = Console(stderr=True)
     try:
         # Asked first: a bad key fails here, before any run is recorded.
@@ -75,9 +76,10 @@ def _run(database_url: str, client: ClerkClient, **options: bool) -> dict[str, A
             disable=not console.is_terminal,
         ) as progress:
             task = progress.add_task("backfill", total=total)
-            return backfills.run(
+            run = backfills.run(
                 database_url, client, on_page=lambda n: progress.advance(task, n), **options
             )
+            return run, int(progress.tasks[0].completed)
     except config.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     except KeyboardInterrupt:
@@ -90,12 +92,12 @@ def _run(database_url: str, client: ClerkClient, **options: bool) -> dict[str, A
         raise click.ClickException(f"{exc} (continue later with --resume)") from None
 
 
-def _describe(run: dict[str, Any], seconds: float) -> str:
-    rate = run["users_seen"] / seconds if seconds > 0 else 0.0
+def _describe(run: dict[str, Any], listed: int, seconds: float) -> str:
+    rate = listed / seconds if seconds > 0 else 0.0
     line = (
         f"backfill run {run['id']} {run['status']}: {run['users_seen']:,} users listed,"
-        f" {run['users_changed']:,} changed, {run['pages']} pages, {seconds:.1f} s"
-        f" ({rate:,.0f} users/s)"
+        f" {run['users_changed']:,} changed, {run['pages']} pages;"
+        f" {listed:,} users this time in {seconds:.1f} s ({rate:,.0f} users/s)"
     )
     if run["reconcile"]:
         line += f"; {run['tombstoned']:,} tombstoned as deleted"
