@@ -13,9 +13,6 @@ import httpx
 
 from worker.config import ConfigError
 
-# Below Clerk's production limit of 1000 requests per 10 s; "90/10" suits a development
-# instance (100 per 10 s).
-DEFAULT_RATE_LIMIT = "900/10"
 PAGE_LIMIT = 500
 MAX_ATTEMPTS = 6
 MAX_WAIT_S = 60.0
@@ -85,6 +82,7 @@ class ClerkClient:
         base_url: str,
         secret_key: str,
         *,
+        # Below Clerk's production limit of 1000 per 10 s (development instances: 100).
         rate_limit: tuple[int, float] | None = (900, 10),
         max_attempts: int = MAX_ATTEMPTS,
         backoff_s: float = 0.5,

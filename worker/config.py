@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_CLERK_API_URL = "https://api.clerk.com/v1"
+# Below Clerk's production limit of 1000 per 10 s; "90/10" suits a development instance.
+DEFAULT_CLERK_API_RATE_LIMIT = "900/10"
 
 
 class ConfigError(RuntimeError):
@@ -25,7 +27,7 @@ class Settings:
     port: int
     queue: str
     # Client-side limit on Backend API calls, "requests/seconds" (see worker.clerk_api).
-    clerk_api_rate_limit: str = "900/10"
+    clerk_api_rate_limit: str = DEFAULT_CLERK_API_RATE_LIMIT
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -46,7 +48,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         clerk_api_url=(env.get("CLERK_API_URL") or DEFAULT_CLERK_API_URL).rstrip("/"),
         port=int(port),
         queue=env.get("CLERK_MIRROR_QUEUE") or "clerk_mirror",
-        clerk_api_rate_limit=env.get("CLERK_API_RATE_LIMIT") or "900/10",
+        clerk_api_rate_limit=env.get("CLERK_API_RATE_LIMIT") or DEFAULT_CLERK_API_RATE_LIMIT,
     )
 
 
