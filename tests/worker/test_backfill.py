@@ -137,10 +137,11 @@ def test_backfill_of_5000_users_mirrors_them_exactly(database_url: str, fake: Fa
     assert fake.requests.count("/v1/users") == 11  # ten full pages, then an empty one
 
 
-def test_repeating_a_backfill_of_unchanged_users_changes_nothing(
+def test_repeated_backfill_is_a_no_op_except_for_users_changed_in_clerk(
     database_url: str, fake: FakeClerk
 ) -> None:
     fake.users = generate_users(700, seed=3)
+    before_users = generate_users(700, seed=3)
     assert cli(database_url, fake).exit_code == 0
     before = live_mirror(database_url)
     events = count(database_url, "SELECT count(*) FROM clerk.webhook_events")
@@ -151,6 +152,17 @@ def test_repeating_a_backfill_of_unchanged_users_changes_nothing(
     assert "700 users listed, 0 changed" in result.stdout
     assert live_mirror(database_url) == before
     assert count(database_url, "SELECT count(*) FROM clerk.webhook_events") == events
+
+    changed = next(u for u in fake.users if u["phone_numbers"])
+    fake.modify(changed["id"], phone_numbers=[])
+    result = cli(database_url, fake)
+    assert "700 users listed, 1 changed" in result.stdout
+    removed = count(
+        database_url, "SELECT count(*) FROM clerk.phone_number_history WHERE change = 'deleted'"
+    )
+    assert removed == len(
+        next(u for u in before_users if u["id"] == changed["id"])["phone_numbers"]
+    )
 
 
 def test_progress_stays_off_stderr_when_it_is_not_a_terminal(
