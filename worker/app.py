@@ -12,6 +12,7 @@ from worker import config, db
 
 DRAIN_TASK = "clerk_mirror.drain"
 SWEEP_TASK = "clerk_mirror.sweep"
+BACKFILL_TASK = "clerk_mirror.backfill"
 
 
 def celery_settings(
@@ -19,6 +20,9 @@ def celery_settings(
 ) -> dict[str, Any]:
     env = dict(os.environ) if environ is None else environ
     sweep_s = float(env.get("CLERK_MIRROR_SWEEP_INTERVAL", "30"))
+    # Periodic reconciliation with Clerk's Backend API: off unless an interval is set.
+    reconcile_s = float(env.get("CLERK_MIRROR_RECONCILE_INTERVAL") or 0)
+    reconcile = {"task": BACKFILL_TASK, "schedule": reconcile_s, "kwargs": {"reconcile": True}}
     return {
         "broker_url": settings.redis_url,
         "broker_connection_retry_on_startup": True,
@@ -35,6 +39,7 @@ def celery_settings(
         "task_default_queue": settings.queue,
         "beat_schedule": {
             "sweep-pending": {"task": SWEEP_TASK, "schedule": sweep_s},
+            **({"reconcile-clerk": reconcile} if reconcile_s > 0 else {}),
         },
     }
 

@@ -6,6 +6,7 @@ import click
 
 from worker import config
 from worker import migrate as migrations
+from worker.backfill_cli import backfill
 from worker.reports import report
 from worker.sample import send_sample
 
@@ -32,3 +33,4 @@ def migrate() -> None:
 
 main.add_command(report)
 main.add_command(send_sample, name="send-sample")
+main.add_command(backfill)

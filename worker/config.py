@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_CLERK_API_URL = "https://api.clerk.com/v1"
+# Below Clerk's production limit of 1000 per 10 s; "90/10" suits a development instance.
+DEFAULT_CLERK_API_RATE_LIMIT = "900/10"
 
 
 class ConfigError(RuntimeError):
@@ -25,6 +27,8 @@ class Settings:
     port: int
     queue: str
     max_body_bytes: int
+    # Client-side limit on Backend API calls, "requests/seconds" (see worker.clerk_api).
+    clerk_api_rate_limit: str = DEFAULT_CLERK_API_RATE_LIMIT
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -45,6 +49,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         port=port,
         queue=env.get("CLERK_MIRROR_QUEUE") or "clerk_mirror",
         max_body_bytes=max_body,
+        clerk_api_rate_limit=env.get("CLERK_API_RATE_LIMIT") or DEFAULT_CLERK_API_RATE_LIMIT,
     )
 
 

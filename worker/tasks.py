@@ -10,8 +10,8 @@ import psycopg
 import psycopg_pool
 import redis
 
-from worker import config, db, mirror, queries, wakeup
-from worker.app import DRAIN_TASK, SWEEP_TASK, app
+from worker import backfill, config, db, mirror, queries, wakeup
+from worker.app import BACKFILL_TASK, DRAIN_TASK, SWEEP_TASK, app
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +88,16 @@ def sweep() -> int:
         log.info("sweep found stale pending events", extra={"count": stale})
         drain.delay()
     return stale
+
+
+@app.task(name=BACKFILL_TASK, acks_late=True, ignore_result=True)
+def backfill_task(reconcile: bool = False) -> int:
+    """List Clerk's users into the mirror, continuing an unfinished run; returns the run id."""
+    settings = config.from_env()
+    try:
+        with backfill.open_client(settings) as client:
+            url = settings.require_database_url()
+            return int(backfill.run(url, client, resume=True, reconcile=reconcile)["id"])
+    except backfill.BackfillBusy:
+        log.info("a backfill is already running; this one stands down")
+        return 0

@@ -1,0 +1,56 @@
+"""Backfill throughput: N generated users from the fake Backend API into a fresh mirror.
+
+    python -m bench.backfill [N]
+
+creates its own database on DATABASE_URL (or the local Postgres), and drops it after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+
+import psycopg
+
+from worker import backfill, migrate
+from worker.clerk_api import ClerkClient
+from worker.fake_clerk import FakeClerk, generate_users
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+KEY = "sk_test_bench"
+
+
+def run(database_url: str, n: int = 5000) -> dict[str, float]:
+    """Backfill n users (no client-side rate limit) into a migrated, empty database."""
+    with FakeClerk(generate_users(n, seed=42), key=KEY) as fake:
+        client = ClerkClient(fake.url, KEY, rate_limit=None)
+        with client:
+            started = time.perf_counter()
+            summary = backfill.run(database_url, client)
+            seconds = time.perf_counter() - started
+    assert summary["users_seen"] == n, summary
+    return {"users": n, "seconds": round(seconds, 3), "users_per_s": round(n / seconds, 1)}
+
+
+def main() -> None:
+    server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
+    name = f"cpm_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # generated name
+    info = psycopg.conninfo.conninfo_to_dict(server)
+    info["dbname"] = name
+    url = psycopg.conninfo.make_conninfo(**info)
+    try:
+        migrate.migrate(url)
+        n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+        print(json.dumps(run(url, n)))
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

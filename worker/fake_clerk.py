@@ -1,0 +1,233 @@
+"""A local fake of Clerk's Backend API users endpoints, for tests and demos.
+
+    python -m worker.fake_clerk --port 18081 --users 1000 --key sk_test_fake
+
+serves /v1/users, /v1/users/count and /v1/users/{id} on loopback with the bearer key
+checked, paging by limit/offset like Clerk, and can answer 429s, 5xx and slow pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+BASE_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+MAX_LIMIT = 500
+# (prefix, digits to add, region the mirror should derive): fiction ranges where they exist.
+NUMBER_PLANS = (
+    ("+1202555", 4, "US"),
+    ("+447700900", 3, "GB"),
+    ("+3361234", 4, "FR"),
+    ("+4915123", 5, "DE"),
+    ("+8190123", 5, "JP"),
+)
+VERIFICATION_STATES = ("unverified", "verified", "expired", "failed", None, "admin")
+
+
+def generate_users(n: int, seed: int = 1) -> list[dict[str, Any]]:
+    """n Clerk User objects, the same for the same seed: phones in every verification
+    state (unverified, verified, expired, failed, null verification, admin), some users
+    with 2FA on a phone, some with no phone at all."""
+    rng = random.Random(seed)  # noqa: S311  # made-up test data, not a secret
+    return [_user(rng, seed, index) for index in range(n)]
+
+
+def _user(rng: random.Random, seed: int, index: int) -> dict[str, Any]:
+    user_id = f"user_{seed:x}g{index:08d}"
+    created = BASE_MS + index * 60_000
+    phones = [_phone(rng, seed, index, k, created) for k in range(rng.choice((0, 1, 1, 1, 2, 3)))]
+    two_factor = bool(phones) and rng.random() < 0.3
+    if two_factor:
+        phones[0].update(reserved_for_second_factor=True, default_second_factor=True)
+    updated = max([created, *(p["updated_at"] for p in phones)])
+    return {
+        "object": "user",
+        "id": user_id,
+        "external_id": None,
+        "username": None,
+        "first_name": f"User{index}",
+        "last_name": "Example",
+        "email_addresses": [],
+        "primary_phone_number_id": phones[0]["id"] if phones else None,
+        "phone_numbers": phones,
+        "web3_wallets": [],
+        "external_accounts": [],
+        "password_enabled": True,
+        "two_factor_enabled": two_factor,
+        "totp_enabled": False,
+        "backup_code_enabled": two_factor,
+        "public_metadata": {},
+        "private_metadata": {},
+        "banned": False,
+        "locked": False,
+        "created_at": created,
+        "updated_at": updated,
+    }
+
+
+def _phone(rng: random.Random, seed: int, index: int, k: int, created: int) -> dict[str, Any]:
+    prefix, digits, _region = NUMBER_PLANS[(index + k) % len(NUMBER_PLANS)]
+    state = VERIFICATION_STATES[(index * 5 + k * 2) % len(VERIFICATION_STATES)]
+    updated = created + rng.randrange(0, 3_600_000)
+    return {
+        "id": f"idn_{seed:x}p{index:08d}{k}",
+        "object": "phone_number",
+        "phone_number": prefix + str(rng.randrange(10**digits)).zfill(digits),
+        "reserved_for_second_factor": False,
+        "default_second_factor": False,
+        "reserved": False,
+        "verification": _verification(state, updated),
+        "linked_to": [{"type": "oauth_google", "id": f"idn_{seed:x}l{index:08d}"}]
+        if k == 2
+        else [],
+        "backup_codes": None,
+        "created_at": created,
+        "updated_at": updated,
+    }
+
+
+def _verification(state: str | None, at: int) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    if state == "admin":
+        return {
+            "object": "verification_admin",
+            "status": "verified",
+            "strategy": "admin",
+            "attempts": None,
+            "expire_at": None,
+        }
+    attempts = {"unverified": 0, "verified": 1, "expired": 0, "failed": 3}[state]
+    return {
+        "object": "verification_otp",
+        "status": state,
+        "strategy": "phone_code",
+        "attempts": attempts,
+        "expire_at": at + 600_000,
+    }
+
+
+class FakeClerk:
+    """The fake server; change `users`, `faults`, `fail_from_offset` and `slow_s` at will."""
+
+    def __init__(
+        self,
+        users: Iterable[dict[str, Any]] = (),
+        *,
+        key: str = "sk_test_fake",
+        port: int = 0,
+        slow_s: float = 0.0,
+    ) -> None:
+        self.key, self.slow_s = key, slow_s
+        self.users: list[dict[str, Any]] = list(users)
+        self.lock = threading.Lock()
+        self.faults: deque[int] = deque()  # statuses to answer, one per coming request
+        self.retry_after = "1"
+        self.fail_from_offset: int | None = None  # pages from here on fail, always
+        self.fail_status = 503
+        self.requests: list[str] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self.server.daemon_threads = True
+        self.server.fake = self  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeClerk:
+        self.thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def remove(self, user_ids: Iterable[str]) -> None:
+        gone = set(user_ids)
+        with self.lock:
+            self.users = [u for u in self.users if u["id"] not in gone]
+
+    def modify(self, user_id: str, **changes: Any) -> dict[str, Any]:
+        """Change a user's fields; its updated_at moves forward as in Clerk."""
+        with self.lock:
+            user = next(u for u in self.users if u["id"] == user_id)
+            user.update(changes, updated_at=changes.get("updated_at", user["updated_at"] + 1000))
+            return user
+
+    def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        with self.lock:
+            self.requests.append(path)
+            if self.faults:
+                return self.faults.popleft(), {"errors": [{"code": "injected_fault"}]}
+            users = sorted(self.users, key=lambda u: u["created_at"])
+        if path == "/v1/users/count":
+            return 200, {"object": "total_count", "total_count": len(users)}
+        if path.startswith("/v1/users/"):
+            found = [u for u in users if u["id"] == path.removeprefix("/v1/users/")]
+            return (200, found[0]) if found else (404, {"errors": [{"code": "resource_not_found"}]})
+        if path != "/v1/users":
+            return 404, {"errors": [{"code": "resource_not_found"}]}
+        limit, offset = int(query.get("limit", ["10"])[0]), int(query.get("offset", ["0"])[0])
+        if not 1 <= limit <= MAX_LIMIT:
+            return 422, {"errors": [{"code": "form_param_value_invalid", "meta": "limit"}]}
+        if self.fail_from_offset is not None and offset >= self.fail_from_offset:
+            return self.fail_status, {"errors": [{"code": "injected_outage"}]}
+        time.sleep(self.slow_s)
+        return 200, users[offset : offset + limit]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ThreadingHTTPServer
+
+    def do_GET(self) -> None:
+        fake: FakeClerk = self.server.fake  # type: ignore[attr-defined]
+        parts = urlsplit(self.path)
+        if self.headers.get("Authorization") != f"Bearer {fake.key}":
+            status, body = 401, {"errors": [{"code": "authentication_invalid"}]}
+        else:
+            status, body = fake.answer(parts.path, parse_qs(parts.query))
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        if status == 429:
+            self.send_header("Retry-After", fake.retry_after)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, format: str, *args: Any) -> None:  # stdlib's name
+        """Quiet: tests and demos have their own output."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=18081)
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--key", default="sk_test_fake")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--slow", type=float, default=0.0, help="seconds to wait per page")
+    args = parser.parse_args()
+    fake = FakeClerk(
+        generate_users(args.users, args.seed), key=args.key, port=args.port, slow_s=args.slow
+    )
+    print(f"fake Clerk Backend API on {fake.url} (CLERK_SECRET_KEY={args.key})", flush=True)
+    try:
+        fake.server.serve_forever()
+    except KeyboardInterrupt:
+        fake.server.server_close()
+
+
+if __name__ == "__main__":
+    main()
