@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from svix.webhooks import Webhook
 
-from worker import migrate
+from worker import devservices, migrate
+from worker.devservices import Service
 
 # A developer's shell must not leak into the tests: every test names what it uses.
 _PROJECT_VARS = (
@@ -63,25 +64,43 @@ def sign(
     }
 
 
+def _server(
+    named: str, default: str, answers: Callable[[str], bool], start: Callable[[], Service]
+) -> tuple[str, Service | None]:
+    """The named server (which must answer), else the local default, else one we start."""
+    if named:
+        if not answers(named):
+            pytest.exit(f"{named!r} does not answer: start it, or unset the variable", 2)
+        return named, None
+    if os.environ.get("CLERK_MIRROR_TEST_SERVICES") != "throwaway" and answers(default):
+        return default, None
+    service = start()
+    return service.url, service
+
+
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Server-level URLs of Postgres and Redis: the named ones, the local ones, or our own."""
-    started = []
-    pg_url = SERVER_DATABASE_URL or DEFAULT_PG
-    redis_url = SERVER_REDIS_URL or DEFAULT_REDIS
-    from worker import devservices
+    """Server-level URLs of Postgres and Redis: the named ones, the local ones, or our own.
 
-    if not devservices.postgres_answers(pg_url):
-        service = devservices.start_postgres(tmp_path_factory.mktemp("pg"))
-        started.append(service)
-        pg_url = service.url
-    if not devservices.redis_answers(redis_url):
-        service = devservices.start_redis(tmp_path_factory.mktemp("redis"))
-        started.append(service)
-        redis_url = service.url
+    CLERK_MIRROR_TEST_SERVICES=throwaway skips the local defaults, to test as on a machine
+    where nothing runs.
+    """
+    pg_url, pg = _server(
+        SERVER_DATABASE_URL,
+        DEFAULT_PG,
+        devservices.postgres_answers,
+        lambda: devservices.start_postgres(tmp_path_factory.mktemp("pg")),
+    )
+    redis_url, rd = _server(
+        SERVER_REDIS_URL,
+        DEFAULT_REDIS,
+        devservices.redis_answers,
+        lambda: devservices.start_redis(tmp_path_factory.mktemp("redis")),
+    )
     yield {"postgres": pg_url, "redis": redis_url}
-    for service in started:
-        service.stop()
+    for service in (pg, rd):
+        if service is not None:
+            service.stop()
 
 
 def _with_dbname(url: str, name: str) -> str:
