@@ -12,6 +12,18 @@ from worker import config, db
 
 DRAIN_TASK = "clerk_mirror.drain"
 SWEEP_TASK = "clerk_mirror.sweep"
+PURGE_TASK = "clerk_mirror.purge"
+PURGE_EVERY_S = 24 * 3600.0
+
+
+def retention_days(environ: dict[str, str] | None = None) -> int:
+    """CLERK_MIRROR_RETENTION_DAYS: days to keep closed events' payloads; 0 keeps them."""
+    raw = (os.environ if environ is None else environ).get("CLERK_MIRROR_RETENTION_DAYS", "30")
+    if not raw.strip().isdigit():
+        raise config.ConfigError(
+            f"CLERK_MIRROR_RETENTION_DAYS should be days (0 = keep), got {raw!r}"
+        )
+    return int(raw)
 
 
 def celery_settings(
@@ -19,6 +31,11 @@ def celery_settings(
 ) -> dict[str, Any]:
     env = dict(os.environ) if environ is None else environ
     sweep_s = float(env.get("CLERK_MIRROR_SWEEP_INTERVAL", "30"))
+    schedule: dict[str, dict[str, Any]] = {
+        "sweep-pending": {"task": SWEEP_TASK, "schedule": sweep_s},
+    }
+    if retention_days(env):
+        schedule["purge-payloads"] = {"task": PURGE_TASK, "schedule": PURGE_EVERY_S}
     return {
         "broker_url": settings.redis_url,
         "broker_connection_retry_on_startup": True,
@@ -33,9 +50,7 @@ def celery_settings(
         "worker_prefetch_multiplier": 1,
         "worker_hijack_root_logger": False,
         "task_default_queue": settings.queue,
-        "beat_schedule": {
-            "sweep-pending": {"task": SWEEP_TASK, "schedule": sweep_s},
-        },
+        "beat_schedule": schedule,
     }
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from datetime import timedelta
 
 import psycopg
 import psycopg_pool
 import redis
 
-from worker import config, db, mirror, queries, wakeup
-from worker.app import DRAIN_TASK, SWEEP_TASK, app
+from worker import config, db, mirror, ops, queries, wakeup
+from worker.app import DRAIN_TASK, PURGE_TASK, SWEEP_TASK, app, retention_days
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +89,16 @@ def sweep() -> int:
         log.info("sweep found stale pending events", extra={"count": stale})
         drain.delay()
     return stale
+
+
+@app.task(name=PURGE_TASK, acks_late=True, ignore_result=True)
+def purge() -> int:
+    """Drop the payloads of events closed more than CLERK_MIRROR_RETENTION_DAYS ago."""
+    days = retention_days()
+    if not days:
+        return 0
+    _ensure_pool()
+    with db.transaction() as conn:
+        purged = ops.purge(conn, timedelta(days=days))
+    log.info("purged payloads", extra={"count": purged, "older_than_days": days})
+    return purged
