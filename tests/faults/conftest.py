@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,3 +19,14 @@ def burst_2000(services: dict[str, str], template_db: str) -> tuple[list[Event],
     """200 users x 10 updates, oldest first, and the mirror they give applied one by one."""
     events = burst(users=200, versions=10)
     return events, one_by_one(services["postgres"], template_db, events)
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """A directory the postgres user can reach, for servers this test starts and kills."""
+    path = Path(tempfile.mkdtemp(prefix="cpm-fault-", dir="/tmp"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

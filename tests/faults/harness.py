@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from celery import Celery
 
 from tests.conftest import _with_dbname, create_database, drop_database
@@ -25,17 +21,6 @@ from worker.app import DRAIN_TASK
 from worker.events import EPOCH
 
 DRAIN_DONE = re.compile(rb"clerk_mirror\.drain\[[^]]+\] succeeded in [\d.]+s: (\d+)")
-
-
-@pytest.fixture
-def scratch() -> Iterator[Path]:
-    """A directory the postgres user can reach, for servers this test starts and kills."""
-    path = Path(tempfile.mkdtemp(prefix="cpm-fault-", dir="/tmp"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 class Waker:
