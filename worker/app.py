@@ -13,6 +13,18 @@ from worker import config, db
 DRAIN_TASK = "clerk_mirror.drain"
 SWEEP_TASK = "clerk_mirror.sweep"
 BACKFILL_TASK = "clerk_mirror.backfill"
+PURGE_TASK = "clerk_mirror.purge"
+PURGE_EVERY_S = 24 * 3600.0
+
+
+def retention_days(environ: dict[str, str] | None = None) -> int:
+    """CLERK_MIRROR_RETENTION_DAYS: days to keep closed events' payloads; 0 keeps them."""
+    raw = (os.environ if environ is None else environ).get("CLERK_MIRROR_RETENTION_DAYS", "30")
+    if not raw.strip().isdigit():
+        raise config.ConfigError(
+            f"CLERK_MIRROR_RETENTION_DAYS should be days (0 = keep), got {raw!r}"
+        )
+    return int(raw)
 
 
 def celery_settings(
@@ -20,13 +32,29 @@ def celery_settings(
 ) -> dict[str, Any]:
     env = dict(os.environ) if environ is None else environ
     sweep_s = float(env.get("CLERK_MIRROR_SWEEP_INTERVAL", "30"))
+    schedule: dict[str, dict[str, Any]] = {
+        "sweep-pending": {"task": SWEEP_TASK, "schedule": sweep_s},
+    }
+    if retention_days(env):
+        schedule["purge-payloads"] = {"task": PURGE_TASK, "schedule": PURGE_EVERY_S}
     # Periodic reconciliation with Clerk's Backend API: off unless an interval is set.
     reconcile_s = float(env.get("CLERK_MIRROR_RECONCILE_INTERVAL") or 0)
-    reconcile = {"task": BACKFILL_TASK, "schedule": reconcile_s, "kwargs": {"reconcile": True}}
+    if reconcile_s > 0:
+        schedule["reconcile-clerk"] = {
+            "task": BACKFILL_TASK,
+            "schedule": reconcile_s,
+            "kwargs": {"reconcile": True},
+        }
     return {
         "broker_url": settings.redis_url,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        # A drain lasts seconds, so a message a killed worker held need not wait an hour
+        # (Redis' default) to come back; redelivery is harmless, the sweep covers the rest.
+        "broker_transport_options": {
+            "socket_timeout": 2,
+            "socket_connect_timeout": 2,
+            "visibility_timeout": 300,
+        },
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_ignore_result": True,
@@ -37,10 +65,7 @@ def celery_settings(
         "worker_prefetch_multiplier": 1,
         "worker_hijack_root_logger": False,
         "task_default_queue": settings.queue,
-        "beat_schedule": {
-            "sweep-pending": {"task": SWEEP_TASK, "schedule": sweep_s},
-            **({"reconcile-clerk": reconcile} if reconcile_s > 0 else {}),
-        },
+        "beat_schedule": schedule,
     }
 
 

@@ -35,11 +35,12 @@ LIMIT %(limit)s * 20
 FOR UPDATE SKIP LOCKED
 """
 
-# Claim named events whatever their status (replay), skipping ones a worker holds.
+# Claim named events whatever their status (replay), skipping ones a worker holds and
+# ones whose payload was purged (nothing left to apply).
 CLAIM_BY_ID: Final[LiteralString] = """
 SELECT svix_id, event_type, payload, attempts
 FROM clerk.webhook_events
-WHERE svix_id = ANY(%(svix_ids)s)
+WHERE svix_id = ANY(%(svix_ids)s) AND payload IS NOT NULL
 FOR UPDATE SKIP LOCKED
 """
 
@@ -207,4 +208,48 @@ FROM clerk.webhook_events
 WHERE status = 'pending'
   AND received_at < now() - make_interval(secs => %(grace_s)s)
   AND coalesce(next_attempt_at, '-infinity') <= now()
+"""
+
+# Operator's selection of inbox events (replay): each filter applies only when given.
+SELECT_EVENT_IDS: Final[LiteralString] = """
+SELECT svix_id, payload IS NULL AS purged
+FROM clerk.webhook_events
+WHERE (%(svix_ids)s::text[] IS NULL OR svix_id = ANY(%(svix_ids)s::text[]))
+  AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
+  AND (%(types)s::text[] IS NULL OR event_type = ANY(%(types)s::text[]))
+  AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s::timestamptz)
+ORDER BY received_at, svix_id
+"""
+
+COUNT_BY_STATUS: Final[LiteralString] = """
+SELECT status, count(*) FROM clerk.webhook_events GROUP BY status
+"""
+
+# The age of the oldest pending event is the mirror's lag (served by the pending index).
+OLDEST_PENDING: Final[LiteralString] = """
+SELECT min(received_at), now() FROM clerk.webhook_events WHERE status = 'pending'
+"""
+
+LAST_RECEIVED: Final[LiteralString] = """
+SELECT svix_id, event_type, status, received_at
+FROM clerk.webhook_events
+ORDER BY received_at DESC
+LIMIT 1
+"""
+
+# Payload retention: drop the raw body of closed events, keep the row and the mirror.
+# Failed and dead rows keep theirs: they are what an operator redrives.
+PURGE_PAYLOADS: Final[LiteralString] = """
+UPDATE clerk.webhook_events
+SET payload = NULL
+WHERE status IN ('processed', 'ignored') AND payload IS NOT NULL
+  AND processed_at < now() - %(older_than)s::interval
+"""
+
+COUNT_PURGEABLE: Final[LiteralString] = """
+SELECT count(*)
+FROM clerk.webhook_events
+WHERE status IN ('processed', 'ignored') AND payload IS NOT NULL
+  AND processed_at < now() - %(older_than)s::interval
 """

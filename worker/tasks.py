@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from datetime import timedelta
 
 import psycopg
 import psycopg_pool
 import redis
 
-from worker import backfill, config, db, mirror, queries, wakeup
-from worker.app import BACKFILL_TASK, DRAIN_TASK, SWEEP_TASK, app
+from worker import backfill, config, db, mirror, ops, queries, wakeup
+from worker.app import BACKFILL_TASK, DRAIN_TASK, PURGE_TASK, SWEEP_TASK, app, retention_days
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +102,16 @@ def backfill_task(reconcile: bool = False) -> int:
     except backfill.BackfillBusy:
         log.info("a backfill is already running; this one stands down")
         return 0
+
+
+@app.task(name=PURGE_TASK, acks_late=True, ignore_result=True)
+def purge() -> int:
+    """Drop the payloads of events closed more than CLERK_MIRROR_RETENTION_DAYS ago."""
+    days = retention_days()
+    if not days:
+        return 0
+    _ensure_pool()
+    with db.transaction() as conn:
+        purged = ops.purge(conn, timedelta(days=days))
+    log.info("purged payloads", extra={"count": purged, "older_than_days": days})
+    return purged

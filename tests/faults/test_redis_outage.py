@@ -1,0 +1,71 @@
+"""Redis down while webhooks arrive: accepted anyway, applied once it is back."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.conftest import TEST_SECRET, sign
+from tests.faults.harness import beat_argv, wait_processed
+from tests.faults.synth import snapshot
+from tests.processes import running, wait_for, web_argv, web_ready, worker_argv
+from worker import devservices
+
+pytestmark = pytest.mark.slow
+
+
+def post(base: str, user: int, version: int) -> httpx.Response:
+    svix_id, body = snapshot(user, version)
+    raw = json.dumps(body).encode()
+    return httpx.post(f"{base}/webhooks/clerk", content=raw, headers=sign(raw, svix_id), timeout=10)
+
+
+def test_webhooks_are_accepted_while_redis_is_down_and_applied_after_it_returns(
+    database_url: str, queue_name: str, scratch: Path, tmp_path: Path
+) -> None:
+    redis_port, port = devservices.free_port(), devservices.free_port()
+    redis = devservices.start_redis(scratch / "redis", port=redis_port)
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis.url,
+        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+        "CLERK_MIRROR_QUEUE": queue_name,
+        "CLERK_MIRROR_SWEEP_INTERVAL": "1",
+        "CLERK_MIRROR_SWEEP_GRACE": "1",
+    }
+    try:
+        with (
+            running(web_argv(port), env, tmp_path / "web.log"),
+            running(worker_argv(queue_name), env, tmp_path / "worker.log"),
+            running(beat_argv(tmp_path / "beat-schedule"), env, tmp_path / "beat.log"),
+        ):
+            wait_for(web_ready(base), 20, "web")
+            assert [post(base, u, 0).status_code for u in range(5)] == [200] * 5
+            wait_processed(database_url, 5, 30)
+
+            redis.stop()
+            assert not devservices.redis_answers(redis.url)
+            during = [post(base, u, 1).status_code for u in range(20)]
+            ready = httpx.get(f"{base}/readyz", timeout=10)
+            with psycopg.connect(database_url) as conn:
+                pending = conn.execute(
+                    "SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'"
+                ).fetchone()
+
+            redis = devservices.start_redis(scratch / "redis", port=redis_port)
+            back = time.monotonic()
+            wait_processed(database_url, 25, 45)
+            print(f"applied {time.monotonic() - back:.1f} s after Redis returned")
+            assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
+    finally:
+        redis.stop()
+    assert during == [200] * 20
+    assert ready.status_code == 503
+    assert "redis" in ready.json()["failed"]
+    assert pending == (20,)

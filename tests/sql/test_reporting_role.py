@@ -1,0 +1,118 @@
+"""The clerk_reporting role reads the mirror, writes nothing, and never sees raw payloads."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.conftest import create_database, drop_database
+from tests.mirror_helpers import deliver
+from worker import migrate
+
+MIRROR_TABLES = ("users", "phone_numbers", "phone_number_history")
+
+
+@pytest.fixture
+def analyst_url(database_url: str) -> Iterator[str]:
+    """A throwaway LOGIN role in clerk_reporting, dropped after the test."""
+    name = f"cpm_analyst_{uuid.uuid4().hex[:10]}"
+    password = secrets.token_urlsafe(16)
+    statement = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE clerk_reporting")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(statement.format(sql.Identifier(name), sql.Literal(password)))
+    info = psycopg.conninfo.conninfo_to_dict(database_url)
+    info.update(user=name, password=password)
+    try:
+        yield psycopg.conninfo.make_conninfo(**info)
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def _clerk_tables(conn: psycopg.Connection) -> list[str]:
+    rows = conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'clerk' ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _denied(url: str, statement: sql.Composable) -> bool:
+    with psycopg.connect(url) as conn:
+        try:
+            conn.execute(statement)
+        except psycopg.errors.InsufficientPrivilege:
+            return True
+    return False
+
+
+def test_reporting_login_reads_the_mirror_but_writes_nothing_and_never_sees_payloads(
+    database_url: str, analyst_url: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        deliver(conn, [("user.created__unverified_phone", "m0")])
+        tables = _clerk_tables(conn)
+    assert {"webhook_events", *MIRROR_TABLES} <= set(tables)
+
+    with psycopg.connect(analyst_url) as conn:
+        counts = [
+            conn.execute(
+                sql.SQL("SELECT count(*) FROM clerk.{}").format(sql.Identifier(t))
+            ).fetchone()
+            for t in MIRROR_TABLES
+        ]
+    assert counts == [(1,), (1,), (1,)]
+
+    assert _denied(analyst_url, sql.SQL("SELECT payload FROM clerk.webhook_events"))
+    for table in tables:
+        name = sql.Identifier("clerk", table)
+        for statement in (
+            sql.SQL("INSERT INTO {} DEFAULT VALUES").format(name),
+            sql.SQL("UPDATE {t} SET {c} = {c}").format(t=name, c=_a_column(database_url, table)),
+            sql.SQL("DELETE FROM {}").format(name),
+            sql.SQL("TRUNCATE {}").format(name),
+        ):
+            assert _denied(analyst_url, statement), statement.as_string(None)
+
+
+def _a_column(url: str, table: str) -> sql.Identifier:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = 'clerk' AND table_name = %s AND is_identity = 'NO'"
+            " ORDER BY ordinal_position LIMIT 1",
+            (table,),
+        ).fetchone()
+    assert row is not None
+    return sql.Identifier(row[0])
+
+
+def test_views_created_after_the_grant_are_readable_by_reporting(
+    database_url: str, analyst_url: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute("CREATE VIEW clerk.later_view AS SELECT count(*) AS n FROM clerk.users")
+    with psycopg.connect(analyst_url) as conn:
+        assert conn.execute("SELECT n FROM clerk.later_view").fetchone() == (0,)
+
+
+def test_migration_succeeds_when_the_role_already_exists_from_another_database(
+    services: dict[str, str], template_db: str
+) -> None:
+    # template_db's migrations created clerk_reporting already: the role is cluster-wide.
+    with psycopg.connect(services["postgres"]) as conn:
+        role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'clerk_reporting'")
+        assert role.fetchone() == (1,)
+    name = create_database(services["postgres"])
+    info = psycopg.conninfo.conninfo_to_dict(services["postgres"])
+    info["dbname"] = name
+    try:
+        applied = migrate.migrate(psycopg.conninfo.make_conninfo(**info))
+    finally:
+        drop_database(services["postgres"], name)
+    assert "0002_reporting_role" in applied

@@ -1,0 +1,114 @@
+"""An apply that keeps crashing backs off, then goes dead; other users are never held up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.conftest import fixture_body
+from tests.mirror_helpers import put, statuses
+from worker import db, mirror, store, tasks
+from worker.fold import UserState
+
+BOB = "user_2pBobExample00000000000001"
+ADA_EVENT = "user.created__unverified_phone"
+
+
+def bob_event() -> dict[str, Any]:
+    body = fixture_body(ADA_EVENT)
+    body["data"]["id"] = BOB
+    body["data"]["primary_phone_number_id"] = "idn_2pPhoneBob0000000000001"
+    body["data"]["phone_numbers"][0]["id"] = "idn_2pPhoneBob0000000000001"
+    return body
+
+
+@pytest.fixture
+def bob_breaks_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing Bob fails the way an unexpected database or code error would."""
+    original = store.write_states
+
+    def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
+        states = list(states)
+        if any(s.user_id == BOB for s in states):
+            raise RuntimeError("disk on fire while writing bob")
+        original(conn, states)
+
+    monkeypatch.setattr(store, "write_states", write_states)
+
+
+@pytest.fixture
+def worker_pool(database_url: str) -> Iterator[str]:
+    """The worker's own pool, on this test's database, as a worker process opens it."""
+    db.open_pool(database_url)
+    try:
+        yield database_url
+    finally:
+        db.close_pool()
+
+
+def _inbox_row(conn: psycopg.Connection, svix_id: str) -> tuple[Any, ...]:
+    row = conn.execute(
+        "SELECT status, attempts, last_error, next_attempt_at - now()"
+        " FROM clerk.webhook_events WHERE svix_id = %s",
+        (svix_id,),
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+@pytest.mark.usefixtures("bob_breaks_the_store")
+def test_an_apply_that_keeps_raising_ends_dead_with_last_error_and_others_still_apply(
+    worker_pool: str,
+) -> None:
+    with psycopg.connect(worker_pool) as conn:
+        put(conn, ADA_EVENT, "ada")
+        put(conn, bob_event(), "bob")
+    for attempt in range(1, mirror.MAX_ATTEMPTS + 1):
+        result = tasks.apply_batch()
+        assert result.retrying == ["bob"]
+        assert result.processed == (["ada"] if attempt == 1 else [])
+        with psycopg.connect(worker_pool) as conn:
+            # Time passes: the backoff is over.
+            conn.execute("UPDATE clerk.webhook_events SET next_attempt_at = now()")
+
+    assert tasks.apply_batch().claimed == 0
+    with psycopg.connect(worker_pool) as conn:
+        status, attempts, last_error, _ = _inbox_row(conn, "bob")
+        users = conn.execute("SELECT id FROM clerk.users").fetchall()
+        assert statuses(conn)["ada"] == "processed"
+    assert (status, attempts) == ("dead", mirror.MAX_ATTEMPTS)
+    assert last_error == "RuntimeError: disk on fire while writing bob"
+    assert users == [("user_2pAdaExample0000000000001",)]
+
+
+@pytest.mark.usefixtures("bob_breaks_the_store")
+def test_backoff_doubles_and_delays_the_next_claim(conn: psycopg.Connection) -> None:
+    put(conn, bob_event(), "bob")
+    for attempt in range(1, mirror.MAX_ATTEMPTS):
+        assert mirror.apply_pending(conn, isolate=True).retrying == ["bob"]
+        status, attempts, _, delay = _inbox_row(conn, "bob")
+        assert (status, attempts) == ("pending", attempt)
+        assert delay == timedelta(seconds=mirror.BACKOFF_S * 2 ** (attempt - 1))
+        # Not due yet: nothing to claim until the backoff is over.
+        assert mirror.apply_pending(conn).claimed == 0
+        conn.execute("UPDATE clerk.webhook_events SET next_attempt_at = now()")
+    mirror.apply_pending(conn, isolate=True)
+    assert _inbox_row(conn, "bob")[:2] == ("dead", mirror.MAX_ATTEMPTS)
+
+
+def test_sweep_wakes_a_drain_only_for_events_pending_past_the_grace(
+    worker_pool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    woken: list[bool] = []
+    monkeypatch.setattr(tasks.drain, "delay", lambda: woken.append(True))
+    monkeypatch.setenv("CLERK_MIRROR_SWEEP_GRACE", "60")
+    with psycopg.connect(worker_pool) as conn:
+        put(conn, ADA_EVENT, "ada")
+    assert (tasks.sweep(), woken) == (0, [])
+    with psycopg.connect(worker_pool) as conn:
+        conn.execute("UPDATE clerk.webhook_events SET received_at = now() - interval '2 min'")
+    assert (tasks.sweep(), woken) == (1, [True])

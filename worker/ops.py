@@ -1,0 +1,146 @@
+"""Operator actions on the inbox: select and redrive events, report lag, purge old payloads.
+
+Functions take a connection and never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from worker import mirror, queries
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("pending", "processed", "ignored", "failed", "dead")
+_AGE = re.compile(r"^\s*(\d+)\s*([dh])\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which inbox events to act on; an empty filter matches everything."""
+
+    svix_ids: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.svix_ids or self.statuses or self.types or self.since or self.until)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "svix_ids": list(self.svix_ids) or None,
+            "statuses": list(self.statuses) or None,
+            "types": list(self.types) or None,
+            "since": self.since,
+            "until": self.until,
+        }
+
+
+@dataclass(slots=True)
+class Matches:
+    """Selected events: those that can be replayed, and those whose payload was purged."""
+
+    ids: list[str] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ReplayOutcome:
+    requested: int = 0
+    requeued: int = 0
+    processed: int = 0
+    ignored: int = 0
+    failed: int = 0
+    retrying: int = 0
+
+    @property
+    def skipped(self) -> int:
+        """Events a worker held at that moment (it applies them itself)."""
+        return self.requested - self.processed - self.ignored - self.failed - self.retrying
+
+    def add(self, other: ReplayOutcome) -> None:
+        for name in ("requested", "requeued", "processed", "ignored", "failed", "retrying"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True, slots=True)
+class InboxStatus:
+    counts: dict[str, int]
+    oldest_pending_age: timedelta | None
+    last_received: dict[str, Any] | None
+
+
+def select_events(conn: psycopg.Connection, selection: Selection) -> Matches:
+    """The matching events, oldest received first."""
+    matches = Matches()
+    for svix_id, purged in conn.execute(queries.SELECT_EVENT_IDS, selection.params()):
+        (matches.purged if purged else matches.ids).append(svix_id)
+    return matches
+
+
+def replay(conn: psycopg.Connection, svix_ids: list[str]) -> ReplayOutcome:
+    """Put events back in line and apply them now, through the worker's own code path.
+
+    Safe for any event: applying is idempotent and newest wins. Call it inside a
+    transaction; an event that fails again is left pending with a backoff, as the
+    worker would leave it.
+    """
+    requeued = conn.execute(queries.REQUEUE, {"svix_ids": svix_ids}).rowcount
+    try:
+        with conn.transaction():
+            result = mirror.apply_ids(conn, svix_ids)
+    except psycopg.OperationalError:
+        raise
+    except Exception:
+        log.exception("replay batch failed, applying user by user")
+        rows = conn.execute(queries.CLAIM_BY_ID, {"svix_ids": svix_ids}).fetchall()
+        result = mirror.apply_rows(conn, rows, isolate=True)
+    return ReplayOutcome(
+        requested=len(svix_ids),
+        requeued=requeued,
+        processed=len(result.processed),
+        ignored=len(result.ignored),
+        failed=len(result.failed),
+        retrying=len(result.retrying),
+    )
+
+
+def inbox_status(conn: psycopg.Connection) -> InboxStatus:
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({s: int(n) for s, n in conn.execute(queries.COUNT_BY_STATUS)})
+    oldest = conn.execute(queries.OLDEST_PENDING).fetchone()
+    age = oldest[1] - oldest[0] if oldest and oldest[0] is not None else None
+    last = conn.execute(queries.LAST_RECEIVED).fetchone()
+    last_received = None
+    if last is not None:
+        keys = ("svix_id", "event_type", "status", "received_at")
+        last_received = dict(zip(keys, last, strict=True))
+    return InboxStatus(counts, age, last_received)
+
+
+def purge(conn: psycopg.Connection, older_than: timedelta, *, dry_run: bool = False) -> int:
+    """Drop payloads of processed and ignored events closed before `older_than` ago."""
+    if older_than < timedelta(0):
+        raise ValueError("older_than must not be negative")
+    params = {"older_than": older_than}
+    if dry_run:
+        row = conn.execute(queries.COUNT_PURGEABLE, params).fetchone()
+        return int(row[0]) if row else 0
+    return conn.execute(queries.PURGE_PAYLOADS, params).rowcount
+
+
+def parse_age(text: str) -> timedelta:
+    """'30d' or '12h' as a timedelta."""
+    match = _AGE.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not an age like 30d or 12h")
+    number, unit = int(match.group(1)), match.group(2)
+    return timedelta(days=number) if unit == "d" else timedelta(hours=number)
