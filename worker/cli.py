@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from worker import config
+from worker import config, logs
 from worker import migrate as migrations
 
 
@@ -19,6 +19,7 @@ def database_url() -> str:
 @click.group()
 def main() -> None:
     """Operate the Clerk phone-number mirror (reads DATABASE_URL and friends)."""
+    logs.setup_logging()
 
 
 @main.command()

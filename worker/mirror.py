@@ -61,6 +61,7 @@ def apply_rows(conn: psycopg.Connection, rows: list[Any], *, isolate: bool = Fal
             event = parse_event(svix_id, bytes(payload) if payload is not None else b"")
         except InvalidEvent as exc:
             reason = "payload was purged" if payload is None else str(exc)
+            log.warning("event cannot be applied", extra={"svix_id": svix_id, "error": reason})
             errors[svix_id] = reason
             result.failed.append(svix_id)
             continue
