@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webhooks.runtime import runtime
-from worker import inbox
+from worker import inbox, metrics
 from worker.events import USER_TYPES, envelope
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,12 @@ HEADER_NAMES = (
 MAX_ID_LENGTH = 255
 
 
-def _error(status: int, message: str) -> tuple[Response, int]:
+def _error(status: int, message: str, event_type: str | None = None) -> tuple[Response, int]:
+    outcome = "unavailable_503" if status == 503 else f"rejected_{status}"
+    metrics.count_webhook(outcome, event_type)
+    # The svix-id header, when there is one, and never the body: a payload holds numbers.
+    svix_id = request.headers.get("svix-id") or request.headers.get("webhook-id")
+    log.info("webhook refused", extra={"svix_id": svix_id, "status": status, "reason": message})
     return jsonify(error=message), status
 
 
@@ -55,11 +60,13 @@ def receive() -> tuple[Response, int]:
             stored = inbox.store_event(conn, svix_id, body, env)
     except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
         log.warning("inbox unavailable", extra={"svix_id": svix_id, "error": type(exc).__name__})
-        response, status = _error(503, "the database is unavailable; retry later")
+        response, status = _error(503, "the database is unavailable; retry later", env.event_type)
         response.headers["Retry-After"] = "5"
         return response, status
     if stored and env.event_type in USER_TYPES:
         runtime().wake_worker()
+    accepted = "accepted" if env.event_type in USER_TYPES else "ignored"
+    metrics.count_webhook(accepted if stored else "duplicate", env.event_type)
     log.info(
         "webhook accepted",
         extra={"svix_id": svix_id, "event_type": env.event_type, "duplicate": not stored},
