@@ -49,6 +49,11 @@ def _json_logs(loglevel: int | str | None = None, **_: object) -> None:
     logs.setup_logging(loglevel or "INFO")
 
 
+# JSON from the first line: the celery command imports this module before it checks
+# privileges and warns, long before the setup_logging signal above.
+logs.setup_logging()
+
+
 @worker_process_init.connect
 def _open_pool(**_: object) -> None:
     # After fork: a connection opened in the parent must never be shared with children.

@@ -88,22 +88,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    # sys.stderr as it is at each write, not at set-up: test runners and gunicorn swap it.
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def handler(stream: Any = None) -> logging.Handler:
-    """A stream handler that writes masked JSON lines (stderr by default)."""
-    out = logging.StreamHandler(stream or sys.stderr)
+    """A stream handler that writes masked JSON lines (the current stderr by default)."""
+    out = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     out.setFormatter(JsonFormatter())
     out.addFilter(RedactFilter())
     setattr(out, _HANDLER_MARK, True)
     return out
 
 
-def setup_logging(level: int | str = logging.INFO) -> None:
-    """Route the root logger to one JSON handler; calling it again changes nothing."""
+def setup_logging(level: int | str | None = None) -> None:
+    """Route the root logger (and warnings) to one JSON handler; safe to call again."""
     root = logging.getLogger()
-    if any(getattr(h, _HANDLER_MARK, False) for h in root.handlers):
-        return
-    root.addHandler(handler())
-    root.setLevel(level)
+    if not any(getattr(h, _HANDLER_MARK, False) for h in root.handlers):
+        root.addHandler(handler())
+        root.setLevel(logging.INFO)
+        logging.captureWarnings(True)
+    if level is not None:
+        root.setLevel(level)
 
 
 def gunicorn_logconfig() -> dict[str, Any]:
