@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from webhooks.runtime import runtime
 from worker import inbox, metrics
-from worker.events import USER_TYPES, envelope
+from worker.events import USER_TYPES, envelope, storable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("clerk", __name__)
@@ -46,6 +46,8 @@ def receive() -> tuple[Response, int]:
     svix_id = headers["svix-id"]
     if len(svix_id) > MAX_ID_LENGTH:
         return _error(400, "svix-id is too long")
+    if not storable(svix_id):
+        return _error(400, "svix-id contains a NUL character")
     body = request.get_data(cache=False)
     if not runtime().verify(body, headers):
         return _error(401, "signature does not match, or the timestamp is outside 5 minutes")
