@@ -165,7 +165,10 @@ def _refold(conn: psycopg.Connection, state: UserState, late: list[Event]) -> No
 def _record_history_only(conn: psycopg.Connection, state: UserState, late: list[Event]) -> None:
     # Some payloads this user's re-fold needs were purged: leave the current rows alone
     # (they are newer) and record each late event in history against what preceded it.
-    log.warning("re-fold impossible, payloads purged", extra={"user_id": state.user_id})
+    log.warning(
+        "re-fold impossible, payloads purged",
+        extra={"user_id": state.user_id, "svix_ids": [e.key.svix_id for e in late]},
+    )
     for event in late:
         probe = UserState(
             state.user_id, phones=store.load_checkpoint(conn, state.user_id, event.effective_at)
