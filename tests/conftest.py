@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -29,6 +30,9 @@ SERVER_DATABASE_URL = os.environ.pop("DATABASE_URL", "")
 SERVER_REDIS_URL = os.environ.pop("REDIS_URL", "")
 for _name in _PROJECT_VARS:
     os.environ.pop(_name, None)
+# This session's metrics (and its web and worker subprocesses') in a directory of its
+# own, set before anything imports worker.metrics.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cpm-test-metrics-")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_SECRET = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLWNsZXJrLW1pcnJvcg=="

@@ -8,13 +8,14 @@ from typing import Any
 
 from flask import Flask
 
-from webhooks import clerk, health
+from webhooks import clerk, health, metrics
 from webhooks.runtime import Runtime
-from worker import config
+from worker import config, logs
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; stops with a sentence naming the variable when one is missing."""
+    logs.setup_logging()
     overrides = dict(test_config or {})
     environ = {k: str(v) for k, v in overrides.items() if k.isupper() and v is not None}
     settings = config.from_env({**os.environ, **environ})
@@ -35,4 +36,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.register_blueprint(clerk.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     return app

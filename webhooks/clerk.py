@@ -11,8 +11,8 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webhooks.runtime import runtime
-from worker import inbox
-from worker.events import USER_TYPES, envelope
+from worker import metrics
+from worker.events import USER_TYPES, envelope, storable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("clerk", __name__)
@@ -26,7 +26,12 @@ HEADER_NAMES = (
 MAX_ID_LENGTH = 255
 
 
-def _error(status: int, message: str) -> tuple[Response, int]:
+def _error(status: int, message: str, event_type: str | None = None) -> tuple[Response, int]:
+    outcome = "unavailable_503" if status == 503 else f"rejected_{status}"
+    metrics.count_webhook(outcome, event_type)
+    # The svix-id header, when there is one, and never the body: a payload holds numbers.
+    svix_id = request.headers.get("svix-id") or request.headers.get("webhook-id")
+    log.info("webhook refused", extra={"svix_id": svix_id, "status": status, "reason": message})
     return jsonify(error=message), status
 
 
@@ -41,6 +46,8 @@ def receive() -> tuple[Response, int]:
     svix_id = headers["svix-id"]
     if len(svix_id) > MAX_ID_LENGTH:
         return _error(400, "svix-id is too long")
+    if not storable(svix_id):
+        return _error(400, "svix-id contains a NUL character")
     body = request.get_data(cache=False)
     if not runtime().verify(body, headers):
         return _error(401, "signature does not match, or the timestamp is outside 5 minutes")
@@ -51,15 +58,16 @@ def receive() -> tuple[Response, int]:
     if env is None:
         return _error(400, "body is not a JSON event with a type and a data object")
     try:
-        with runtime().pool.connection() as conn:
-            stored = inbox.store_event(conn, svix_id, body, env)
+        stored = runtime().store(svix_id, body, env)
     except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
         log.warning("inbox unavailable", extra={"svix_id": svix_id, "error": type(exc).__name__})
-        response, status = _error(503, "the database is unavailable; retry later")
+        response, status = _error(503, "the database is unavailable; retry later", env.event_type)
         response.headers["Retry-After"] = "5"
         return response, status
     if stored and env.event_type in USER_TYPES:
         runtime().wake_worker()
+    accepted = "accepted" if env.event_type in USER_TYPES else "ignored"
+    metrics.count_webhook(accepted if stored else "duplicate", env.event_type)
     log.info(
         "webhook accepted",
         extra={"svix_id": svix_id, "event_type": env.event_type, "duplicate": not stored},

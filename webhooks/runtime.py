@@ -9,11 +9,12 @@ import psycopg
 import redis
 from celery import Celery
 from flask import current_app
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 from svix.webhooks import Webhook, WebhookVerificationError
 
-from worker import config, wakeup
+from worker import config, inbox, wakeup
 from worker.app import DRAIN_TASK
+from worker.events import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class Runtime:
     redis: redis.Redis[bytes]
     celery: Celery
     queue: str
+    database_url: str
 
     @classmethod
     def start(cls, settings: config.Settings, *, pool_size: int, pool_timeout: float) -> Runtime:
@@ -51,7 +53,26 @@ class Runtime:
             broker_connection_retry_on_startup=False,
             task_default_queue=settings.queue,
         )
-        return cls(verifiers, pool, wakeup.client(settings.redis_url), celery, settings.queue)
+        return cls(
+            verifiers,
+            pool,
+            wakeup.client(settings.redis_url),
+            celery,
+            settings.queue,
+            settings.require_database_url(),
+        )
+
+    def store(self, svix_id: str, body: bytes, env: Envelope) -> bool:
+        """Put an event in the inbox; False for a redelivered svix-id."""
+        try:
+            with self.pool.connection() as conn:
+                return inbox.store_event(conn, svix_id, body, env)
+        except (psycopg.OperationalError, PoolTimeout):
+            # After a database restart the pool holds dead connections, or waits out its
+            # reconnection backoff: one direct connection tells "back" from "down" now.
+            log.info("inbox retry on a direct connection", extra={"svix_id": svix_id})
+        with psycopg.connect(self.database_url, autocommit=True, connect_timeout=2) as conn:
+            return inbox.store_event(conn, svix_id, body, env)
 
     def verify(self, body: bytes, headers: dict[str, str]) -> bool:
         """True when any configured secret signed this body (several during a rotation)."""

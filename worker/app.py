@@ -6,9 +6,9 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
 
-from worker import config, db
+from worker import config, db, logs
 
 DRAIN_TASK = "clerk_mirror.drain"
 SWEEP_TASK = "clerk_mirror.sweep"
@@ -71,6 +71,17 @@ def celery_settings(
 
 app = Celery("clerk_mirror", include=["worker.tasks"])
 app.conf.update(celery_settings(config.from_env()))
+
+
+@setup_logging.connect
+def _json_logs(loglevel: int | str | None = None, **_: object) -> None:
+    # Connecting here replaces celery's own log set-up: every line is masked JSON.
+    logs.setup_logging(loglevel or "INFO")
+
+
+# JSON from the first line: the celery command imports this module before it checks
+# privileges and warns, long before the setup_logging signal above.
+logs.setup_logging()
 
 
 @worker_process_init.connect

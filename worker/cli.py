@@ -9,7 +9,7 @@ from typing import Any
 import click
 import psycopg
 
-from worker import config, ops
+from worker import config, logs, ops
 from worker import migrate as migrations
 from worker.backfill_cli import backfill
 from worker.reports import report
@@ -27,6 +27,7 @@ def database_url() -> str:
 @click.group()
 def main() -> None:
     """Operate the Clerk phone-number mirror (reads DATABASE_URL and friends)."""
+    logs.setup_logging()
 
 
 @main.command()

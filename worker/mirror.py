@@ -61,6 +61,7 @@ def apply_rows(conn: psycopg.Connection, rows: list[Any], *, isolate: bool = Fal
             event = parse_event(svix_id, bytes(payload) if payload is not None else b"")
         except InvalidEvent as exc:
             reason = "payload was purged" if payload is None else str(exc)
+            log.warning("event cannot be applied", extra={"svix_id": svix_id, "error": reason})
             errors[svix_id] = reason
             result.failed.append(svix_id)
             continue
@@ -164,7 +165,10 @@ def _refold(conn: psycopg.Connection, state: UserState, late: list[Event]) -> No
 def _record_history_only(conn: psycopg.Connection, state: UserState, late: list[Event]) -> None:
     # Some payloads this user's re-fold needs were purged: leave the current rows alone
     # (they are newer) and record each late event in history against what preceded it.
-    log.warning("re-fold impossible, payloads purged", extra={"user_id": state.user_id})
+    log.warning(
+        "re-fold impossible, payloads purged",
+        extra={"user_id": state.user_id, "svix_ids": [e.key.svix_id for e in late]},
+    )
     for event in late:
         probe = UserState(
             state.user_id, phones=store.load_checkpoint(conn, state.user_id, event.effective_at)

@@ -11,7 +11,7 @@ import psycopg
 import psycopg_pool
 import redis
 
-from worker import backfill, config, db, mirror, ops, queries, wakeup
+from worker import backfill, config, db, metrics, mirror, ops, queries, wakeup
 from worker.app import BACKFILL_TASK, DRAIN_TASK, PURGE_TASK, SWEEP_TASK, app, retention_days
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,37 @@ def _ensure_pool() -> None:
 def apply_batch(limit: int = BATCH_USERS) -> mirror.BatchResult:
     """Apply one batch; if it raises, apply it user by user so one bad event blocks no other."""
     _ensure_pool()
+    started = time.perf_counter()
     try:
         with db.transaction() as conn:
-            return mirror.apply_pending(conn, limit=limit)
+            result = mirror.apply_pending(conn, limit=limit)
     except (psycopg.OperationalError, psycopg_pool.PoolTimeout):
         raise
     except Exception:
         log.exception("batch failed, applying user by user")
         with db.transaction() as conn:
-            return mirror.apply_pending(conn, limit=limit, isolate=True)
+            result = mirror.apply_pending(conn, limit=limit, isolate=True)
+    _observe(result, time.perf_counter() - started)
+    return result
+
+
+def _observe(result: mirror.BatchResult, seconds: float) -> None:
+    # Counted after the commit, so a rolled-back batch is never reported as applied.
+    if not result.claimed:
+        return
+    metrics.APPLY_DURATION.observe(seconds)
+    for outcome in metrics.APPLY_OUTCOMES:
+        metrics.count_applied(outcome, len(getattr(result, outcome)))
+    log.info(
+        "batch applied",
+        extra={
+            "count": result.claimed,
+            "svix_ids": result.processed + result.ignored,
+            "failed": result.failed,
+            "retrying": result.retrying,
+            "duration_s": round(seconds, 4),
+        },
+    )
 
 
 @app.task(

@@ -1,0 +1,124 @@
+"""Nothing leaked: the real web and worker processes never log a phone number or a secret."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.conftest import FIXTURES, STORY, TEST_SECRET, fixture_body, sign
+from tests.processes import free_port, running, wait_for, web_argv, web_ready, worker_argv
+
+ROOT = Path(__file__).parent.parent
+# Celery's signal handler writes this with os.write, outside logging: the only non-JSON line.
+CELERY_SHUTDOWN = re.compile(r"worker: (Warm|Cold) shutdown \(MainProcess\)")
+CLERK_SECRET_KEY = "sk_test_" + "PrivacyCanary0123456789abcdef"
+
+
+def fixture_phone_numbers() -> set[str]:
+    numbers: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "phone_number" and isinstance(value, str):
+                    numbers.add(value)
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in FIXTURES.rglob("*.json"):
+        walk(json.loads(path.read_text()))
+    return numbers
+
+
+def post(base: str, body: bytes, headers: dict[str, str]) -> int:
+    return httpx.post(f"{base}/webhooks/clerk", content=body, headers=headers).status_code
+
+
+def send_everything(base: str) -> list[str]:
+    """The fixture story, a failed event and rejected requests; the svix ids accepted."""
+    accepted = []
+    for i, name in enumerate(STORY):
+        body = json.dumps(fixture_body(name)).encode()
+        assert post(base, body, sign(body, f"priv_{i}")) == 200
+        accepted.append(f"priv_{i}")
+    broken = fixture_body("user.updated__2fa_enabled")
+    broken["data"]["id"] = "user_privacy_broken"
+    broken["data"]["phone_numbers"][0]["verification"] = "+12025550143"
+    body = json.dumps(broken).encode()
+    assert post(base, body, sign(body, "priv_failed")) == 200
+    accepted.append("priv_failed")
+    tampered = json.dumps(fixture_body(STORY[1])).encode()
+    forged = sign(tampered.replace(b"+1", b"+4"), "priv_forged")
+    assert post(base, tampered, forged) == 401
+    assert post(base, b"+12025550143 is not json", sign(b"+12025550143 is not json", "nj")) == 400
+    return accepted
+
+
+def inbox_settled(database_url: str) -> bool:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FROM clerk.webhook_events"
+        ).fetchone()
+    return row == (0, len(STORY) + 1)
+
+
+@pytest.mark.slow
+def test_pipeline_logs_are_json_lines_naming_svix_ids_without_numbers_or_secrets(
+    database_url: str, redis_url: str, queue_name: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+        "CLERK_SECRET_KEY": CLERK_SECRET_KEY,
+        "CLERK_MIRROR_QUEUE": queue_name,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    web = web_argv(port)
+    web[3:3] = ["--config", str(ROOT / "gunicorn.conf.py")]
+    # --quiet: no startup banner, which celery prints as plain text outside logging.
+    worker = [sys.executable, "-m", "celery", "--quiet", *worker_argv(queue_name)[3:]]
+    with (
+        running(web, env, tmp_path / "web.log"),
+        running(worker, env, tmp_path / "worker.log"),
+    ):
+        wait_for(web_ready(base), 20, "web")
+        accepted = send_everything(base)
+        wait_for(lambda: inbox_settled(database_url), 30, "the worker applying all events")
+        scraped = httpx.get(f"{base}/metrics").text
+    with psycopg.connect(database_url) as conn:
+        failed = conn.execute(
+            "SELECT status, last_error FROM clerk.webhook_events WHERE svix_id = 'priv_failed'"
+        ).fetchone()
+    assert failed is not None
+    assert failed[0] == "failed"
+    assert 'clerk_mirror_events_applied_total{outcome="processed"} 6.0' in scraped
+    assert 'clerk_mirror_events_applied_total{outcome="failed"} 1.0' in scraped
+
+    text = {name: (tmp_path / name).read_text() for name in ("web.log", "worker.log")}
+    raw = [line for log in text.values() for line in log.splitlines() if line.strip()]
+    entries = [json.loads(line) for line in raw if not CELERY_SHUTDOWN.fullmatch(line)]
+    assert len(entries) >= len(raw) - 1
+    assert all({"timestamp", "level", "logger", "message"} <= set(e) for e in entries)
+    everything = "\n".join(text.values())
+    forbidden = {TEST_SECRET, TEST_SECRET.removeprefix("whsec_"), CLERK_SECRET_KEY}
+    forbidden |= {n for number in fixture_phone_numbers() for n in (number, number[1:])}
+    assert len(forbidden) > 6
+    assert [secret for secret in forbidden if secret in everything] == []
+    web_ids = {e.get("svix_id") for e in map(json.loads, text["web.log"].splitlines())}
+    assert set(accepted) | {"priv_forged", "nj"} <= web_ids
+    worker_ids = {e.get("svix_id") for e in entries if e["logger"].startswith("worker.")}
+    batch_ids = {i for e in entries for i in e.get("svix_ids", [])}
+    assert "priv_failed" in worker_ids
+    assert set(accepted) - {"priv_failed"} <= batch_ids

@@ -1,0 +1,160 @@
+"""GET /metrics: webhook outcomes, worker apply counters and the inbox lag, in Prometheus text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import TEST_SECRET, fixture_body, sign
+from webhooks import create_app
+from worker import db, tasks
+
+URL = "/webhooks/clerk"
+
+
+@pytest.fixture
+def app(database_url: str, redis_url: str, queue_name: str) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+            "CLERK_MIRROR_QUEUE": queue_name,
+        }
+    )
+    yield app
+    app.extensions["clerk_mirror"].pool.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for sample in family.samples
+    }
+
+
+def webhooks(snapshot: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> dict[str, float]:
+    """Webhook counts as 'event_type/outcome' (the session shares one metrics directory)."""
+    out = {}
+    for (name, labels), value in snapshot.items():
+        if name == "clerk_mirror_webhooks_received_total":
+            label = dict(labels)
+            out[f"{label['event_type']}/{label['outcome']}"] = value
+    return out
+
+
+def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+
+
+def post(client: FlaskClient, name: str, svix_id: str) -> int:
+    body = json.dumps(fixture_body(name)).encode()
+    return client.post(URL, data=body, headers=sign(body, svix_id)).status_code
+
+
+def test_each_webhook_outcome_is_counted_by_type(client: FlaskClient) -> None:
+    before = webhooks(scrape(client))
+    assert post(client, "user.created__unverified_phone", "a1") == 200
+    assert post(client, "user.created__unverified_phone", "a1") == 200
+    assert post(client, "session.created__ignored", "s1") == 200
+    forged = sign(b"{}", "x", secret="whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==")
+    assert client.post(URL, data=b"{}", headers=forged).status_code == 401
+    assert client.post(URL, data=b"not json", headers=sign(b"not json", "n1")).status_code == 400
+    assert client.post(URL, data=b"{}").status_code == 400
+    big = b"x" * (1024 * 1024 + 1)
+    assert client.post(URL, data=big, headers=sign(big, "big")).status_code == 413
+    assert delta(before, webhooks(scrape(client))) == {
+        "user.created/accepted": 1,
+        "user.created/duplicate": 1,
+        "session.created/ignored": 1,
+        "unknown/rejected_401": 1,
+        "unknown/rejected_400": 2,
+        "unknown/rejected_413": 1,
+    }
+
+
+def test_database_down_is_counted_as_unavailable_and_metrics_still_answer(
+    redis_url: str, queue_name: str
+) -> None:
+    app = create_app(
+        {
+            "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1",
+            "REDIS_URL": redis_url,
+            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+            "CLERK_MIRROR_QUEUE": queue_name,
+            "POOL_TIMEOUT": 0.5,
+        }
+    )
+    try:
+        client = app.test_client()
+        before = webhooks(scrape(client))
+        assert post(client, "user.deleted", "d1") == 503
+        after = scrape(client)
+        assert delta(before, webhooks(after)) == {"user.deleted/unavailable_503": 1}
+        assert after[("clerk_mirror_inbox_up", ())] == 0
+        assert ("clerk_mirror_inbox_pending", ()) not in after
+    finally:
+        app.extensions["clerk_mirror"].pool.close()
+
+
+def test_inbox_gauges_show_pending_count_and_oldest_age(
+    client: FlaskClient, database_url: str
+) -> None:
+    empty = scrape(client)
+    assert empty[("clerk_mirror_inbox_pending", ())] == 0
+    assert empty[("clerk_mirror_inbox_oldest_pending_age_seconds", ())] == 0
+    assert post(client, "user.created__unverified_phone", "p1") == 200
+    assert post(client, "user.updated__phone_verified", "p2") == 200
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE clerk.webhook_events SET received_at = now() - interval '90 seconds'"
+            " WHERE svix_id = 'p1'"
+        )
+    lagging = scrape(client)
+    assert lagging[("clerk_mirror_inbox_up", ())] == 1
+    assert lagging[("clerk_mirror_inbox_pending", ())] == 2
+    assert 90 <= lagging[("clerk_mirror_inbox_oldest_pending_age_seconds", ())] < 120
+
+
+def test_worker_apply_counts_and_duration_appear_at_the_web_metrics(
+    client: FlaskClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert post(client, "user.created__unverified_phone", "w1") == 200
+    assert post(client, "user.updated__phone_verified", "w2") == 200
+    broken = fixture_body("user.updated__2fa_enabled")
+    broken["data"]["phone_numbers"] = "not a list"
+    body = json.dumps(broken).encode()
+    assert client.post(URL, data=body, headers=sign(body, "w3")).status_code == 200
+    before = scrape(client)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    db.close_pool()
+    try:
+        assert tasks.apply_batch().claimed == 3
+    finally:
+        db.close_pool()
+    after = scrape(client)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after[key] - before.get(key, 0)
+
+    assert grew("clerk_mirror_events_applied_total", outcome="processed") == 2
+    assert grew("clerk_mirror_events_applied_total", outcome="failed") == 1
+    assert grew("clerk_mirror_apply_duration_seconds_count") == 1
+    assert grew("clerk_mirror_apply_duration_seconds_sum") > 0
+    assert after[("clerk_mirror_inbox_pending", ())] == 0

@@ -1,0 +1,135 @@
+"""Structured logs: one JSON object per line, with phone numbers and secrets masked.
+
+Every process sets this up once: the web in create_app() (and gunicorn's own loggers
+through gunicorn.conf.py), the worker through celery's setup_logging signal, the CLI
+in its group. The masking is a handler filter, so it also covers third-party loggers
+(celery, gunicorn, psycopg) and exception text (a constraint error's DETAIL can quote
+a row). The code never logs payloads; the filter is the second line of defence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+# E.164 with optional separators (+1 202-555-0143), or a bare run of 9 to 15 digits.
+# Digits glued to letters (user_2pAda...0000000001) are ids, not numbers.
+_PHONE = re.compile(r"(?<![0-9A-Za-z_])(?:\+\d(?:[\s().-]?\d){6,14}|\d{9,15})(?![0-9A-Za-z_])")
+_SECRET = re.compile(r"\b(whsec|sk_live|sk_test|sk)_[A-Za-z0-9+/=_-]+")
+# Attributes every LogRecord has: anything else on a record came in through extra=.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_HANDLER_MARK = "_clerk_mirror_json"
+
+
+def mask(text: str) -> str:
+    """Text with phone numbers shortened to their first and last digits, secrets removed."""
+    text = _SECRET.sub(lambda m: m.group(1) + "_***", text)
+    return _PHONE.sub(_mask_number, text)
+
+
+def _mask_number(match: re.Match[str]) -> str:
+    # Keep the calling code and the last two digits: enough to tell numbers apart.
+    number = match.group(0)
+    digits = re.sub(r"\D", "", number)
+    plus = "+" if number.startswith("+") else ""
+    return plus + digits[:4] + "*" * (len(digits) - 6) + digits[-2:]
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {mask(str(k)): _mask_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_mask_value(v) for v in value]
+    return value
+
+
+class RedactFilter(logging.Filter):
+    """Mask the message, every extra field and the exception text of each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.exc_info = None
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info)
+        for name, value in list(vars(record).items()):
+            if name not in _STANDARD:
+                setattr(record, name, _mask_value(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """timestamp, level, logger, message, then the extra fields, as one JSON line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    # sys.stderr as it is at each write, not at set-up: test runners and gunicorn swap it.
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
+def handler(stream: Any = None) -> logging.Handler:
+    """A stream handler that writes masked JSON lines (the current stderr by default)."""
+    out = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    out.setFormatter(JsonFormatter())
+    out.addFilter(RedactFilter())
+    setattr(out, _HANDLER_MARK, True)
+    return out
+
+
+def setup_logging(level: int | str | None = None) -> None:
+    """Route the root logger (and warnings) to one JSON handler; safe to call again."""
+    root = logging.getLogger()
+    if not any(getattr(h, _HANDLER_MARK, False) for h in root.handlers):
+        root.addHandler(handler())
+        root.setLevel(logging.INFO)
+        logging.captureWarnings(True)
+    if level is not None:
+        root.setLevel(level)
+
+
+def gunicorn_logconfig() -> dict[str, Any]:
+    """gunicorn's logconfig_dict: its own loggers (master included) as JSON lines too."""
+    out = {"()": f"{__name__}.handler"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": ["json"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+        },
+        "handlers": {"json": out},
+        "formatters": {},
+    }
