@@ -9,14 +9,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import mutations
-from tests.conftest import TEST_SECRET, fixture_body, sign
-from webhooks import create_app
+from tests.conftest import fixture_body, sign
 from worker import db, tasks
 
 URL = "/webhooks/clerk"
@@ -24,28 +22,6 @@ PROPERTY = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 _ids = itertools.count()
-
-
-@pytest.fixture
-def app(database_url: str, redis_url: str, queue_name: str) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
-            "CLERK_MIRROR_QUEUE": queue_name,
-        }
-    )
-    # The pool connects in a background thread that draws jitter from `random`; hypothesis
-    # takes that for a strategy using `random`, so let it finish before drawing.
-    app.extensions["clerk_mirror"].pool.wait()
-    yield app
-    app.extensions["clerk_mirror"].pool.close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 @pytest.fixture

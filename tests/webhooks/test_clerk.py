@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import TEST_SECRET, fixture_body, sign
+from tests.webhooks.conftest import OTHER_SECRET
 from webhooks import create_app
 from worker.config import ConfigError
 
 URL = "/webhooks/clerk"
-OTHER_SECRET = "whsec_" + "b3RoZXItc2VjcmV0LWZvci1yb3RhdGlvbi10ZXN0"
-
-
-@pytest.fixture
-def app(database_url: str, redis_url: str, queue_name: str) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "CLERK_WEBHOOK_SIGNING_SECRET": f"{OTHER_SECRET} {TEST_SECRET}",
-            "CLERK_MIRROR_QUEUE": queue_name,
-        }
-    )
-    yield app
-    app.extensions["clerk_mirror"].pool.close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def inbox(database_url: str) -> list[tuple[str, str]]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import psycopg
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,25 +14,6 @@ from webhooks import create_app
 from worker import db, tasks
 
 URL = "/webhooks/clerk"
-
-
-@pytest.fixture
-def app(database_url: str, redis_url: str, queue_name: str) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
-            "CLERK_MIRROR_QUEUE": queue_name,
-        }
-    )
-    yield app
-    app.extensions["clerk_mirror"].pool.close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
