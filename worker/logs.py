@@ -115,6 +115,8 @@ def setup_logging(level: int | str | None = None) -> None:
         root.addHandler(handler())
         root.setLevel(logging.INFO)
         logging.captureWarnings(True)
+        # One line per Backend API request drowns a backfill's own progress and summary.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     if level is not None:
         root.setLevel(level)
 

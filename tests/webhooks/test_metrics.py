@@ -137,3 +137,19 @@ def test_worker_apply_counts_and_duration_appear_at_the_web_metrics(
     assert grew("clerk_mirror_apply_duration_seconds_count") == 1
     assert grew("clerk_mirror_apply_duration_seconds_sum") > 0
     assert after[("clerk_mirror_inbox_pending", ())] == 0
+
+
+def test_a_metrics_file_left_half_written_by_a_killed_process_does_not_break_scrapes(
+    client: FlaskClient,
+) -> None:
+    from worker import metrics
+
+    broken = metrics.MULTIPROC_DIR / "counter_999999999.db"
+    broken.write_bytes(b"\x01")
+    try:
+        before = webhooks(scrape(client))
+        assert post(client, "user.created__unverified_phone", "k1") == 200
+        after = webhooks(scrape(client))
+    finally:
+        broken.unlink()
+    assert delta(before, after) == {"user.created/accepted": 1}
