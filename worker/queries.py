@@ -15,7 +15,9 @@ ON CONFLICT (svix_id) DO NOTHING
 """
 
 # Claim due pending events: the oldest `limit`, plus every other due event of the same
-# users, so that a backlog is applied per user in version order (the fast path).
+# users, so that a backlog is applied per user in version order (the fast path). The
+# head skips locked rows too, so concurrent drains take disjoint heads instead of one
+# of them finding its head taken and stopping.
 CLAIM_PENDING: Final[LiteralString] = """
 WITH head AS (
     SELECT svix_id, user_id
@@ -23,6 +25,7 @@ WITH head AS (
     WHERE status = 'pending' AND coalesce(next_attempt_at, '-infinity') <= now()
     ORDER BY received_at
     LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
 )
 SELECT svix_id, event_type, payload, attempts
 FROM clerk.webhook_events
@@ -102,13 +105,14 @@ DELETE_HISTORY: Final[LiteralString] = """
 DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
 """
 
-# Close claimed events in one statement: processed, ignored or failed.
+# Close claimed events in one statement: processed, ignored or failed. processed_at is
+# when the batch's work was done (clock_timestamp), not when its transaction began.
 FINISH_EVENTS: Final[LiteralString] = """
 UPDATE clerk.webhook_events AS e
 SET status = f.status,
     last_error = f.error,
     attempts = e.attempts + 1,
-    processed_at = now(),
+    processed_at = clock_timestamp(),
     next_attempt_at = NULL
 FROM unnest(%(svix_ids)s::text[], %(statuses)s::text[], %(errors)s::text[])
      AS f(svix_id, status, error)
