@@ -42,7 +42,8 @@ def apply_pending(
     conn: psycopg.Connection, *, limit: int = 200, isolate: bool = False
 ) -> BatchResult:
     """Claim due pending events (skipping those other workers hold) and apply them."""
-    rows = conn.execute(queries.CLAIM_PENDING, {"limit": limit}).fetchall()
+    # Binary: payloads arrive as raw bytes, not as hex text twice their size.
+    rows = conn.execute(queries.CLAIM_PENDING, {"limit": limit}, binary=True).fetchall()
     return apply_rows(conn, rows, isolate=isolate)
 
 

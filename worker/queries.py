@@ -15,7 +15,9 @@ ON CONFLICT (svix_id) DO NOTHING
 """
 
 # Claim due pending events: the oldest `limit`, plus every other due event of the same
-# users, so that a backlog is applied per user in version order (the fast path).
+# users, so that a backlog is applied per user in version order (the fast path). The
+# head skips locked rows too, so concurrent drains take disjoint heads instead of one
+# of them finding its head taken and stopping.
 CLAIM_PENDING: Final[LiteralString] = """
 WITH head AS (
     SELECT svix_id, user_id
@@ -23,6 +25,7 @@ WITH head AS (
     WHERE status = 'pending' AND coalesce(next_attempt_at, '-infinity') <= now()
     ORDER BY received_at
     LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
 )
 SELECT svix_id, event_type, payload, attempts
 FROM clerk.webhook_events
@@ -98,86 +101,19 @@ WHERE user_id = %(user_id)s AND version_ms >= %(since_ms)s AND status = 'process
   AND NOT (svix_id = ANY(%(exclude)s))
 """
 
-# Newest wins, also here: a row only moves forward in version.
-UPSERT_USER: Final[LiteralString] = """
-INSERT INTO clerk.users AS u
-    (id, primary_phone_number_id, two_factor_enabled, totp_enabled, backup_code_enabled,
-     created_at, updated_at, deleted_at, version_ms, version_event_ms, version_svix_id)
-VALUES
-    (%(id)s, %(primary_phone_number_id)s, %(two_factor_enabled)s, %(totp_enabled)s,
-     %(backup_code_enabled)s, %(created_at)s, %(updated_at)s, %(deleted_at)s,
-     %(version_ms)s, %(version_event_ms)s, %(version_svix_id)s)
-ON CONFLICT (id) DO UPDATE SET
-    primary_phone_number_id = EXCLUDED.primary_phone_number_id,
-    two_factor_enabled = EXCLUDED.two_factor_enabled,
-    totp_enabled = EXCLUDED.totp_enabled,
-    backup_code_enabled = EXCLUDED.backup_code_enabled,
-    created_at = EXCLUDED.created_at,
-    updated_at = EXCLUDED.updated_at,
-    deleted_at = EXCLUDED.deleted_at,
-    version_ms = EXCLUDED.version_ms,
-    version_event_ms = EXCLUDED.version_event_ms,
-    version_svix_id = EXCLUDED.version_svix_id,
-    synced_at = now()
-WHERE (u.version_ms, u.version_event_ms, u.version_svix_id)
-   <= (EXCLUDED.version_ms, EXCLUDED.version_event_ms, EXCLUDED.version_svix_id)
-"""
-
-UPSERT_PHONE: Final[LiteralString] = """
-INSERT INTO clerk.phone_numbers
-    (id, user_id, phone_number, region_code, reserved_for_second_factor,
-     default_second_factor, is_primary, verification_status, verification_strategy,
-     verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
-     deleted_at)
-VALUES
-    (%(id)s, %(user_id)s, %(phone_number)s, %(region_code)s, %(reserved_for_second_factor)s,
-     %(default_second_factor)s, %(is_primary)s, %(verification_status)s,
-     %(verification_strategy)s, %(verification_attempts)s, %(verification_expire_at)s,
-     %(linked_to)s, %(created_at)s, %(updated_at)s, %(deleted_at)s)
-ON CONFLICT (id) DO UPDATE SET
-    user_id = EXCLUDED.user_id,
-    phone_number = EXCLUDED.phone_number,
-    region_code = EXCLUDED.region_code,
-    reserved_for_second_factor = EXCLUDED.reserved_for_second_factor,
-    default_second_factor = EXCLUDED.default_second_factor,
-    is_primary = EXCLUDED.is_primary,
-    verification_status = EXCLUDED.verification_status,
-    verification_strategy = EXCLUDED.verification_strategy,
-    verification_attempts = EXCLUDED.verification_attempts,
-    verification_expire_at = EXCLUDED.verification_expire_at,
-    linked_to = EXCLUDED.linked_to,
-    created_at = EXCLUDED.created_at,
-    updated_at = EXCLUDED.updated_at,
-    deleted_at = EXCLUDED.deleted_at
-"""
-
-INSERT_HISTORY: Final[LiteralString] = """
-INSERT INTO clerk.phone_number_history
-    (phone_number_id, user_id, change, phone_number, region_code,
-     reserved_for_second_factor, default_second_factor, is_primary, verification_status,
-     verification_strategy, verification_attempts, verification_expire_at, linked_to,
-     created_at, updated_at, deleted_at, svix_id, effective_at, event_at)
-VALUES
-    (%(id)s, %(user_id)s, %(change)s, %(phone_number)s, %(region_code)s,
-     %(reserved_for_second_factor)s, %(default_second_factor)s, %(is_primary)s,
-     %(verification_status)s, %(verification_strategy)s, %(verification_attempts)s,
-     %(verification_expire_at)s, %(linked_to)s, %(created_at)s, %(updated_at)s,
-     %(deleted_at)s, %(svix_id)s, %(effective_at)s, %(event_at)s)
-ON CONFLICT (phone_number_id, svix_id) DO NOTHING
-"""
-
 # A late event made these rows redundant (same state as the row now before them).
 DELETE_HISTORY: Final[LiteralString] = """
 DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
 """
 
-# Close claimed events in one statement: processed, ignored or failed.
+# Close claimed events in one statement: processed, ignored or failed. processed_at is
+# when the batch's work was done (clock_timestamp), not when its transaction began.
 FINISH_EVENTS: Final[LiteralString] = """
 UPDATE clerk.webhook_events AS e
 SET status = f.status,
     last_error = f.error,
     attempts = e.attempts + 1,
-    processed_at = now(),
+    processed_at = clock_timestamp(),
     next_attempt_at = NULL
 FROM unnest(%(svix_ids)s::text[], %(statuses)s::text[], %(errors)s::text[])
      AS f(svix_id, status, error)

@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from worker import queries
+from worker import bulk, queries
 from worker.events import EventKey, PhoneValues, UserFields
 from worker.fold import HistoryRow, PhoneRow, UserState
 
@@ -71,30 +71,33 @@ def load_history_from(
 
 
 def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
-    """Upsert users and the phones the fold touched."""
-    users, phones = [], []
+    """Upsert users and the phones the fold touched, one statement per table."""
+    users, phones = {}, {}
     for state in states:
         if state.key is None:
             continue
-        users.append(_user_params(state))
+        users[state.user_id] = _user_values(state, state.key)
         for phone_id in sorted(state.dirty_phones):
             phone = state.phones[phone_id]
-            phones.append(_phone_params(phone_id, phone.user_id, phone.values, phone.deleted_at))
-    with conn.cursor() as cur:
-        if users:
-            cur.executemany(queries.UPSERT_USER, users)
-        if phones:
-            cur.executemany(queries.UPSERT_PHONE, phones)
+            phones[phone_id] = (
+                phone_id,
+                phone.user_id,
+                *_phone_values(phone.values, phone.deleted_at),
+            )
+    # ON CONFLICT DO UPDATE may touch a row once per statement: the dicts keep ids unique.
+    if users:
+        bulk.write(conn, bulk.USERS, users.values())
+    if phones:
+        bulk.write(conn, bulk.PHONES, phones.values())
 
 
 def write_history(
     conn: psycopg.Connection, rows: list[HistoryRow], delete_ids: list[int] | None = None
 ) -> None:
-    with conn.cursor() as cur:
-        if delete_ids:
-            cur.execute(queries.DELETE_HISTORY, {"history_ids": delete_ids})
-        if rows:
-            cur.executemany(queries.INSERT_HISTORY, [_history_params(r) for r in rows])
+    if delete_ids:
+        conn.execute(queries.DELETE_HISTORY, {"history_ids": delete_ids})
+    if rows:
+        bulk.write(conn, bulk.HISTORY, (_history_values(seq, row) for seq, row in enumerate(rows)))
 
 
 def _phone_row(row: dict[str, Any]) -> PhoneRow:
@@ -108,37 +111,39 @@ def _values(row: dict[str, Any]) -> PhoneValues:
     )
 
 
-def _phone_params(
-    phone_id: str, user_id: str, values: PhoneValues, deleted_at: datetime | None
-) -> dict[str, Any]:
-    params: dict[str, Any] = {name: getattr(values, name) for name in _VALUE_COLUMNS}
-    params["linked_to"] = Jsonb([{"type": t, "id": i} for t, i in values.linked_to])
-    params.update(id=phone_id, user_id=user_id, deleted_at=deleted_at)
-    return params
+def _phone_values(v: PhoneValues, deleted_at: datetime | None) -> tuple[Any, ...]:
+    """A phone's columns after (id, user_id), in table order."""
+    return (
+        v.phone_number, v.region_code, v.reserved_for_second_factor, v.default_second_factor,
+        v.is_primary, v.verification_status, v.verification_strategy, v.verification_attempts,
+        v.verification_expire_at, _links(v.linked_to), v.created_at, v.updated_at, deleted_at,
+    )  # fmt: skip
 
 
-def _history_params(row: HistoryRow) -> dict[str, Any]:
-    params = _phone_params(row.phone_number_id, row.user_id, row.values, row.deleted_at)
-    params.update(
-        change=row.change, svix_id=row.svix_id, effective_at=row.effective_at, event_at=row.event_at
+def _history_values(seq: int, row: HistoryRow) -> tuple[Any, ...]:
+    return (
+        seq, row.change, row.svix_id, row.effective_at, row.event_at, row.phone_number_id,
+        row.user_id,
+        *_phone_values(row.values, row.deleted_at),
+    )  # fmt: skip
+
+
+def _links(linked_to: tuple[tuple[str, str], ...]) -> Jsonb:
+    return Jsonb([{"type": t, "id": i} for t, i in linked_to])
+
+
+def _user_values(state: UserState, key: EventKey) -> tuple[Any, ...]:
+    f = state.fields
+    return (
+        state.user_id,
+        f.primary_phone_number_id if f else None,
+        f.two_factor_enabled if f else None,
+        f.totp_enabled if f else None,
+        f.backup_code_enabled if f else None,
+        f.created_at if f else None,
+        f.updated_at if f else None,
+        state.deleted_at,
+        key.version_ms,
+        key.event_ms,
+        key.svix_id,
     )
-    return params
-
-
-def _user_params(state: UserState) -> dict[str, Any]:
-    if state.key is None:
-        raise ValueError(f"user {state.user_id} has no applied event to write")
-    fields = state.fields
-    return {
-        "id": state.user_id,
-        "primary_phone_number_id": fields.primary_phone_number_id if fields else None,
-        "two_factor_enabled": fields.two_factor_enabled if fields else None,
-        "totp_enabled": fields.totp_enabled if fields else None,
-        "backup_code_enabled": fields.backup_code_enabled if fields else None,
-        "created_at": fields.created_at if fields else None,
-        "updated_at": fields.updated_at if fields else None,
-        "deleted_at": state.deleted_at,
-        "version_ms": state.key.version_ms,
-        "version_event_ms": state.key.event_ms,
-        "version_svix_id": state.key.svix_id,
-    }

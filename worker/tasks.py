@@ -93,10 +93,21 @@ def drain() -> int:
     applied, deadline = 0, time.monotonic() + DRAIN_BUDGET_S
     while (claimed := apply_batch().claimed) > 0:
         applied += claimed
+        if claimed >= BATCH_USERS:
+            _ask_for_help()
         if time.monotonic() > deadline:
             drain.delay()
             break
     return applied
+
+
+def _ask_for_help() -> None:
+    # A full batch means a backlog: queue one more drain (coalesced like the web's wake-up)
+    # so an idle worker process joins; SKIP LOCKED gives the two disjoint users.
+    try:
+        wakeup.request_drain(_wake_client(), config.from_env().queue, drain.delay)
+    except Exception:
+        log.warning("could not ask for a second drain; this one carries on alone")
 
 
 @app.task(name=SWEEP_TASK, acks_late=True, ignore_result=True)

@@ -1,0 +1,1 @@
+"""Benchmarks: each figure printed next to a baseline measured in the same run."""

@@ -1,0 +1,153 @@
+"""python -m bench [--quick]: every figure next to a baseline measured in the same run.
+
+Prints a table and writes bench/results/latest.json. Sizes come from flags (or --quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import db, drain, ingest, latency, payloads, report, verify
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+SERVER_URL = os.environ.get("DATABASE_URL", db.SERVER_URL)
+RESULTS = Path(__file__).with_name("results")
+
+FULL = {
+    "ingest_s": 10,
+    "ingest_conns": 16,
+    "users": 5000,
+    "per_user": 10,
+    "noop": 50_000,
+    "latency_rate": 200,
+    "latency_s": 30,
+    "scale_phones": 1_000_000,
+    "sample": 50,
+}
+QUICK = {"ingest_s": 3, "ingest_conns": 16, "users": 300, "per_user": 10, "noop": 3000,
+         "latency_rate": 200, "latency_s": 5, "scale_phones": 20_000, "sample": 20}  # fmt: skip
+
+
+def env_for(url: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "CLERK_WEBHOOK_SIGNING_SECRET": payloads.BENCH_SECRET,
+        "CLERK_MIRROR_QUEUE": f"bench_{uuid.uuid4().hex[:10]}",
+    }
+
+
+def with_database(fn: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    url = db.create(SERVER_URL)
+    try:
+        return fn(url)
+    finally:
+        db.drop(url, SERVER_URL)
+
+
+def bench_ingest(size: dict[str, Any], work: Path) -> dict[str, Any]:
+    def run(url: str) -> dict[str, Any]:
+        ingest.prepare_naive(url)
+        count = 8000 * size["ingest_s"]  # above what the endpoint answers: no svix-id repeats
+        return {
+            app: ingest.run_app(app, env_for(url), work, seconds=size["ingest_s"], count=count,
+                                conns=size["ingest_conns"]).asdict()
+            for app in ("hello", "naive", "endpoint")
+        }  # fmt: skip
+
+    return with_database(run)
+
+
+def drain_compared(size: dict[str, Any], work: Path, *, preload: int = 0) -> dict[str, Any]:
+    """The real worker draining the inbox; its result checked against one-by-one application."""
+    events = payloads.with_duplicates(
+        payloads.user_history(uuid.uuid4().hex[:6], size["users"], size["per_user"]), 0.02
+    )
+    sample = verify.sample_users(events, size["sample"])
+
+    def run(url: str) -> dict[str, Any]:
+        if preload:
+            started = time.perf_counter()
+            drain.preload(url, preload)
+            print(f"  preloaded {preload:,} phone numbers in {time.perf_counter() - started:.1f} s")
+        result = drain.drain_events(env_for(url), work, events)
+        fast = verify.mirror_rows(url, sample)
+
+        def reference(ref_url: str) -> dict[str, Any]:
+            verify.apply_one_by_one(ref_url, verify.events_of(events, sample))
+            return verify.mirror_rows(ref_url, sample)
+
+        result["same_as_one_by_one"] = fast == with_database(reference)
+        result["sample_users"] = len(sample)
+        return result
+
+    return with_database(run)
+
+
+def bench_drain(size: dict[str, Any], work: Path) -> dict[str, Any]:
+    result = drain_compared(size, work)
+    result["noop"] = with_database(lambda url: drain.drain_noop(env_for(url), work, size["noop"]))
+    return result
+
+
+def bench_latency(size: dict[str, Any], work: Path) -> dict[str, Any]:
+    return with_database(lambda url: latency.run(
+        env_for(url), work, rate=size["latency_rate"], seconds=size["latency_s"]
+    ))  # fmt: skip
+
+
+def bench_scale(size: dict[str, Any], work: Path) -> dict[str, Any]:
+    return drain_compared(size, work, preload=size["scale_phones"])
+
+
+def bench_backfill(size: dict[str, Any], work: Path) -> dict[str, Any] | None:
+    if importlib.util.find_spec("bench.backfill") is None:
+        return None
+    from bench import backfill  # written on another branch
+
+    return with_database(backfill.run)  # type: ignore[no-any-return]
+
+
+SECTIONS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any] | None]] = {
+    "ingest": bench_ingest,
+    "drain": bench_drain,
+    "latency": bench_latency,
+    "scale": bench_scale,
+    "backfill": bench_backfill,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, a minute or two")
+    parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run these sections")
+    for name, default in FULL.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=None)
+    args = parser.parse_args(argv)
+    size = dict(QUICK if args.quick else FULL)
+    size.update({k: v for k, v in vars(args).items() if k in size and v is not None})
+    results: dict[str, Any] = {"machine": report.machine(), "sizes": size}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="cpm-bench-") as tmp:
+        for name in args.only or SECTIONS:
+            print(f"{name} ...", flush=True)
+            results[name] = SECTIONS[name](size, Path(tmp))
+    results["machine"]["load_after"] = os.getloadavg()
+    results["seconds"] = time.perf_counter() - started
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, default=str))
+    print(report.table(results))
+    print(f"wrote {RESULTS / 'latest.json'} in {results['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Drain: pending inbox events applied by a real Celery worker, against draining no-op tasks."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+from celery import Celery
+
+from bench import db, procs
+from bench.noop_app import NOOP_TASK
+from tests.processes import running
+from worker.app import DRAIN_TASK
+
+PENDING = "SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'"
+TIMEOUT_S = 600.0
+NOOP_LIMIT_S = 60.0
+
+# A mirror that already holds n phone numbers (two per user) with a history row each.
+# Set-up, not the measured path: generated in the server, then ANALYZE.
+PRELOAD = """
+INSERT INTO clerk.users (id, primary_phone_number_id, two_factor_enabled, totp_enabled,
+    backup_code_enabled, created_at, updated_at, version_ms, version_event_ms, version_svix_id)
+SELECT 'user_pre_' || g, 'idn_pre_' || (2 * g), g %% 3 = 0, false, false,
+       now() - interval '1 year', now() - interval '1 day', 1, 1, 'pre_' || g
+FROM generate_series(1, %(n)s / 2) AS g;
+INSERT INTO clerk.phone_numbers (id, user_id, phone_number, region_code,
+    reserved_for_second_factor, default_second_factor, is_primary, verification_status,
+    verification_strategy, verification_attempts, created_at, updated_at)
+SELECT 'idn_pre_' || g, 'user_pre_' || ((g + 1) / 2), '+1202' || lpad(g::text, 7, '0'), 'US',
+       false, g %% 2 = 0, g %% 2 = 0, 'verified', 'phone_code', 1,
+       now() - interval '1 year', now() - interval '1 day'
+FROM generate_series(1, %(n)s) AS g;
+INSERT INTO clerk.phone_number_history (phone_number_id, user_id, change, phone_number,
+    region_code, reserved_for_second_factor, default_second_factor, is_primary,
+    verification_status, verification_strategy, verification_attempts, created_at,
+    updated_at, svix_id, effective_at)
+SELECT id, user_id, 'created', phone_number, region_code, reserved_for_second_factor,
+       default_second_factor, is_primary, verification_status, verification_strategy,
+       verification_attempts, created_at, updated_at, 'pre_' || id, updated_at
+FROM clerk.phone_numbers
+"""
+
+
+def preload(url: str, phones: int) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        with conn.transaction():
+            for statement in PRELOAD.split(";"):
+                conn.execute(statement, {"n": phones})  # type: ignore[arg-type]
+        conn.execute("ANALYZE")
+
+
+def drain_events(
+    env: dict[str, str], work: Path, events: list[tuple[str, bytes]]
+) -> dict[str, Any]:
+    """Put events in the inbox, wake the real worker once, time until none is pending."""
+    url, queue = env["DATABASE_URL"], env["CLERK_MIRROR_QUEUE"]
+    stored = db.load_inbox(url, events)
+    log = work / f"worker-{queue}.log"
+    with running(procs.celery_argv("worker.app", queue), env, log) as proc:
+        procs.wait_for_line(log, "ready.")
+        rss = procs.RssPeak(proc.pid)
+        broker = Celery("bench_client", broker=env["REDIS_URL"])
+        start = time.perf_counter()
+        broker.send_task(DRAIN_TASK, queue=queue)
+        with psycopg.connect(url, autocommit=True) as conn:
+            while (row := conn.execute(PENDING).fetchone()) and row[0] > 0:
+                if time.perf_counter() - start > TIMEOUT_S:
+                    raise TimeoutError(f"{row[0]} events still pending after {TIMEOUT_S} s")
+                rss.sample()
+                time.sleep(0.05)
+        seconds = time.perf_counter() - start
+    return {
+        "events": stored,
+        "seconds": seconds,
+        "per_s": stored / seconds,
+        "worker_rss_mb": rss.peak,
+    }
+
+
+def drain_noop(env: dict[str, str], work: Path, count: int) -> dict[str, Any]:
+    """Queue `count` no-op tasks, start the same worker setup, time it emptying the queue."""
+    queue = env["CLERK_MIRROR_QUEUE"] + "_noop"
+    broker = Celery("bench_client", broker=env["REDIS_URL"])
+    with broker.producer_or_acquire() as producer:
+        for _ in range(count):
+            broker.send_task(NOOP_TASK, queue=queue, producer=producer)
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    log = work / f"worker-{queue}.log"
+    try:
+        with running(procs.celery_argv("bench.noop_app", queue), env, log):
+            while client.llen(queue) >= count:
+                time.sleep(0.002)
+            start, first = time.perf_counter(), client.llen(queue)
+            # A rate: stop at an empty queue, or after NOOP_LIMIT_S on a slow machine.
+            while (left := client.llen(queue)) > 0 and time.perf_counter() - start < NOOP_LIMIT_S:
+                time.sleep(0.005)
+            seconds = time.perf_counter() - start
+    finally:
+        client.delete(queue)
+    done = first - left
+    return {"tasks": done, "seconds": seconds, "per_s": done / seconds}

@@ -1,0 +1,107 @@
+"""Ingest: signed ~3 KB user.updated POSTs under gunicorn, driven by wrk over signed requests."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from bench import payloads, procs
+from bench.baseline_apps import NAIVE_TABLE
+from tests.processes import free_port, running, wait_for, web_ready
+
+APPS = {
+    "hello": "bench.baseline_apps:hello_app()",
+    "naive": "bench.baseline_apps:naive_app()",
+    "endpoint": "webhooks:create_app()",
+}
+LUA = Path(__file__).with_name("requests.lua")
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+@dataclass(frozen=True, slots=True)
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    wrapped: int
+    rss_mb: float
+
+    def asdict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+def ensure_wrk() -> str:
+    """wrk on PATH, installed from Debian when missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, capture_output=True)
+    found = shutil.which("wrk")
+    if found is None:
+        subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
+        found = shutil.which("wrk")
+    assert found, "wrk could not be installed"
+    return found
+
+
+def write_requests(path: Path, count: int) -> None:
+    """Sign `count` requests now (signatures are good for 5 minutes) into a wrk input file."""
+    run = uuid.uuid4().hex[:8]
+    with path.open("w") as out:
+        for headers, body in payloads.signed_requests(run, count):
+            sig = (headers["svix-id"], headers["svix-timestamp"], headers["svix-signature"])
+            out.write("\t".join((*sig, body.decode())) + "\n")
+
+
+def parse_wrk(text: str) -> tuple[float, float, float, int, int]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    pct = {}
+    for label, value, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M):
+        pct[label] = float(value) * _UNITS[unit]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    wrapped = re.search(r"wrapped: (\d+)", text)
+    return (
+        rps,
+        pct["50"],
+        pct["99"],
+        int(bad.group(1)) if bad else 0,
+        int(wrapped.group(1)) if wrapped else 0,
+    )
+
+
+def run_app(
+    app: str, env: dict[str, str], work: Path, *, seconds: int, count: int, conns: int
+) -> WrkResult:
+    """Serve one app under the bench's gunicorn settings and load it with wrk."""
+    wrk = ensure_wrk()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running(procs.gunicorn_argv(APPS[app], port), env, work / f"web-{app}.log") as proc:
+        wait_for(web_ready(base), 30, f"{app} web")
+        rss = procs.RssPeak(proc.pid)
+        for phase, secs, n in (("warm", 2, max(2000, count // 10)), ("run", seconds, count)):
+            reqs = work / f"requests-{app}-{phase}.tsv"
+            write_requests(reqs, n)
+            argv = [wrk, "-t2", f"-c{conns}", f"-d{secs}s", "--latency", "-s", str(LUA)]
+            out = subprocess.run(
+                [*argv, f"{base}/webhooks/clerk", "--", str(reqs), "2"],
+                check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            rss.sample()
+            reqs.unlink()
+        (work / f"wrk-{app}.txt").write_text(out)
+    return WrkResult(*parse_wrk(out), rss_mb=rss.peak)
+
+
+def prepare_naive(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(NAIVE_TABLE)

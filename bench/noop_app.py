@@ -1,0 +1,18 @@
+"""The drain baseline: a no-op task on a Celery app configured exactly like the worker's."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from worker import config
+from worker.app import celery_settings
+
+NOOP_TASK = "bench.noop"
+
+app = Celery("bench_noop")
+app.conf.update(celery_settings(config.from_env()))
+
+
+@app.task(name=NOOP_TASK, acks_late=True, ignore_result=True)
+def noop() -> None:
+    return None

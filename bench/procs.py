@@ -1,0 +1,71 @@
+"""Start the servers and workers under test, and read their memory from /proc."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+WEB_WORKERS = int(os.environ.get("WEB_CONCURRENCY", "3"))
+# Chosen from measurement (docs/benchmarks.md): threads let a worker overlap the commit
+# of one request with the parsing of the next.
+WEB_WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
+WEB_THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+
+
+def gunicorn_argv(app_spec: str, port: int) -> list[str]:
+    argv = [sys.executable, "-m", "gunicorn", "--no-control-socket"]
+    argv += ["--workers", str(WEB_WORKERS), "--bind", f"127.0.0.1:{port}"]
+    argv += ["--worker-class", WEB_WORKER_CLASS]
+    if WEB_WORKER_CLASS == "gthread":
+        argv += ["--threads", str(WEB_THREADS)]
+    return [*argv, "--log-level", "warning", app_spec]
+
+
+def celery_argv(app: str, queue: str, concurrency: int = 2) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", app, "worker", "--loglevel", "INFO",
+        "--concurrency", str(concurrency), "-Q", queue,
+        "--without-heartbeat", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+
+
+def wait_for_line(log: Path, text: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{text!r} not in {log} after {timeout} s")
+
+
+def group_rss_mb(pgid: int) -> float:
+    """Resident memory of every process in a process group (a server and its workers)."""
+    total_kb = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            for line in Path(f"/proc/{entry}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total_kb / 1024
+
+
+class RssPeak:
+    """Peak and latest RSS of a process group, sampled by whoever calls sample()."""
+
+    def __init__(self, pgid: int) -> None:
+        self.pgid, self.peak, self.first, self.last = pgid, 0.0, 0.0, 0.0
+
+    def sample(self) -> float:
+        self.last = group_rss_mb(self.pgid)
+        self.first = self.first or self.last
+        self.peak = max(self.peak, self.last)
+        return self.last

@@ -1,0 +1,116 @@
+"""The machine a run was on, and the results as a table of figures, baselines and ratios."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench import db
+
+Row = tuple[str, str, str, str, str, str]
+
+
+def machine() -> dict[str, Any]:
+    with psycopg.connect(os.environ.get("DATABASE_URL", db.SERVER_URL)) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()
+    redis_v = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "postgres": pg[0] if pg else "?",
+        "redis": redis_v.stdout.split()[2].removeprefix("v=") if redis_v.stdout else "?",
+        "load_before": os.getloadavg(),
+    }
+
+
+def _ratio(value: float, base: float) -> float:
+    return value / base if base else float("nan")
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def _ingest_rows(r: dict[str, Any]) -> list[Row]:
+    e, h, n = r["endpoint"], r["hello"], r["naive"]
+    vs_h, vs_n = _ratio(e["rps"], h["rps"]), _ratio(e["rps"], n["rps"])
+    return [
+        ("ingest req/s vs hello-world", f"{e['rps']:,.0f}", f"{h['rps']:,.0f}", f"{vs_h:.2f}x",
+         ">= 0.5x", _met(vs_h >= 0.5)),
+        ("ingest req/s vs naive verify+upsert", f"{e['rps']:,.0f}", f"{n['rps']:,.0f}",
+         f"{vs_n:.2f}x", ">= 2x", _met(vs_n >= 2)),
+        ("ingest p99 ms (baseline: hello / naive)", f"{e['p99_ms']:.1f}",
+         f"{h['p99_ms']:.1f} / {n['p99_ms']:.1f}", "", "< 50 ms", _met(e["p99_ms"] < 50)),
+    ]  # fmt: skip
+
+
+def _drain_rows(r: dict[str, Any]) -> list[Row]:
+    ratio = _ratio(r["per_s"], r["noop"]["per_s"])
+    return [
+        ("drain events/s vs no-op tasks/s", f"{r['per_s']:,.0f}", f"{r['noop']['per_s']:,.0f}",
+         f"{ratio:.1f}x", ">= 5,000/s, >= 4x", _met(r["per_s"] >= 5000 and ratio >= 4)),
+        (f"drain = one-by-one ({r['sample_users']} users)", str(r["same_as_one_by_one"]), "", "",
+         "same rows", _met(r["same_as_one_by_one"])),
+    ]  # fmt: skip
+
+
+def _latency_rows(r: dict[str, Any]) -> list[Row]:
+    return [
+        ("2xx -> applied p50 ms (inbox)", f"{r['applied_p50_ms']:.1f}", "", "", "< 20 ms",
+         _met(r["applied_p50_ms"] < 20)),
+        ("2xx -> applied p99 ms (inbox)", f"{r['applied_p99_ms']:.1f}", "", "", "< 100 ms",
+         _met(r["applied_p99_ms"] < 100)),
+        ("client send -> 2xx p50 / p99 ms", f"{r['client_p50_ms']:.1f} / {r['client_p99_ms']:.1f}",
+         "", "", "", ""),
+        ("web RSS MB first / last (latency run)",
+         f"{r['rss_mb']['web']['first']:.0f} / {r['rss_mb']['web']['last']:.0f}", "", "",
+         "flat", ""),
+        ("worker RSS MB first / last (latency run)",
+         f"{r['rss_mb']['worker']['first']:.0f} / {r['rss_mb']['worker']['last']:.0f}", "", "",
+         "flat", ""),
+    ]  # fmt: skip
+
+
+def table(results: dict[str, Any]) -> str:
+    rows: list[Row] = [("figure", "measured", "baseline", "ratio", "target", "met")]
+    if "ingest" in results:
+        rows += _ingest_rows(results["ingest"])
+    if "drain" in results:
+        rows += _drain_rows(results["drain"])
+    if "latency" in results:
+        rows += _latency_rows(results["latency"])
+    if "scale" in results and "drain" in results:
+        s, d = results["scale"], results["drain"]
+        ratio = _ratio(s["per_s"], d["per_s"])
+        rows.append(
+            (
+                f"drain events/s, {results['sizes']['scale_phones']:,} phones in mirror",
+                f"{s['per_s']:,.0f}",
+                f"{d['per_s']:,.0f}",
+                f"{ratio:.2f}x",
+                ">= 0.8x",
+                _met(ratio >= 0.8),
+            )
+        )
+        rows.append(("  same as one-by-one", str(s["same_as_one_by_one"]), "", "", "same rows",
+                     _met(s["same_as_one_by_one"])))  # fmt: skip
+    for name in ("drain", "scale"):
+        if name in results:
+            rows.append((f"worker peak RSS MB ({name})", f"{results[name]['worker_rss_mb']:.0f}",
+                         "", "", "", ""))  # fmt: skip
+    if "ingest" in results:
+        rows.append(("web peak RSS MB (ingest, 3 workers)",
+                     f"{results['ingest']['endpoint']['rss_mb']:.0f}", "", "", "", ""))  # fmt: skip
+    backfill = results.get("backfill")
+    if "backfill" in results:
+        rows.append(("backfill users/s", f"{backfill['users_per_s']:,.0f}", "", "", "", "")
+                    if backfill else ("backfill: not available", "", "", "", "", ""))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)

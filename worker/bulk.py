@@ -1,0 +1,142 @@
+"""Bulk writes of the mirror: binary COPY into a session-local stage, then one INSERT per table.
+
+One statement per table and batch instead of one per row, and psycopg encodes COPY rows
+in C (per-row executemany and unnest() arrays spent most of the worker's time in Python
+parameter dumping; see docs/benchmarks.md). Each INSERT empties its stage as it reads it,
+because a transaction may write history more than once; ON COMMIT DELETE ROWS is the net
+for a rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final, LiteralString
+
+import psycopg
+
+CREATE_STAGES: Final[LiteralString] = """
+CREATE TEMP TABLE IF NOT EXISTS user_stage (
+    id text, primary_phone_number_id text, two_factor_enabled boolean, totp_enabled boolean,
+    backup_code_enabled boolean, created_at timestamptz, updated_at timestamptz,
+    deleted_at timestamptz, version_ms bigint, version_event_ms bigint, version_svix_id text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS phone_stage (
+    id text, user_id text, phone_number text, region_code text,
+    reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean,
+    verification_status text, verification_strategy text, verification_attempts integer,
+    verification_expire_at timestamptz, linked_to jsonb, created_at timestamptz,
+    updated_at timestamptz, deleted_at timestamptz
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS history_stage (
+    seq integer, change text, svix_id text, effective_at timestamptz, event_at timestamptz,
+    LIKE phone_stage
+) ON COMMIT DELETE ROWS
+"""
+
+# Newest wins, also here: a row only moves forward in version.
+UPSERT_USERS: Final[LiteralString] = """
+WITH staged AS (DELETE FROM user_stage RETURNING *)
+INSERT INTO clerk.users AS u
+    (id, primary_phone_number_id, two_factor_enabled, totp_enabled, backup_code_enabled,
+     created_at, updated_at, deleted_at, version_ms, version_event_ms, version_svix_id)
+SELECT id, primary_phone_number_id, two_factor_enabled, totp_enabled, backup_code_enabled,
+       created_at, updated_at, deleted_at, version_ms, version_event_ms, version_svix_id
+FROM staged
+ON CONFLICT (id) DO UPDATE SET
+    primary_phone_number_id = EXCLUDED.primary_phone_number_id,
+    two_factor_enabled = EXCLUDED.two_factor_enabled,
+    totp_enabled = EXCLUDED.totp_enabled,
+    backup_code_enabled = EXCLUDED.backup_code_enabled,
+    created_at = EXCLUDED.created_at,
+    updated_at = EXCLUDED.updated_at,
+    deleted_at = EXCLUDED.deleted_at,
+    version_ms = EXCLUDED.version_ms,
+    version_event_ms = EXCLUDED.version_event_ms,
+    version_svix_id = EXCLUDED.version_svix_id,
+    synced_at = now()
+WHERE (u.version_ms, u.version_event_ms, u.version_svix_id)
+   <= (EXCLUDED.version_ms, EXCLUDED.version_event_ms, EXCLUDED.version_svix_id)
+"""
+
+UPSERT_PHONES: Final[LiteralString] = """
+WITH staged AS (DELETE FROM phone_stage RETURNING *)
+INSERT INTO clerk.phone_numbers
+    (id, user_id, phone_number, region_code, reserved_for_second_factor,
+     default_second_factor, is_primary, verification_status, verification_strategy,
+     verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
+     deleted_at)
+SELECT id, user_id, phone_number, region_code, reserved_for_second_factor,
+       default_second_factor, is_primary, verification_status, verification_strategy,
+       verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
+       deleted_at
+FROM staged
+ON CONFLICT (id) DO UPDATE SET
+    user_id = EXCLUDED.user_id,
+    phone_number = EXCLUDED.phone_number,
+    region_code = EXCLUDED.region_code,
+    reserved_for_second_factor = EXCLUDED.reserved_for_second_factor,
+    default_second_factor = EXCLUDED.default_second_factor,
+    is_primary = EXCLUDED.is_primary,
+    verification_status = EXCLUDED.verification_status,
+    verification_strategy = EXCLUDED.verification_strategy,
+    verification_attempts = EXCLUDED.verification_attempts,
+    verification_expire_at = EXCLUDED.verification_expire_at,
+    linked_to = EXCLUDED.linked_to,
+    created_at = EXCLUDED.created_at,
+    updated_at = EXCLUDED.updated_at,
+    deleted_at = EXCLUDED.deleted_at
+"""
+
+# seq keeps the fold's order, so history_id follows it within a batch.
+INSERT_HISTORY: Final[LiteralString] = """
+WITH staged AS (DELETE FROM history_stage RETURNING *)
+INSERT INTO clerk.phone_number_history
+    (phone_number_id, user_id, change, svix_id, effective_at, event_at, phone_number,
+     region_code, reserved_for_second_factor, default_second_factor, is_primary,
+     verification_status, verification_strategy, verification_attempts,
+     verification_expire_at, linked_to, created_at, updated_at, deleted_at)
+SELECT id, user_id, change, svix_id, effective_at, event_at, phone_number, region_code,
+       reserved_for_second_factor, default_second_factor, is_primary, verification_status,
+       verification_strategy, verification_attempts, verification_expire_at, linked_to,
+       created_at, updated_at, deleted_at
+FROM staged
+ORDER BY seq
+ON CONFLICT (phone_number_id, svix_id) DO NOTHING
+"""
+
+_PHONE_TYPES = (
+    "text", "text", "text", "text", "bool", "bool", "bool", "text", "text", "int4",
+    "timestamptz", "jsonb", "timestamptz", "timestamptz", "timestamptz",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    copy: LiteralString
+    types: tuple[str, ...]
+    insert: LiteralString
+
+
+USERS = Stage(
+    "COPY user_stage FROM STDIN (FORMAT BINARY)",
+    ("text", "text", "bool", "bool", "bool", "timestamptz", "timestamptz", "timestamptz",
+     "int8", "int8", "text"),
+    UPSERT_USERS,
+)  # fmt: skip
+PHONES = Stage("COPY phone_stage FROM STDIN (FORMAT BINARY)", _PHONE_TYPES, UPSERT_PHONES)
+HISTORY = Stage(
+    "COPY history_stage FROM STDIN (FORMAT BINARY)",
+    ("int4", "text", "text", "timestamptz", "timestamptz", *_PHONE_TYPES),
+    INSERT_HISTORY,
+)
+
+
+def write(conn: psycopg.Connection, stage: Stage, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Stage rows (in the stage's column order) and move them into the table in one INSERT."""
+    conn.execute(CREATE_STAGES)
+    with conn.cursor().copy(stage.copy) as copy:
+        copy.set_types(stage.types)
+        for row in rows:
+            copy.write_row(row)
+    conn.execute(stage.insert)
