@@ -11,7 +11,7 @@ WEB_WORKERS = int(os.environ.get("WEB_CONCURRENCY", "3"))
 # Chosen from measurement (docs/benchmarks.md): threads let a worker overlap the commit
 # of one request with the parsing of the next.
 WEB_WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
-WEB_THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+WEB_THREADS = int(os.environ.get("BENCH_THREADS", "8"))
 
 
 def gunicorn_argv(app_spec: str, port: int) -> list[str]:

@@ -64,14 +64,11 @@ def receive() -> tuple[Response, int]:
         response, status = _error(503, "the database is unavailable; retry later", env.event_type)
         response.headers["Retry-After"] = "5"
         return response, status
-    if stored and env.event_type in USER_TYPES:
-        runtime().wake_worker()
+    runtime().notifier.accepted(
+        svix_id, stored=stored, wake=stored and env.event_type in USER_TYPES
+    )
     accepted = "accepted" if env.event_type in USER_TYPES else "ignored"
     metrics.count_webhook(accepted if stored else "duplicate", env.event_type)
-    log.info(
-        "webhook accepted",
-        extra={"svix_id": svix_id, "event_type": env.event_type, "duplicate": not stored},
-    )
     return jsonify(svix_id=svix_id, duplicate=not stored), 200
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 import redis
@@ -12,6 +12,7 @@ from flask import current_app
 from psycopg_pool import ConnectionPool, PoolTimeout
 from svix.webhooks import Webhook, WebhookVerificationError
 
+from webhooks.notifier import Notifier
 from worker import config, inbox, wakeup
 from worker.app import DRAIN_TASK
 from worker.events import Envelope
@@ -27,6 +28,10 @@ class Runtime:
     celery: Celery
     queue: str
     database_url: str
+    notifier: Notifier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.notifier = Notifier(self.wake_worker)
 
     @classmethod
     def start(cls, settings: config.Settings, *, pool_size: int, pool_timeout: float) -> Runtime:
@@ -73,6 +78,10 @@ class Runtime:
             log.info("inbox retry on a direct connection", extra={"svix_id": svix_id})
         with psycopg.connect(self.database_url, autocommit=True, connect_timeout=2) as conn:
             return inbox.store_event(conn, svix_id, body, env)
+
+    def close(self) -> None:
+        self.notifier.flush()
+        self.pool.close()
 
     def verify(self, body: bytes, headers: dict[str, str]) -> bool:
         """True when any configured secret signed this body (several during a rotation)."""

@@ -28,7 +28,7 @@ def app(database_url: str, redis_url: str, queue_name: str) -> Iterator[Flask]:
     # takes that for a strategy using `random`, so let it finish before drawing.
     app.extensions["clerk_mirror"].pool.wait()
     yield app
-    app.extensions["clerk_mirror"].pool.close()
+    app.extensions["clerk_mirror"].close()
 
 
 @pytest.fixture

@@ -177,7 +177,7 @@ def test_database_down_answers_503_with_retry_after(redis_url: str, queue_name: 
         assert ready.status_code == 503
         assert "postgres" in ready.get_json()["failed"]
     finally:
-        app.extensions["clerk_mirror"].pool.close()
+        app.extensions["clerk_mirror"].close()
 
 
 def test_app_refuses_to_start_without_signing_secret(database_url: str) -> None:

@@ -88,7 +88,7 @@ def test_database_down_is_counted_as_unavailable_and_metrics_still_answer(
         assert after[("clerk_mirror_inbox_up", ())] == 0
         assert ("clerk_mirror_inbox_pending", ()) not in after
     finally:
-        app.extensions["clerk_mirror"].pool.close()
+        app.extensions["clerk_mirror"].close()
 
 
 def test_inbox_gauges_show_pending_count_and_oldest_age(

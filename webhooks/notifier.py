@@ -1,0 +1,56 @@
+"""After the commit, off the request's path: name accepted events in the log, wake a worker.
+
+Both cost more than the request's own work under load (a JSON log line, a broker round
+trip). A request only notes its svix-id; one thread per process then logs every id
+noted since its last pass in one line and sends one wake-up. The event is already
+durable in the inbox, so a process that dies before this pass loses nothing: the beat
+sweep wakes a worker for events left pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+        self._lock = threading.Lock()
+        self._due = threading.Event()
+        self._stored: list[str] = []
+        self._repeated: list[str] = []
+        self._wake_needed = False
+        self._owner = 0
+
+    def accepted(self, svix_id: str, *, stored: bool, wake: bool) -> None:
+        """Note an event that is in the inbox (stored now, or a redelivery)."""
+        with self._lock:
+            (self._stored if stored else self._repeated).append(svix_id)
+            self._wake_needed |= wake
+            # Started here, in the process that serves requests: a thread started before
+            # a fork (gunicorn --preload) would not exist in the workers.
+            if self._owner != os.getpid():
+                self._owner = os.getpid()
+                threading.Thread(target=self._run, name="notifier", daemon=True).start()
+        self._due.set()
+
+    def flush(self) -> None:
+        """Log and wake now for everything noted (also what the thread runs each pass)."""
+        with self._lock:
+            stored, repeated, wake = self._stored, self._repeated, self._wake_needed
+            self._stored, self._repeated, self._wake_needed = [], [], False
+        if wake:
+            self._wake()
+        if stored or repeated:
+            log.info("webhooks accepted", extra={"svix_ids": stored, "duplicates": repeated})
+
+    def _run(self) -> None:
+        while True:
+            self._due.wait()
+            self._due.clear()
+            self.flush()
