@@ -37,10 +37,10 @@ FROM generate_series(1, %(n)s) AS g;
 INSERT INTO clerk.phone_number_history (phone_number_id, user_id, change, phone_number,
     region_code, reserved_for_second_factor, default_second_factor, is_primary,
     verification_status, verification_strategy, verification_attempts, created_at,
-    updated_at, svix_id, effective_at)
+    updated_at, svix_id, effective_at, event_at)
 SELECT id, user_id, 'created', phone_number, region_code, reserved_for_second_factor,
        default_second_factor, is_primary, verification_status, verification_strategy,
-       verification_attempts, created_at, updated_at, 'pre_' || id, updated_at
+       verification_attempts, created_at, updated_at, 'pre_' || id, updated_at, updated_at
 FROM clerk.phone_numbers
 """
 
