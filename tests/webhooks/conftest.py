@@ -34,3 +34,19 @@ def app(database_url: str, redis_url: str, queue_name: str) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def down_app(redis_url: str, queue_name: str) -> Iterator[Flask]:
+    """The app with a DATABASE_URL where nothing listens: Postgres is down."""
+    app = create_app(
+        {
+            "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1",
+            "REDIS_URL": redis_url,
+            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+            "CLERK_MIRROR_QUEUE": queue_name,
+            "POOL_TIMEOUT": 0.5,
+        }
+    )
+    yield app
+    app.extensions["clerk_mirror"].close()

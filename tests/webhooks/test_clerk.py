@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import TEST_SECRET, fixture_body, sign
+from tests.conftest import fixture_body, sign
 from tests.webhooks.conftest import OTHER_SECRET
 from webhooks import create_app
 from worker.config import ConfigError
@@ -158,26 +159,14 @@ def test_oversized_body_gets_413_and_stores_nothing(client: FlaskClient, databas
     assert inbox(database_url) == []
 
 
-def test_database_down_answers_503_with_retry_after(redis_url: str, queue_name: str) -> None:
-    app = create_app(
-        {
-            "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1",
-            "REDIS_URL": redis_url,
-            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
-            "CLERK_MIRROR_QUEUE": queue_name,
-            "POOL_TIMEOUT": 0.5,
-        }
-    )
-    try:
-        body = body_of("user.deleted")
-        response = app.test_client().post(URL, data=body, headers=sign(body, "m"))
-        assert response.status_code == 503
-        assert response.headers["Retry-After"]
-        ready = app.test_client().get("/readyz")
-        assert ready.status_code == 503
-        assert "postgres" in ready.get_json()["failed"]
-    finally:
-        app.extensions["clerk_mirror"].close()
+def test_database_down_answers_503_with_retry_after(down_app: Flask) -> None:
+    body = body_of("user.deleted")
+    response = down_app.test_client().post(URL, data=body, headers=sign(body, "m"))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    ready = down_app.test_client().get("/readyz")
+    assert ready.status_code == 503
+    assert "postgres" in ready.get_json()["failed"]
 
 
 def test_app_refuses_to_start_without_signing_secret(database_url: str) -> None:

@@ -6,11 +6,11 @@ import json
 
 import psycopg
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import TEST_SECRET, fixture_body, sign
-from webhooks import create_app
+from tests.conftest import fixture_body, sign
 from worker import db, tasks
 
 URL = "/webhooks/clerk"
@@ -68,27 +68,15 @@ def test_each_webhook_outcome_is_counted_by_type(client: FlaskClient) -> None:
 
 
 def test_database_down_is_counted_as_unavailable_and_metrics_still_answer(
-    redis_url: str, queue_name: str
+    down_app: Flask,
 ) -> None:
-    app = create_app(
-        {
-            "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1",
-            "REDIS_URL": redis_url,
-            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
-            "CLERK_MIRROR_QUEUE": queue_name,
-            "POOL_TIMEOUT": 0.5,
-        }
-    )
-    try:
-        client = app.test_client()
-        before = webhooks(scrape(client))
-        assert post(client, "user.deleted", "d1") == 503
-        after = scrape(client)
-        assert delta(before, webhooks(after)) == {"user.deleted/unavailable_503": 1}
-        assert after[("clerk_mirror_inbox_up", ())] == 0
-        assert ("clerk_mirror_inbox_pending", ()) not in after
-    finally:
-        app.extensions["clerk_mirror"].close()
+    client = down_app.test_client()
+    before = webhooks(scrape(client))
+    assert post(client, "user.deleted", "d1") == 503
+    after = scrape(client)
+    assert delta(before, webhooks(after)) == {"user.deleted/unavailable_503": 1}
+    assert after[("clerk_mirror_inbox_up", ())] == 0
+    assert ("clerk_mirror_inbox_pending", ()) not in after
 
 
 def test_inbox_gauges_show_pending_count_and_oldest_age(
