@@ -6,7 +6,6 @@ Prints a table and writes bench/results/latest.json. Sizes come from flags (or -
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import tempfile
@@ -16,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import db, drain, ingest, latency, payloads, report, verify
+from bench import backfill, db, drain, ingest, latency, payloads, report, verify
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SERVER_URL = os.environ.get("DATABASE_URL", db.SERVER_URL)
@@ -110,11 +109,7 @@ def bench_scale(size: dict[str, Any], work: Path) -> dict[str, Any]:
 
 
 def bench_backfill(size: dict[str, Any], work: Path) -> dict[str, Any] | None:
-    if importlib.util.find_spec("bench.backfill") is None:
-        return None
-    from bench import backfill  # written on another branch
-
-    return with_database(backfill.run)  # type: ignore[no-any-return]
+    return with_database(backfill.run)
 
 
 SECTIONS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any] | None]] = {
