@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,15 +43,38 @@ def apply_pending(
     conn: psycopg.Connection, *, limit: int = 200, isolate: bool = False
 ) -> BatchResult:
     """Claim due pending events (skipping those other workers hold) and apply them."""
-    # Binary: payloads arrive as raw bytes, not as hex text twice their size.
-    rows = conn.execute(queries.CLAIM_PENDING, {"limit": limit}, binary=True).fetchall()
-    return apply_rows(conn, rows, isolate=isolate)
+    return apply_rows(conn, claim_pending(conn, limit), isolate=isolate)
 
 
 def apply_ids(conn: psycopg.Connection, svix_ids: list[str]) -> BatchResult:
     """Apply the named events whatever their status: safe, since applying is idempotent."""
-    rows = conn.execute(queries.CLAIM_BY_ID, {"svix_ids": svix_ids}).fetchall()
-    return apply_rows(conn, rows)
+    return apply_rows(conn, claim_ids(conn, svix_ids))
+
+
+def claim_pending(conn: psycopg.Connection, limit: int) -> list[Any]:
+    # Binary: payloads arrive as raw bytes, not as hex text twice their size.
+    return conn.execute(queries.CLAIM_PENDING, {"limit": limit}, binary=True).fetchall()
+
+
+def claim_ids(conn: psycopg.Connection, svix_ids: list[str]) -> list[Any]:
+    return conn.execute(queries.CLAIM_BY_ID, {"svix_ids": svix_ids}).fetchall()
+
+
+def apply_or_isolate(conn: psycopg.Connection, claim: Callable[[], list[Any]]) -> BatchResult:
+    """Apply a claimed batch; if it raises, undo it and apply it again user by user.
+
+    One bad event then costs its own user an attempt (and, in the end, a dead letter)
+    instead of blocking every other user claimed with it. Connection errors are not
+    the batch's fault: they go to the caller, whose retry covers them.
+    """
+    try:
+        with conn.transaction():
+            return apply_rows(conn, claim())
+    except psycopg.OperationalError:
+        raise
+    except Exception:
+        log.exception("batch failed, applying user by user")
+        return apply_rows(conn, claim(), isolate=True)
 
 
 def apply_rows(conn: psycopg.Connection, rows: list[Any], *, isolate: bool = False) -> BatchResult:

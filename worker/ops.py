@@ -5,7 +5,6 @@ Functions take a connection and never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,8 +13,6 @@ from typing import Any
 import psycopg
 
 from worker import mirror, queries
-
-log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "processed", "ignored", "failed", "dead")
 _AGE = re.compile(r"^\s*(\d+)\s*([dh])\s*$")
@@ -94,15 +91,7 @@ def replay(conn: psycopg.Connection, svix_ids: list[str]) -> ReplayOutcome:
     worker would leave it.
     """
     requeued = conn.execute(queries.REQUEUE, {"svix_ids": svix_ids}).rowcount
-    try:
-        with conn.transaction():
-            result = mirror.apply_ids(conn, svix_ids)
-    except psycopg.OperationalError:
-        raise
-    except Exception:
-        log.exception("replay batch failed, applying user by user")
-        rows = conn.execute(queries.CLAIM_BY_ID, {"svix_ids": svix_ids}).fetchall()
-        result = mirror.apply_rows(conn, rows, isolate=True)
+    result = mirror.apply_or_isolate(conn, lambda: mirror.claim_ids(conn, svix_ids))
     return ReplayOutcome(
         requested=len(svix_ids),
         requeued=requeued,

@@ -40,18 +40,11 @@ def _ensure_pool() -> None:
 
 
 def apply_batch(limit: int = BATCH_USERS) -> mirror.BatchResult:
-    """Apply one batch; if it raises, apply it user by user so one bad event blocks no other."""
+    """Apply one batch, user by user if it raises, so one bad event blocks no other."""
     _ensure_pool()
     started = time.perf_counter()
-    try:
-        with db.transaction() as conn:
-            result = mirror.apply_pending(conn, limit=limit)
-    except (psycopg.OperationalError, psycopg_pool.PoolTimeout):
-        raise
-    except Exception:
-        log.exception("batch failed, applying user by user")
-        with db.transaction() as conn:
-            result = mirror.apply_pending(conn, limit=limit, isolate=True)
+    with db.transaction() as conn:
+        result = mirror.apply_or_isolate(conn, lambda: mirror.claim_pending(conn, limit))
     _observe(result, time.perf_counter() - started)
     return result
 
