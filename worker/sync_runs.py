@@ -94,12 +94,9 @@ class Run:
 
 
 def try_lock(conn: psycopg.Connection) -> bool:
+    """Take the backfill lock for this session; closing the connection releases it."""
     row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_ID,)).fetchone()
     return bool(row and row[0])
-
-
-def unlock(conn: psycopg.Connection) -> None:
-    conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_ID,))
 
 
 def start(conn: psycopg.Connection, *, reconcile: bool) -> Run:
