@@ -117,6 +117,8 @@ def test_pipeline_logs_are_json_lines_naming_svix_ids_without_numbers_or_secrets
     assert len(forbidden) > 6
     assert [secret for secret in forbidden if secret in everything] == []
     web_entries = [json.loads(line) for line in text["web.log"].splitlines()]
+    # No access log: the inbox records every request that counts.
+    assert [e for e in web_entries if e["logger"] == "gunicorn.access"] == []
     # Refusals name their svix_id; the inbox writer names each commit's svix_ids.
     web_ids = {e.get("svix_id") for e in web_entries}
     web_ids |= {i for e in web_entries for i in e.get("svix_ids", []) + e.get("duplicates", [])}
