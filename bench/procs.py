@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
-WEB_WORKERS = int(os.environ.get("WEB_CONCURRENCY", "3"))
-# Chosen from measurement (docs/benchmarks.md): threads let a worker overlap the commit
-# of one request with the parsing of the next.
+PROCFILE = Path(__file__).parent.parent / "Procfile"
+
+
+def procfile_default(variable: str) -> str:
+    """The default the Procfile's web line gives a variable (`${WEB_THREADS:-4}` -> "4")."""
+    web = next(line for line in PROCFILE.read_text().splitlines() if line.startswith("web:"))
+    found = re.search(r"\$\{" + variable + r":-([^}]+)\}", web)
+    assert found, f"the Procfile's web line has no ${{{variable}:-...}}"
+    return found.group(1)
+
+
+# The Procfile's settings (chosen from measurement, docs/benchmarks.md) unless overridden.
+WEB_WORKERS = int(os.environ.get("WEB_CONCURRENCY") or procfile_default("WEB_CONCURRENCY"))
+WEB_THREADS = int(os.environ.get("WEB_THREADS") or procfile_default("WEB_THREADS"))
 WEB_WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
-WEB_THREADS = int(os.environ.get("BENCH_THREADS", "8"))
 
 
 def gunicorn_argv(app_spec: str, port: int) -> list[str]:

@@ -11,6 +11,8 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_CLERK_API_URL = "https://api.clerk.com/v1"
 # Below Clerk's production limit of 1000 per 10 s; "90/10" suits a development instance.
 DEFAULT_CLERK_API_RATE_LIMIT = "900/10"
+# gunicorn threads per web process, as the Procfile's web line defaults WEB_THREADS.
+DEFAULT_WEB_THREADS = 4
 
 
 class ConfigError(RuntimeError):
@@ -29,6 +31,8 @@ class Settings:
     max_body_bytes: int
     # Client-side limit on Backend API calls, "requests/seconds" (see worker.clerk_api).
     clerk_api_rate_limit: str = DEFAULT_CLERK_API_RATE_LIMIT
+    # Database connections per web process: one per gunicorn thread (WEB_THREADS).
+    web_pool_size: int = DEFAULT_WEB_THREADS
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -40,6 +44,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     port = _number(env, "PORT", "8000")
     max_body = _number(env, "CLERK_MIRROR_MAX_BODY_BYTES", str(1024 * 1024))
+    # One database connection per gunicorn thread: a request never waits for the pool.
+    web_pool = max(1, _number(env, "WEB_THREADS", str(DEFAULT_WEB_THREADS)))
     return Settings(
         database_url=env.get("DATABASE_URL") or None,
         redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
@@ -49,6 +55,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         port=port,
         queue=env.get("CLERK_MIRROR_QUEUE") or "clerk_mirror",
         max_body_bytes=max_body,
+        web_pool_size=web_pool,
         clerk_api_rate_limit=env.get("CLERK_API_RATE_LIMIT") or DEFAULT_CLERK_API_RATE_LIMIT,
     )
 
