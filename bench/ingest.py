@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import resource
 import shutil
+import statistics
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -33,9 +36,48 @@ class WrkResult:
     non_2xx: int
     wrapped: int
     rss_mb: float
+    # CPU time per request (µs) of the web processes, of Postgres and of wrk.
+    cpu_us: dict[str, float] = field(default_factory=dict)
 
-    def asdict(self) -> dict[str, float]:
+    def asdict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
+
+
+def median_round(rounds: list[WrkResult]) -> dict[str, object]:
+    """The round with the median rate, and every round's rate beside it."""
+    chosen = sorted(rounds, key=lambda r: r.rps)[len(rounds) // 2]
+    out = chosen.asdict()
+    out["rounds_rps"] = [round(r.rps) for r in rounds]
+    out["rps_spread"] = (max(r.rps for r in rounds) - min(r.rps for r in rounds)) / statistics.mean(
+        r.rps for r in rounds
+    )
+    return out
+
+
+_HZ = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pgid: int) -> dict[str, float]:
+    """CPU seconds used so far by a process group (the web server) and by Postgres."""
+    used = {"web": 0.0, "postgres": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        key = "web" if int(fields[2]) == pgid else "postgres" if comm == "postgres" else None
+        if key:
+            used[key] += (int(fields[11]) + int(fields[12])) / _HZ
+    return used
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def ensure_wrk() -> str:
@@ -92,14 +134,21 @@ def run_app(
             reqs = work / f"requests-{app}-{phase}.tsv"
             write_requests(reqs, n)
             argv = [wrk, "-t2", f"-c{conns}", f"-d{secs}s", "--latency", "-s", str(LUA)]
+            before, wrk_before = cpu_seconds(proc.pid), _children_cpu()
             out = subprocess.run(
                 [*argv, f"{base}/webhooks/clerk", "--", str(reqs), "2"],
                 check=True, capture_output=True, text=True,
             ).stdout  # fmt: skip
+            after, wrk_after = cpu_seconds(proc.pid), _children_cpu()
             rss.sample()
             reqs.unlink()
         (work / f"wrk-{app}.txt").write_text(out)
-    return WrkResult(*parse_wrk(out), rss_mb=rss.peak)
+    parsed = parse_wrk(out)
+    served = parsed[0] * seconds
+    used = {key: after[key] - before[key] for key in after}
+    used["wrk"] = wrk_after - wrk_before
+    cpu_us = {key: round(1e6 * value / served) for key, value in used.items()}
+    return WrkResult(*parsed, rss_mb=rss.peak, cpu_us=cpu_us)
 
 
 def prepare_naive(database_url: str) -> None:

@@ -46,7 +46,19 @@ def _ingest_rows(r: dict[str, Any]) -> list[Row]:
          f"{vs_n:.2f}x", ">= 2x", _met(vs_n >= 2)),
         ("ingest p99 ms (baseline: hello / naive)", f"{e['p99_ms']:.1f}",
          f"{h['p99_ms']:.1f} / {n['p99_ms']:.1f}", "", "< 50 ms", _met(e["p99_ms"] < 50)),
+        ("ingest req/s of each round (hello / naive)", _rounds(e),
+         f"{_rounds(h)} / {_rounds(n)}", "", "", ""),
+        ("ingest CPU us/req web+postgres+wrk", _cpu(e), f"{_cpu(h)} / {_cpu(n)}", "", "", ""),
     ]  # fmt: skip
+
+
+def _rounds(r: dict[str, Any]) -> str:
+    return " ".join(str(rps) for rps in r.get("rounds_rps", [round(r["rps"])]))
+
+
+def _cpu(r: dict[str, Any]) -> str:
+    cpu = r.get("cpu_us") or {}
+    return "+".join(str(cpu.get(key, "?")) for key in ("web", "postgres", "wrk"))
 
 
 def _drain_rows(r: dict[str, Any]) -> list[Row]:
