@@ -130,7 +130,7 @@ def run_app(
     with running(procs.gunicorn_argv(APPS[app], port), env, work / f"web-{app}.log") as proc:
         wait_for(web_ready(base), 30, f"{app} web")
         rss = procs.RssPeak(proc.pid)
-        for phase, secs, n in (("warm", 2, max(2000, count // 10)), ("run", seconds, count)):
+        for phase, secs, n in (("warm", 2, max(2000, count // 3)), ("run", seconds, count)):
             reqs = work / f"requests-{app}-{phase}.tsv"
             write_requests(reqs, n)
             argv = [wrk, "-t2", f"-c{conns}", f"-d{secs}s", "--latency", "-s", str(LUA)]
