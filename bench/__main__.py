@@ -55,24 +55,34 @@ def with_database(fn: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
         db.drop(url, SERVER_URL)
 
 
+INGEST_APPS = ("hello", "naive", "endpoint")
+# Not in the default run: the endpoint with its inbox write removed or faked (bench/probe_apps.py).
+PROBE_APPS = ("endpoint_without_store", "endpoint_with_sleep_store")
+
+
+def ingest_rounds(
+    url: str, size: dict[str, Any], work: Path, apps: tuple[str, ...]
+) -> dict[str, Any]:
+    ingest.prepare_naive(url)
+    count = 10_000 * size["ingest_s"]  # above what any app answers: no svix-id repeats
+    # The apps take turns, round after round, so that a slow spell of the machine lands
+    # on all of them; each figure is its median round.
+    rounds: dict[str, list[ingest.WrkResult]] = {app: [] for app in apps}
+    for _ in range(size["ingest_rounds"]):
+        for app in apps:
+            rounds[app].append(ingest.run_app(
+                app, env_for(url), work, seconds=size["ingest_s"], count=count,
+                conns=size["ingest_conns"],
+            ))  # fmt: skip
+    return {app: ingest.median_round(rounds[app]) for app in apps}
+
+
 def bench_ingest(size: dict[str, Any], work: Path) -> dict[str, Any]:
-    apps = ("hello", "naive", "endpoint")
+    return with_database(lambda url: ingest_rounds(url, size, work, INGEST_APPS))
 
-    def run(url: str) -> dict[str, Any]:
-        ingest.prepare_naive(url)
-        count = 10_000 * size["ingest_s"]  # above what any app answers: no svix-id repeats
-        # The apps take turns, round after round, so that a slow spell of the machine
-        # lands on all three; each figure is its median round.
-        rounds: dict[str, list[ingest.WrkResult]] = {app: [] for app in apps}
-        for _ in range(size["ingest_rounds"]):
-            for app in apps:
-                rounds[app].append(ingest.run_app(
-                    app, env_for(url), work, seconds=size["ingest_s"], count=count,
-                    conns=size["ingest_conns"],
-                ))  # fmt: skip
-        return {app: ingest.median_round(rounds[app]) for app in apps}
 
-    return with_database(run)
+def bench_ingest_limits(size: dict[str, Any], work: Path) -> dict[str, Any]:
+    return with_database(lambda url: ingest_rounds(url, size, work, INGEST_APPS + PROBE_APPS))
 
 
 def drain_compared(size: dict[str, Any], work: Path, *, preload: int = 0) -> dict[str, Any]:
@@ -128,12 +138,21 @@ SECTIONS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any] | None]] = {
     "scale": bench_scale,
     "backfill": bench_backfill,
 }
+# Run only when named with --only.
+EXTRA_SECTIONS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any] | None]] = {
+    "ingest-limits": bench_ingest_limits,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, a minute or two")
-    parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run these sections")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=sorted({**SECTIONS, **EXTRA_SECTIONS}),
+        help="run these sections",
+    )
     for name, default in FULL.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=None)
     args = parser.parse_args(argv)
@@ -144,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="cpm-bench-") as tmp:
         for name in args.only or SECTIONS:
             print(f"{name} ...", flush=True)
-            results[name] = SECTIONS[name](size, Path(tmp))
+            results[name] = {**SECTIONS, **EXTRA_SECTIONS}[name](size, Path(tmp))
     results["machine"]["load_after"] = os.getloadavg()
     results["seconds"] = time.perf_counter() - started
     RESULTS.mkdir(exist_ok=True)

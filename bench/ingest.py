@@ -23,6 +23,8 @@ APPS = {
     "hello": "bench.baseline_apps:hello_app()",
     "naive": "bench.baseline_apps:naive_app()",
     "endpoint": "webhooks:create_app()",
+    "endpoint_without_store": "bench.probe_apps:endpoint_without_store()",
+    "endpoint_with_sleep_store": "bench.probe_apps:endpoint_with_sleep_store()",
 }
 LUA = Path(__file__).with_name("requests.lua")
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}

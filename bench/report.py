@@ -52,6 +52,19 @@ def _ingest_rows(r: dict[str, Any]) -> list[Row]:
     ]  # fmt: skip
 
 
+def _probe_rows(r: dict[str, Any]) -> list[Row]:
+    """The endpoint without its inbox write, or with a sleep instead: what the write costs."""
+    rows: list[Row] = []
+    for probe, label in (("endpoint_without_store", "no inbox write"),
+                         ("endpoint_with_sleep_store", "0.6 ms sleep for the write")):  # fmt: skip
+        p = r[probe]
+        rows.append((f"probe: endpoint, {label}, req/s", f"{p['rps']:,.0f}",
+                     f"{r['hello']['rps']:,.0f}", f"{_ratio(p['rps'], r['hello']['rps']):.2f}x",
+                     "", ""))  # fmt: skip
+        rows.append((f"probe: {label}, CPU us/req", _cpu(p), "", "", "", ""))
+    return rows
+
+
 def _rounds(r: dict[str, Any]) -> str:
     return " ".join(str(rps) for rps in r.get("rounds_rps", [round(r["rps"])]))
 
@@ -92,6 +105,8 @@ def table(results: dict[str, Any]) -> str:
     rows: list[Row] = [("figure", "measured", "baseline", "ratio", "target", "met")]
     if "ingest" in results:
         rows += _ingest_rows(results["ingest"])
+    if "ingest-limits" in results:
+        rows += _ingest_rows(results["ingest-limits"]) + _probe_rows(results["ingest-limits"])
     if "drain" in results:
         rows += _drain_rows(results["drain"])
     if "latency" in results:
