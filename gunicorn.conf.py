@@ -13,7 +13,7 @@ from gunicorn.glogging import Logger
 from worker.logs import gunicorn_logconfig
 
 
-class JsonLogger(Logger):
+class JsonLogger(Logger):  # type: ignore[misc]
     """gunicorn's logger, with the access log only when --access-logfile asks for it.
 
     gunicorn turns its access log on whenever a logconfig_dict is set, and then formats

@@ -11,11 +11,9 @@ import json
 import os
 import sys
 import time
-import uuid
 
-import psycopg
-
-from worker import backfill, migrate
+from bench import db
+from worker import backfill
 from worker.clerk_api import ClerkClient
 from worker.fake_clerk import FakeClerk, generate_users
 
@@ -36,20 +34,13 @@ def run(database_url: str, n: int = 5000) -> dict[str, float]:
 
 
 def main() -> None:
-    server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
-    name = f"cpm_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # generated name
-    info = psycopg.conninfo.conninfo_to_dict(server)
-    info["dbname"] = name
-    url = psycopg.conninfo.make_conninfo(**info)
+    server = os.environ.get("DATABASE_URL") or db.SERVER_URL
+    url = db.create(server)
     try:
-        migrate.migrate(url)
         n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
         print(json.dumps(run(url, n)))
     finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        db.drop(url, server)
 
 
 if __name__ == "__main__":

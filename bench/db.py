@@ -34,9 +34,7 @@ ON CONFLICT (svix_id) DO NOTHING
 
 
 def with_dbname(url: str, name: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
+    return psycopg.conninfo.make_conninfo(url, dbname=name)
 
 
 def create(server_url: str = SERVER_URL, *, migrated: bool = True) -> str:
@@ -51,7 +49,7 @@ def create(server_url: str = SERVER_URL, *, migrated: bool = True) -> str:
 
 
 def drop(url: str, server_url: str = SERVER_URL) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    name = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))

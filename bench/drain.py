@@ -49,7 +49,7 @@ def preload(url: str, phones: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         with conn.transaction():
             for statement in PRELOAD.split(";"):
-                conn.execute(statement, {"n": phones})  # type: ignore[arg-type]
+                conn.execute(statement, {"n": phones})
         conn.execute("ANALYZE")
 
 

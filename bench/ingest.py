@@ -39,7 +39,7 @@ class WrkResult:
     wrapped: int
     rss_mb: float
     # CPU time per request (µs) of the web processes, of Postgres and of wrk.
-    cpu_us: dict[str, float] = field(default_factory=dict)
+    cpu_us: dict[str, int] = field(default_factory=dict)
 
     def asdict(self) -> dict[str, object]:
         return dataclasses.asdict(self)

@@ -13,6 +13,6 @@ app = Celery("bench_noop")
 app.conf.update(celery_settings(config.from_env()))
 
 
-@app.task(name=NOOP_TASK, acks_late=True, ignore_result=True)
+@app.task(name=NOOP_TASK, acks_late=True, ignore_result=True)  # type: ignore[untyped-decorator]
 def noop() -> None:
     return None

@@ -99,7 +99,9 @@ def user_history(run: str, users: int, per_user: int, seed: int = 7) -> list[tup
     return out
 
 
-def with_duplicates(events: list[tuple[str, bytes]], share: float, seed: int = 11) -> list:
+def with_duplicates(
+    events: list[tuple[str, bytes]], share: float, seed: int = 11
+) -> list[tuple[str, bytes]]:
     """Svix redeliveries: the same svix-id and body again, at random places."""
     rng = random.Random(seed)
     extra = rng.sample(events, int(len(events) * share))
