@@ -30,5 +30,12 @@ class JsonLogger(Logger):  # type: ignore[misc]
             super().access(resp, req, environ, request_time)
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """A web process stopping: log and wake for its last requests, close its pool."""
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
+    if "clerk_mirror" in extensions:
+        extensions["clerk_mirror"].close()
+
+
 logconfig_dict = gunicorn_logconfig()
 logger_class = JsonLogger

@@ -32,17 +32,23 @@ class Notifier:
         self._repeated: list[str] = []
         self._wake_needed = False
         self._owner = 0
+        self._thread: threading.Thread | None = None
+        self._closing = False
 
     def accepted(self, svix_id: str, *, stored: bool, wake: bool) -> None:
         """Note an event that is in the inbox (stored now, or a redelivery)."""
         with self._lock:
             (self._stored if stored else self._repeated).append(svix_id)
             self._wake_needed |= wake
+            closing = self._closing
             # Started here, in the process that serves requests: a thread started before
             # a fork (gunicorn --preload) would not exist in the workers.
-            if self._owner != os.getpid():
+            if self._owner != os.getpid() and not self._closing:
                 self._owner = os.getpid()
-                threading.Thread(target=self._run, name="notifier", daemon=True).start()
+                self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+                self._thread.start()
+        if closing:  # no thread any more: a request finishing during shutdown
+            self.flush()
         self._due.set()
 
     def flush(self) -> None:
@@ -55,8 +61,18 @@ class Notifier:
         if stored or repeated:
             log.info("webhooks accepted", extra={"svix_ids": stored, "duplicates": repeated})
 
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the thread after a last pass, so nothing noted is left unlogged or unwoken."""
+        with self._lock:
+            self._closing = True
+            thread = self._thread if self._owner == os.getpid() else None
+        self._due.set()
+        if thread is not None:
+            thread.join(timeout)
+        self.flush()
+
     def _run(self) -> None:
-        while True:
+        while not self._closing:
             self._due.wait()
             self._due.clear()
             self.flush()

@@ -80,7 +80,7 @@ class Runtime:
             return inbox.store_event(conn, svix_id, body, env)
 
     def close(self) -> None:
-        self.notifier.flush()
+        self.notifier.close()
         self.pool.close()
 
     def verify(self, body: bytes, headers: dict[str, str]) -> bool:

@@ -51,3 +51,13 @@ def test_access_logfile_turns_the_access_log_on(capfd: pytest.CaptureFixture[str
     lines = access_lines(capfd)
     assert len(lines) == 1
     assert '"POST /webhooks/clerk HTTP/1.1" 200' in lines[0]["message"]
+
+
+def test_a_stopping_web_process_closes_its_runtime() -> None:
+    closed = []
+    app = SimpleNamespace(
+        extensions={"clerk_mirror": SimpleNamespace(close=lambda: closed.append(1))}
+    )
+    CONF["worker_exit"](None, SimpleNamespace(wsgi=app))
+    CONF["worker_exit"](None, SimpleNamespace())  # a worker that never loaded the app
+    assert closed == [1]
