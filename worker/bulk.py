@@ -1,16 +1,18 @@
-"""Bulk writes of the mirror: binary COPY into a session-local stage, then one INSERT per table.
+"""Bulk writes of the mirror: one INSERT per table and batch, never one per row.
 
-One statement per table and batch instead of one per row, and psycopg encodes COPY rows
-in C (per-row executemany and unnest() arrays spent most of the worker's time in Python
-parameter dumping; see docs/benchmarks.md). Each INSERT empties its stage as it reads it,
-because a transaction may write history more than once; ON COMMIT DELETE ROWS is the net
-for a rollback.
+A few rows go in as INSERT ... VALUES. More are written by binary COPY into a
+session-local stage first, then moved by the same INSERT reading the stage: psycopg
+encodes COPY rows in C (per-row executemany and unnest() arrays spent most of the
+worker's time in Python parameter dumping; see docs/benchmarks.md). That INSERT empties
+its stage as it reads it, because a transaction may write history more than once;
+ON COMMIT DELETE ROWS is the net for a rollback.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final, LiteralString
 
 import psycopg
@@ -36,7 +38,6 @@ CREATE TEMP TABLE IF NOT EXISTS history_stage (
 
 # Newest wins, also here: a row only moves forward in version.
 UPSERT_USERS: Final[LiteralString] = """
-WITH staged AS (DELETE FROM user_stage RETURNING *)
 INSERT INTO clerk.users AS u
     (id, primary_phone_number_id, two_factor_enabled, totp_enabled, backup_code_enabled,
      created_at, updated_at, deleted_at, version_ms, version_event_ms, version_svix_id)
@@ -60,7 +61,6 @@ WHERE (u.version_ms, u.version_event_ms, u.version_svix_id)
 """
 
 UPSERT_PHONES: Final[LiteralString] = """
-WITH staged AS (DELETE FROM phone_stage RETURNING *)
 INSERT INTO clerk.phone_numbers
     (id, user_id, phone_number, region_code, reserved_for_second_factor,
      default_second_factor, is_primary, verification_status, verification_strategy,
@@ -90,7 +90,6 @@ ON CONFLICT (id) DO UPDATE SET
 
 # seq keeps the fold's order, so history_id follows it within a batch.
 INSERT_HISTORY: Final[LiteralString] = """
-WITH staged AS (DELETE FROM history_stage RETURNING *)
 INSERT INTO clerk.phone_number_history
     (phone_number_id, user_id, change, svix_id, effective_at, event_at, phone_number,
      region_code, reserved_for_second_factor, default_second_factor, is_primary,
@@ -105,6 +104,18 @@ ORDER BY seq
 ON CONFLICT (phone_number_id, svix_id) DO NOTHING
 """
 
+# Up to this many rows go in as one INSERT ... VALUES; more are staged by COPY. A COPY
+# costs a stage (created once per session, emptied at every commit) and two more round
+# trips per table: for the one or two events a quiet drain finds, that fixed cost was
+# most of the work (docs/benchmarks.md, Latency).
+VALUES_MAX_ROWS = 16
+
+_PHONE_COLUMNS = (
+    "id", "user_id", "phone_number", "region_code", "reserved_for_second_factor",
+    "default_second_factor", "is_primary", "verification_status", "verification_strategy",
+    "verification_attempts", "verification_expire_at", "linked_to", "created_at",
+    "updated_at", "deleted_at",
+)  # fmt: skip
 _PHONE_TYPES = (
     "text", "text", "text", "text", "bool", "bool", "bool", "text", "text", "int4",
     "timestamptz", "jsonb", "timestamptz", "timestamptz", "timestamptz",
@@ -113,30 +124,61 @@ _PHONE_TYPES = (
 
 @dataclass(frozen=True, slots=True)
 class Stage:
-    copy: LiteralString
+    """A target table's rows, in `columns` order, read by `body` as `staged`."""
+
+    table: str
+    columns: tuple[str, ...]
     types: tuple[str, ...]
-    insert: LiteralString
+    body: LiteralString
+
+    def copy_statement(self) -> str:
+        return f"COPY {self.table} FROM STDIN (FORMAT BINARY)"
+
+    def from_stage(self) -> str:
+        # The INSERT empties the stage as it reads it: a transaction may write twice.
+        # (table and body are this module's constants, never input.)
+        return f"WITH staged AS (DELETE FROM {self.table} RETURNING *){self.body}"  # noqa: S608
+
+    def from_values(self, count: int) -> str:
+        return _values_statement(self, count)
+
+
+@lru_cache(maxsize=64)
+def _values_statement(stage: Stage, count: int) -> str:
+    row = "(" + ", ".join(f"%s::{t}" for t in stage.types) + ")"
+    columns = ", ".join(stage.columns)
+    values = ", ".join([row] * count)
+    return f"WITH staged ({columns}) AS (VALUES {values}){stage.body}"
 
 
 USERS = Stage(
-    "COPY user_stage FROM STDIN (FORMAT BINARY)",
+    "user_stage",
+    ("id", "primary_phone_number_id", "two_factor_enabled", "totp_enabled",
+     "backup_code_enabled", "created_at", "updated_at", "deleted_at", "version_ms",
+     "version_event_ms", "version_svix_id"),
     ("text", "text", "bool", "bool", "bool", "timestamptz", "timestamptz", "timestamptz",
      "int8", "int8", "text"),
     UPSERT_USERS,
 )  # fmt: skip
-PHONES = Stage("COPY phone_stage FROM STDIN (FORMAT BINARY)", _PHONE_TYPES, UPSERT_PHONES)
+PHONES = Stage("phone_stage", _PHONE_COLUMNS, _PHONE_TYPES, UPSERT_PHONES)
 HISTORY = Stage(
-    "COPY history_stage FROM STDIN (FORMAT BINARY)",
+    "history_stage",
+    ("seq", "change", "svix_id", "effective_at", "event_at", *_PHONE_COLUMNS),
     ("int4", "text", "text", "timestamptz", "timestamptz", *_PHONE_TYPES),
     INSERT_HISTORY,
 )
 
 
 def write(conn: psycopg.Connection, stage: Stage, rows: Iterable[tuple[Any, ...]]) -> None:
-    """Stage rows (in the stage's column order) and move them into the table in one INSERT."""
+    """Write rows (in the stage's column order) into the table in one INSERT."""
+    rows = list(rows)
+    if len(rows) <= VALUES_MAX_ROWS:
+        params = [value for row in rows for value in row]
+        conn.execute(stage.from_values(len(rows)), params)
+        return
     conn.execute(CREATE_STAGES)
-    with conn.cursor().copy(stage.copy) as copy:
+    with conn.cursor().copy(stage.copy_statement()) as copy:
         copy.set_types(stage.types)
         for row in rows:
             copy.write_row(row)
-    conn.execute(stage.insert)
+    conn.execute(stage.from_stage())

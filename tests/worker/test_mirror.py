@@ -10,11 +10,19 @@ import pytest
 
 from tests.conftest import STORY
 from tests.mirror_helpers import deliver, drain, mirror_state, put, statuses
+from worker import bulk
 
 US = "idn_2pPhoneAdaUS00000000001"
 GB = "idn_2pPhoneAdaGB00000000002"
 ADA = "user_2pAdaExample0000000000001"
 IN_ORDER = [(name, f"msg_{i}") for i, name in enumerate(STORY)]
+
+
+@pytest.fixture(autouse=True, params=["values", "copy"])
+def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every rule, once with rows written as INSERT ... VALUES and once staged by COPY."""
+    monkeypatch.setattr(bulk, "VALUES_MAX_ROWS", 10**6 if request.param == "values" else -1)
+    return str(request.param)
 
 
 def at(minute: int) -> datetime:
