@@ -81,6 +81,8 @@ def _drain_rows(r: dict[str, Any]) -> list[Row]:
          f"{ratio:.1f}x", ">= 5,000/s, >= 4x", _met(r["per_s"] >= 5000 and ratio >= 4)),
         (f"drain = one-by-one ({r['sample_users']} users)", str(r["same_as_one_by_one"]), "", "",
          "same rows", _met(r["same_as_one_by_one"])),
+        ("drain events/s of each round", " ".join(map(str, r.get("rounds_per_s", []))),
+         "", "", "", ""),
     ]  # fmt: skip
 
 
@@ -126,6 +128,8 @@ def table(results: dict[str, Any]) -> str:
         )
         rows.append(("  same as one-by-one", str(s["same_as_one_by_one"]), "", "", "same rows",
                      _met(s["same_as_one_by_one"])))  # fmt: skip
+        rows.append(("  events/s of each round", " ".join(map(str, s.get("rounds_per_s", []))),
+                     "", "", "", ""))  # fmt: skip
     for name in ("drain", "scale"):
         if name in results:
             rows.append((f"worker peak RSS MB ({name})", f"{results[name]['worker_rss_mb']:.0f}",

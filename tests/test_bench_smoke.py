@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from bench import db, drain, payloads, verify
+from bench import db, drain, payloads, report, verify
 
 
 def test_bench_drain_through_a_real_worker_equals_one_by_one_application(
@@ -32,3 +32,45 @@ def test_bench_drain_through_a_real_worker_equals_one_by_one_application(
     finally:
         db.drop(fast_url, server)
         db.drop(ref_url, server)
+
+
+def test_the_report_prints_every_figure_with_its_baseline_ratio_and_verdict() -> None:
+    app = {
+        "rps": 1000.0,
+        "p50_ms": 5.0,
+        "p99_ms": 40.0,
+        "rss_mb": 250.0,
+        "cpu_us": {"web": 900, "postgres": 200, "wrk": 100},
+        "rounds_rps": [990, 1000, 1010],
+    }
+    drained = {
+        "per_s": 12000.0,
+        "same_as_one_by_one": True,
+        "sample_users": 50,
+        "worker_rss_mb": 230.0,
+        "rounds_per_s": [11000, 12000, 13000],
+    }
+    results = {
+        "sizes": {"scale_phones": 1_000_000},
+        "ingest": {"hello": {**app, "rps": 5000.0}, "naive": {**app, "rps": 1500.0},
+                   "endpoint": app},
+        "drain": {**drained, "noop": {"per_s": 900.0}},
+        "scale": {**drained, "per_s": 9000.0},
+        "latency": {"applied_p50_ms": 6.0, "applied_p99_ms": 120.0, "client_p50_ms": 3.0,
+                    "client_p99_ms": 10.0,
+                    "rss_mb": {"web": {"first": 260, "last": 261},
+                               "worker": {"first": 190, "last": 191}}},
+        "backfill": {"users_per_s": 2000.0},
+    }  # fmt: skip
+    lines = {line.split("|")[0].strip(): line for line in report.table(results).splitlines()}
+
+    def cells(name: str) -> list[str]:
+        return [cell.strip() for cell in lines[name].split("|")]
+
+    assert cells("ingest req/s vs hello-world")[1:] == ["1,000", "5,000", "0.20x", ">= 0.5x", "NO"]
+    assert cells("ingest req/s vs naive verify+upsert")[3] == "0.67x"
+    assert cells("drain events/s vs no-op tasks/s")[3:] == ["13.3x", ">= 5,000/s, >= 4x", "yes"]
+    assert cells("drain events/s, 1,000,000 phones in mirror")[3:] == ["0.75x", ">= 0.8x", "NO"]
+    assert cells("2xx -> applied p99 ms (inbox)")[-1] == "NO"
+    assert cells("drain events/s of each round")[1] == "11000 12000 13000"
+    assert cells("backfill users/s")[1] == "2,000"
