@@ -154,8 +154,8 @@ def bench_backfill(size: dict[str, Any], work: Path) -> dict[str, Any]:
 Section = Callable[[dict[str, Any], Path], dict[str, Any]]
 SECTIONS: dict[str, Section] = {
     "ingest": bench_ingest,
-    "drain": bench_drain,  # and scale, unless --scale-phones 0
     "latency": bench_latency,
+    "drain": bench_drain,  # and scale, unless --scale-phones 0
     "backfill": bench_backfill,
 }
 # Run only when named with --only.
@@ -182,6 +182,9 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cpm-bench-") as tmp:
         for name in args.only or SECTIONS:
+            # The disk takes the previous section's writes now, not while this one is timed
+            # (a writeback of the drain's hundreds of MB stalled the latency run's commits).
+            os.sync()
             print(f"{name} ...", flush=True)
             results.update({**SECTIONS, **EXTRA_SECTIONS}[name](size, Path(tmp)))
     results["machine"]["load_after"] = os.getloadavg()
