@@ -9,24 +9,35 @@ from __future__ import annotations
 from typing import Any
 
 from gunicorn.glogging import Logger
+from gunicorn.instrument.statsd import Statsd
 
 from worker.logs import gunicorn_logconfig
 
 
-class JsonLogger(Logger):  # type: ignore[misc]
+class JsonLogger(Statsd):  # type: ignore[misc]
     """gunicorn's logger, with the access log only when --access-logfile asks for it.
 
     gunicorn turns its access log on whenever a logconfig_dict is set, and then formats
     a line for every request: a measurable share of a webhook's CPU, for lines that the
-    inbox (received_at, svix-id) already records.
+    inbox (received_at, svix-id) already records. Built on gunicorn's statsd logger, so
+    that --statsd-host still sends its request metrics (a custom logger_class turns off
+    gunicorn's own switch to that logger); without a statsd host it sends nothing.
     """
+
+    def __init__(self, cfg: Any) -> None:
+        if cfg.statsd_host:
+            super().__init__(cfg)
+            return
+        # Statsd would open a socket to nowhere: be the plain logger, with no socket.
+        Logger.__init__(self, cfg)
+        self.prefix, self.sock, self.dogstatsd_tags = "", None, cfg.dogstatsd_tags
 
     @property
     def access_log_enabled(self) -> bool:
         return bool(self.cfg.accesslog)
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
-        if self.cfg.accesslog:
+        if self.sock is not None or self.cfg.accesslog:
             super().access(resp, req, environ, request_time)
 
 

@@ -27,7 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        POOL_SIZE=settings.web_pool_size,
+        POOL_SIZE=config.web_threads({**os.environ, **environ}),
         POOL_TIMEOUT=2.0,
     )
     app.config.from_mapping({k: v for k, v in overrides.items() if k in app.config})

@@ -172,6 +172,8 @@ HISTORY = Stage(
 def write(conn: psycopg.Connection, stage: Stage, rows: Iterable[tuple[Any, ...]]) -> None:
     """Write rows (in the stage's column order) into the table in one INSERT."""
     rows = list(rows)
+    if not rows:
+        return
     if len(rows) <= VALUES_MAX_ROWS:
         params = [value for row in rows for value in row]
         conn.execute(stage.from_values(len(rows)), params)

@@ -11,8 +11,6 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_CLERK_API_URL = "https://api.clerk.com/v1"
 # Below Clerk's production limit of 1000 per 10 s; "90/10" suits a development instance.
 DEFAULT_CLERK_API_RATE_LIMIT = "900/10"
-# gunicorn threads per web process, as the Procfile's web line defaults WEB_THREADS.
-DEFAULT_WEB_THREADS = 4
 
 
 class ConfigError(RuntimeError):
@@ -31,8 +29,6 @@ class Settings:
     max_body_bytes: int
     # Client-side limit on Backend API calls, "requests/seconds" (see worker.clerk_api).
     clerk_api_rate_limit: str = DEFAULT_CLERK_API_RATE_LIMIT
-    # Database connections per web process: one per gunicorn thread (WEB_THREADS).
-    web_pool_size: int = DEFAULT_WEB_THREADS
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -44,8 +40,6 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     port = _number(env, "PORT", "8000")
     max_body = _number(env, "CLERK_MIRROR_MAX_BODY_BYTES", str(1024 * 1024))
-    # One database connection per gunicorn thread: a request never waits for the pool.
-    web_pool = max(1, _number(env, "WEB_THREADS", str(DEFAULT_WEB_THREADS)))
     return Settings(
         database_url=env.get("DATABASE_URL") or None,
         redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
@@ -55,13 +49,22 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         port=port,
         queue=env.get("CLERK_MIRROR_QUEUE") or "clerk_mirror",
         max_body_bytes=max_body,
-        web_pool_size=web_pool,
         clerk_api_rate_limit=env.get("CLERK_API_RATE_LIMIT") or DEFAULT_CLERK_API_RATE_LIMIT,
     )
 
 
+def web_threads(environ: Mapping[str, str] | None = None) -> int:
+    """WEB_THREADS: gunicorn threads per web process, and so its database connections.
+
+    Read by the web process alone. The pool follows this variable, not gunicorn's own
+    --threads: set threads through WEB_THREADS (as the Procfile does) to keep the two
+    equal, or a request may wait for a connection.
+    """
+    return max(1, _number(os.environ if environ is None else environ, "WEB_THREADS", "4"))
+
+
 def _number(env: Mapping[str, str], name: str, default: str) -> int:
-    raw = env.get(name) or default
+    raw = (env.get(name) or default).strip()
     if not raw.isdigit():
         raise ConfigError(f"{name} should be a whole number, got {raw!r}")
     return int(raw)

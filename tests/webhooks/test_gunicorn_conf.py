@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import socket
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -61,3 +62,21 @@ def test_a_stopping_web_process_closes_its_runtime() -> None:
     CONF["worker_exit"](None, SimpleNamespace(wsgi=app))
     CONF["worker_exit"](None, SimpleNamespace())  # a worker that never loaded the app
     assert closed == [1]
+
+
+def test_statsd_host_still_gets_request_metrics_without_access_lines(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(2.0)
+        log = logger("statsd_host", f"127.0.0.1:{receiver.getsockname()[1]}")
+        try:
+            log.access(*request())
+            datagrams = set()
+            while len(datagrams) < 3:
+                datagrams.add(receiver.recv(512).decode())
+        finally:
+            log.sock.close()
+    assert "gunicorn.requests:1|c|@1.0" in datagrams
+    assert access_lines(capfd) == []

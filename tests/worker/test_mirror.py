@@ -189,3 +189,9 @@ def test_unusable_signed_event_is_marked_failed_with_reason(
     assert row[0] == "failed"
     assert reason in row[1]
     assert statuses(conn)["good"] == "processed"
+
+
+def test_writing_no_rows_is_a_no_op(conn: psycopg.Connection) -> None:
+    for stage in (bulk.USERS, bulk.PHONES, bulk.HISTORY):
+        bulk.write(conn, stage, [])
+    assert mirror_state(conn) == {"users": [], "phones": [], "history": []}
