@@ -12,7 +12,7 @@ from celery import Celery
 
 from bench import db, procs
 from bench.noop_app import NOOP_TASK
-from tests.processes import running
+from tests.processes import running, worker_argv
 from worker.app import DRAIN_TASK
 
 PENDING = "SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'"
@@ -60,7 +60,7 @@ def drain_events(
     url, queue = env["DATABASE_URL"], env["CLERK_MIRROR_QUEUE"]
     stored = db.load_inbox(url, events)
     log = work / f"worker-{queue}.log"
-    with running(procs.celery_argv("worker.app", queue), env, log) as proc:
+    with running(worker_argv(queue), env, log) as proc:
         procs.wait_for_line(log, "ready.")
         rss = procs.RssPeak(proc.pid)
         broker = Celery("bench_client", broker=env["REDIS_URL"])
@@ -91,7 +91,7 @@ def drain_noop(env: dict[str, str], work: Path, count: int) -> dict[str, Any]:
     client = redis.Redis.from_url(env["REDIS_URL"])
     log = work / f"worker-{queue}.log"
     try:
-        with running(procs.celery_argv("bench.noop_app", queue), env, log):
+        with running(worker_argv(queue, app="bench.noop_app"), env, log):
             while client.llen(queue) >= count:
                 time.sleep(0.002)
             start, first = time.perf_counter(), client.llen(queue)

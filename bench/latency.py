@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from bench import payloads, procs
-from tests.processes import free_port, running, wait_for, web_ready
+from tests.processes import free_port, running, wait_for, web_ready, worker_argv
 
 # Inbox timing of the run's events: received (committed before the 2xx) to applied.
 APPLIED = """
@@ -64,15 +64,15 @@ def paced(
 def run(env: dict[str, str], work: Path, *, rate: int, seconds: int) -> dict[str, Any]:
     url, port = env["DATABASE_URL"], free_port()
     base = f"http://127.0.0.1:{port}"
-    web_argv = procs.gunicorn_argv("webhooks:create_app()", port)
-    worker_argv = procs.celery_argv("worker.app", env["CLERK_MIRROR_QUEUE"])
+    web = procs.gunicorn_argv("webhooks:create_app()", port)
+    worker = worker_argv(env["CLERK_MIRROR_QUEUE"])
     with (
-        running(web_argv, env, work / "web-latency.log") as web,
-        running(worker_argv, env, work / "worker-latency.log") as worker,
+        running(web, env, work / "web-latency.log") as web_proc,
+        running(worker, env, work / "worker-latency.log") as worker_proc,
     ):
         wait_for(web_ready(base), 30, "web")
         procs.wait_for_line(work / "worker-latency.log", "ready.")
-        rss = {"web": procs.RssPeak(web.pid), "worker": procs.RssPeak(worker.pid)}
+        rss = {"web": procs.RssPeak(web_proc.pid), "worker": procs.RssPeak(worker_proc.pid)}
         sampler_stop = threading.Event()
 
         def sample() -> None:

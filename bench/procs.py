@@ -34,14 +34,6 @@ def gunicorn_argv(app_spec: str, port: int) -> list[str]:
     return [*argv, "--log-level", "warning", app_spec]
 
 
-def celery_argv(app: str, queue: str, concurrency: int = 2) -> list[str]:
-    return [
-        sys.executable, "-m", "celery", "-A", app, "worker", "--loglevel", "INFO",
-        "--concurrency", str(concurrency), "-Q", queue,
-        "--without-heartbeat", "--without-gossip", "--without-mingle",
-    ]  # fmt: skip
-
-
 def wait_for_line(log: Path, text: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -72,13 +72,13 @@ def web_argv(port: int, workers: int = 2) -> list[str]:
     ]
 
 
-def worker_argv(queue: str, concurrency: int = 2) -> list[str]:
+def worker_argv(queue: str, concurrency: int = 2, app: str = "worker.app") -> list[str]:
     return [
         sys.executable,
         "-m",
         "celery",
         "-A",
-        "worker.app",
+        app,
         "worker",
         "--loglevel",
         "INFO",
