@@ -162,6 +162,7 @@ SECTIONS: dict[str, Section] = {
 EXTRA_SECTIONS: dict[str, Section] = {
     "ingest-limits": bench_ingest_limits,
 }
+ALL_SECTIONS = {**SECTIONS, **EXTRA_SECTIONS}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only",
         nargs="*",
-        choices=sorted({**SECTIONS, **EXTRA_SECTIONS}),
+        choices=sorted(ALL_SECTIONS),
         help="run these sections",
     )
     for name, default in FULL.items():
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
             # (a writeback of the drain's hundreds of MB stalled the latency run's commits).
             os.sync()
             print(f"{name} ...", flush=True)
-            results.update({**SECTIONS, **EXTRA_SECTIONS}[name](size, Path(tmp)))
+            results.update(ALL_SECTIONS[name](size, Path(tmp)))
     results["machine"]["load_after"] = os.getloadavg()
     results["seconds"] = time.perf_counter() - started
     RESULTS.mkdir(exist_ok=True)
