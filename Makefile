@@ -34,11 +34,11 @@ test: install
 # Postgres and Redis come from DATABASE_URL/REDIS_URL, else are started under .data/ and
 # stopped again on exit; the Postgres data there is kept between runs.
 run: install
-	$(BIN)/python -m worker.devservices run --data .data -- scripts/dev-run
+	$(BIN)/python -m worker.dev run --data .data -- scripts/dev-run
 
 bench: install
 	@if [ -f bench/__main__.py ]; then \
-	  $(BIN)/python -m worker.devservices run --data .data/bench -- $(BIN)/python -m bench; \
+	  $(BIN)/python -m worker.dev run --data .data/bench -- $(BIN)/python -m bench; \
 	else \
 	  echo "no benchmarks yet: bench/__main__.py does not exist"; \
 	fi

@@ -13,9 +13,9 @@ import sys
 import time
 
 from bench import db
-from worker import backfill
-from worker.clerk_api import ClerkClient
-from worker.fake_clerk import FakeClerk, generate_users
+from worker.backfill import run as backfill
+from worker.backfill.clerk_api import ClerkClient
+from worker.backfill.fake_clerk import FakeClerk, generate_users
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 KEY = "sk_test_bench"

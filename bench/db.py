@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 
 from worker import migrate
-from worker.events import envelope
+from worker.mirror.events import envelope
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 

@@ -13,7 +13,7 @@ from celery import Celery
 from bench import db, procs
 from bench.noop_app import NOOP_TASK
 from tests.processes import running, worker_argv
-from worker.app import DRAIN_TASK
+from worker.task_names import DRAIN_TASK
 
 PENDING = "SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'"
 TIMEOUT_S = 600.0

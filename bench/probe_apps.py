@@ -14,7 +14,7 @@ from flask import Flask
 
 from webhooks import create_app
 from webhooks.runtime import Runtime
-from worker.events import Envelope
+from worker.mirror.events import Envelope
 
 # About what the inbox INSERT and its commit take on an idle machine (wall time).
 FAKE_WRITE_S = 0.0006

@@ -8,8 +8,9 @@ from typing import Any
 
 import psycopg
 
-from worker import inbox, mirror
-from worker.events import envelope
+from worker.inbox import insert as inbox
+from worker.mirror import apply as mirror
+from worker.mirror.events import envelope
 
 USERS = """
 SELECT id, primary_phone_number_id, two_factor_enabled, totp_enabled, backup_code_enabled,

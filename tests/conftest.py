@@ -15,8 +15,9 @@ import psycopg
 import pytest
 from svix.webhooks import Webhook
 
-from worker import devservices, migrate
-from worker.devservices import Service
+from worker import migrate
+from worker.dev import services as devservices
+from worker.dev.services import Service
 
 # A developer's shell must not leak into the tests: every test names what it uses.
 _PROJECT_VARS = (

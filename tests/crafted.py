@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from tests.conftest import fixture_body
-from tests.mirror_helpers import drain, put
+from tests.worker.mirror.helpers import drain, put
 
 
 def ms(when: datetime) -> int:

@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from webhooks.runtime import runtime
 from worker import metrics
-from worker.events import USER_TYPES, envelope, storable
+from worker.mirror.events import USER_TYPES, envelope, storable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("clerk", __name__)

@@ -13,9 +13,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from svix.webhooks import Webhook, WebhookVerificationError
 
 from webhooks.notifier import Notifier
-from worker import config, inbox, wakeup
-from worker.app import DRAIN_TASK
-from worker.events import Envelope
+from worker import config, wakeup
+from worker.inbox import insert as inbox
+from worker.mirror.events import Envelope
+from worker.task_names import DRAIN_TASK
 
 log = logging.getLogger(__name__)
 

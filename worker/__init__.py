@@ -1,1 +1,6 @@
-"""The worker side: the mirror logic, its Celery tasks, the database and the CLI."""
+"""The worker side: Celery wiring (app, tasks, wakeup) and what every room shares.
+
+Rooms: mirror/ (the rules and their writes), inbox/ (the durable inbox), backfill/ (Clerk's
+Backend API), cli/ (clerk-mirror), dev/ (local Postgres and Redis). Shared modules here
+(config, db, logs, metrics, migrate, task_names) import no room; nothing imports webhooks.
+"""

@@ -9,11 +9,8 @@ from celery import Celery
 from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
 
 from worker import config, db, logs
+from worker.task_names import BACKFILL_TASK, PURGE_TASK, SWEEP_TASK
 
-DRAIN_TASK = "clerk_mirror.drain"
-SWEEP_TASK = "clerk_mirror.sweep"
-BACKFILL_TASK = "clerk_mirror.backfill"
-PURGE_TASK = "clerk_mirror.purge"
 PURGE_EVERY_S = 24 * 3600.0
 
 

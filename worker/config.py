@@ -27,7 +27,7 @@ class Settings:
     port: int
     queue: str
     max_body_bytes: int
-    # Client-side limit on Backend API calls, "requests/seconds" (see worker.clerk_api).
+    # Client-side limit on Backend API calls, "requests/seconds" (see worker.backfill.clerk_api).
     clerk_api_rate_limit: str = DEFAULT_CLERK_API_RATE_LIMIT
 
     def require_database_url(self) -> str:

@@ -11,8 +11,13 @@ import psycopg
 import psycopg_pool
 import redis
 
-from worker import backfill, config, db, metrics, mirror, ops, queries, wakeup
-from worker.app import BACKFILL_TASK, DRAIN_TASK, PURGE_TASK, SWEEP_TASK, app, retention_days
+from worker import config, db, metrics, wakeup
+from worker.app import app, retention_days
+from worker.backfill import run as backfill
+from worker.inbox import claim as inbox
+from worker.inbox import ops
+from worker.mirror import apply as mirror
+from worker.task_names import BACKFILL_TASK, DRAIN_TASK, PURGE_TASK, SWEEP_TASK
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,7 @@ def apply_batch(limit: int = BATCH_USERS) -> mirror.BatchResult:
     _ensure_pool()
     started = time.perf_counter()
     with db.transaction() as conn:
-        result = mirror.apply_or_isolate(conn, lambda: mirror.claim_pending(conn, limit))
+        result = mirror.apply_pending(conn, limit=limit)
     _observe(result, time.perf_counter() - started)
     return result
 
@@ -109,8 +114,7 @@ def sweep() -> int:
     _ensure_pool()
     grace_s = float(os.environ.get("CLERK_MIRROR_SWEEP_GRACE", "10"))
     with db.transaction() as conn:
-        row = conn.execute(queries.COUNT_STALE_PENDING, {"grace_s": grace_s}).fetchone()
-    stale = int(row[0]) if row else 0
+        stale = inbox.count_stale(conn, grace_s)
     if stale:
         log.info("sweep found stale pending events", extra={"count": stale})
         drain.delay()

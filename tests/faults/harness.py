@@ -14,11 +14,11 @@ from celery import Celery
 
 from tests.conftest import _with_dbname, create_database, drop_database
 from tests.faults.synth import Event, newest_per_user
-from tests.mirror_helpers import mirror_state, put
 from tests.processes import wait_for
-from worker import mirror
-from worker.app import DRAIN_TASK
-from worker.events import EPOCH
+from tests.worker.mirror.helpers import mirror_state, put
+from worker.mirror import apply as mirror
+from worker.mirror.events import EPOCH
+from worker.task_names import DRAIN_TASK
 
 DRAIN_DONE = re.compile(rb"clerk_mirror\.drain\[[^]]+\] succeeded in [\d.]+s: (\d+)")
 

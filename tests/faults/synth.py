@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 
 from tests.conftest import fixture_body
-from worker import inbox
-from worker.events import envelope
+from worker.inbox import insert as inbox
+from worker.mirror.events import envelope
 
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 STATUSES = ("unverified", "verified", "expired", "failed")

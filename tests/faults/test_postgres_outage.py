@@ -13,7 +13,8 @@ from tests.conftest import TEST_SECRET, sign
 from tests.faults.harness import wait_processed
 from tests.faults.synth import snapshot
 from tests.processes import running, wait_for, web_argv, web_ready, worker_argv
-from worker import devservices, migrate
+from worker import migrate
+from worker.dev import services as devservices
 
 pytestmark = pytest.mark.slow
 

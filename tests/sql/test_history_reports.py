@@ -11,7 +11,7 @@ import psycopg
 
 from tests.conftest import STORY
 from tests.crafted import apply, deletion, moment, ms, phone, snapshot
-from tests.mirror_helpers import deliver, drain, put
+from tests.worker.mirror.helpers import deliver, drain, put
 
 IN_ORDER = [(name, f"msg_{i}") for i, name in enumerate(STORY)]
 # The effective time of each story step: the snapshot's updated_at, the deletion's timestamp.

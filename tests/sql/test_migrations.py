@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from tests.conftest import _with_dbname, create_database, drop_database
 from worker import migrate
-from worker.cli import main
+from worker.cli.main import main
 
 CONTRACT = {
     "users": {

@@ -11,7 +11,7 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import create_database, drop_database
-from tests.mirror_helpers import deliver
+from tests.worker.mirror.helpers import deliver
 from worker import migrate
 
 MIRROR_TABLES = ("users", "phone_numbers", "phone_number_history")

@@ -5,13 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import psycopg
+import pytest
 
 from tests.crafted import moment, phone, snapshot
-from tests.mirror_helpers import drain, put
-from worker import queries
+from tests.worker.mirror.helpers import drain, put
+from worker.inbox import claim
 
 
-def test_sync_health_counts_inbox_statuses(conn: psycopg.Connection) -> None:
+def test_sync_health_counts_inbox_statuses(
+    conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bad = snapshot("user_1", moment(1), [phone("idn_1", "+12025550151")])
     bad["data"]["updated_at"] = "soon"
     put(conn, bad, "failed_1")
@@ -21,10 +24,8 @@ def test_sync_health_counts_inbox_statuses(conn: psycopg.Connection) -> None:
     put(conn, snapshot("user_4", moment(1), []), "pending_2")
     put(conn, snapshot("user_5", moment(1), []), "dead_1")
     # The worker's own give-up path: the last allowed attempt crashed.
-    conn.execute(
-        queries.RECORD_ATTEMPT,
-        {"svix_ids": ["dead_1"], "error": "boom", "max_attempts": 1, "backoff_s": 1.0},
-    )
+    monkeypatch.setattr(claim, "MAX_ATTEMPTS", 1)
+    claim.record_attempt(conn, ["dead_1"], "boom")
     now = conn.execute("SELECT now()").fetchone()
     assert now is not None
     # Inside one transaction now() stands still, so every event is 0 seconds old.

@@ -8,9 +8,10 @@ import psycopg
 import pytest
 
 from tests.conftest import STORY
-from tests.mirror_helpers import deliver, mirror_state
+from tests.worker.mirror.helpers import deliver, mirror_state
 from worker import config, db, tasks
-from worker.app import PURGE_EVERY_S, PURGE_TASK, celery_settings
+from worker.app import PURGE_EVERY_S, celery_settings
+from worker.task_names import PURGE_TASK
 
 SETTINGS = config.from_env({})
 

@@ -10,9 +10,12 @@ import psycopg
 import pytest
 
 from tests.conftest import fixture_body
-from tests.mirror_helpers import put, statuses
-from worker import db, mirror, store, tasks
-from worker.fold import UserState
+from tests.worker.mirror.helpers import put, statuses
+from worker import db, tasks
+from worker.inbox import claim
+from worker.mirror import apply as mirror
+from worker.mirror import store
+from worker.mirror.fold import UserState
 
 BOB = "user_2pBobExample00000000000001"
 ADA_EVENT = "user.created__unverified_phone"
@@ -67,7 +70,7 @@ def test_an_apply_that_keeps_raising_ends_dead_with_last_error_and_others_still_
     with psycopg.connect(worker_pool) as conn:
         put(conn, ADA_EVENT, "ada")
         put(conn, bob_event(), "bob")
-    for attempt in range(1, mirror.MAX_ATTEMPTS + 1):
+    for attempt in range(1, claim.MAX_ATTEMPTS + 1):
         result = tasks.apply_batch()
         assert result.retrying == ["bob"]
         assert result.processed == (["ada"] if attempt == 1 else [])
@@ -80,7 +83,7 @@ def test_an_apply_that_keeps_raising_ends_dead_with_last_error_and_others_still_
         status, attempts, last_error, _ = _inbox_row(conn, "bob")
         users = conn.execute("SELECT id FROM clerk.users").fetchall()
         assert statuses(conn)["ada"] == "processed"
-    assert (status, attempts) == ("dead", mirror.MAX_ATTEMPTS)
+    assert (status, attempts) == ("dead", claim.MAX_ATTEMPTS)
     assert last_error == "RuntimeError: disk on fire while writing bob"
     assert users == [("user_2pAdaExample0000000000001",)]
 
@@ -88,16 +91,16 @@ def test_an_apply_that_keeps_raising_ends_dead_with_last_error_and_others_still_
 @pytest.mark.usefixtures("bob_breaks_the_store")
 def test_backoff_doubles_and_delays_the_next_claim(conn: psycopg.Connection) -> None:
     put(conn, bob_event(), "bob")
-    for attempt in range(1, mirror.MAX_ATTEMPTS):
-        assert mirror.apply_pending(conn, isolate=True).retrying == ["bob"]
+    for attempt in range(1, claim.MAX_ATTEMPTS):
+        assert mirror.apply_pending(conn).retrying == ["bob"]
         status, attempts, _, delay = _inbox_row(conn, "bob")
         assert (status, attempts) == ("pending", attempt)
-        assert delay == timedelta(seconds=mirror.BACKOFF_S * 2 ** (attempt - 1))
+        assert delay == timedelta(seconds=claim.BACKOFF_S * 2 ** (attempt - 1))
         # Not due yet: nothing to claim until the backoff is over.
         assert mirror.apply_pending(conn).claimed == 0
         conn.execute("UPDATE clerk.webhook_events SET next_attempt_at = now()")
-    mirror.apply_pending(conn, isolate=True)
-    assert _inbox_row(conn, "bob")[:2] == ("dead", mirror.MAX_ATTEMPTS)
+    mirror.apply_pending(conn)
+    assert _inbox_row(conn, "bob")[:2] == ("dead", claim.MAX_ATTEMPTS)
 
 
 def test_sweep_wakes_a_drain_only_for_events_pending_past_the_grace(

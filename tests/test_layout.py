@@ -1,0 +1,92 @@
+"""The rooms' dependency rules, read from the source: imports point one way."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_SECRET
+
+ROOT = Path(__file__).parent.parent
+FRAMEWORKS = ("flask", "celery", "click", "httpx", "psycopg", "psycopg_pool", "redis")
+
+
+def imports(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (lazy imports inside functions count)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def room(name: str) -> list[Path]:
+    return sorted((ROOT / name).rglob("*.py"))
+
+
+def under(module: str, *prefixes: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+@pytest.mark.parametrize("name", ["events", "fold"])
+def test_the_mirror_rules_import_no_framework_and_no_driver(name: str) -> None:
+    found = imports(ROOT / "worker" / "mirror" / f"{name}.py")
+    assert not {m for m in found if under(m, *FRAMEWORKS)}
+    assert all(under(m, "worker.mirror.events") for m in found if under(m, "worker"))
+
+
+def test_the_web_never_imports_the_celery_app_or_its_tasks() -> None:
+    for path in room("webhooks"):
+        assert not {m for m in imports(path) if under(m, "worker.app", "worker.tasks")}, path
+
+
+def test_nothing_in_worker_imports_webhooks() -> None:
+    for path in room("worker"):
+        assert not {m for m in imports(path) if under(m, "webhooks")}, path
+
+
+def test_the_inbox_imports_only_the_pure_envelope_from_the_mirror() -> None:
+    for path in room("worker/inbox"):
+        mirror = {m for m in imports(path) if under(m, "worker.mirror")}
+        assert all(under(m, "worker.mirror.events") for m in mirror), path
+
+
+def test_dev_tooling_imports_nothing_else_of_worker() -> None:
+    for path in room("worker/dev"):
+        found = imports(path)
+        assert all(under(m, "worker.dev") for m in found if under(m, "worker")), path
+
+
+@pytest.mark.parametrize("shared", ["config", "db", "logs", "metrics", "migrate", "task_names"])
+def test_shared_modules_import_no_room(shared: str) -> None:
+    rooms = ("worker.mirror", "worker.inbox", "worker.backfill", "worker.cli", "worker.dev")
+    assert not {m for m in imports(ROOT / "worker" / f"{shared}.py") if under(m, *rooms)}
+
+
+def test_the_web_starts_without_building_the_celery_app(database_url: str, redis_url: str) -> None:
+    # A worker-only setting that is malformed must not stop the web process.
+    script = (
+        "import sys, webhooks\n"
+        "app = webhooks.create_app()\n"
+        "app.extensions['clerk_mirror'].close()\n"
+        "assert 'worker.app' not in sys.modules and 'worker.tasks' not in sys.modules\n"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+        "CLERK_MIRROR_RETENTION_DAYS": "a month",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,487 @@
+"""Backfill and reconciliation against real Postgres and the fake Backend API over HTTP."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, LiteralString
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from tests.worker.mirror.helpers import drain, mirror_state, put
+from worker import config
+from worker.app import celery_settings
+from worker.backfill import run as backfill
+from worker.backfill.clerk_api import ClerkAPIError, ClerkClient
+from worker.backfill.fake_clerk import NUMBER_PLANS, FakeClerk, generate_users
+from worker.cli.main import main
+from worker.mirror.events import EPOCH
+from worker.task_names import BACKFILL_TASK
+
+KEY = "sk_test_fake"
+REGIONS = {prefix: region for prefix, _digits, region in NUMBER_PLANS}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeClerk]:
+    with FakeClerk(key=KEY) as server:
+        yield server
+
+
+def api(fake: FakeClerk, sleeps: list[float] | None = None) -> ClerkClient:
+    """A client that records its waits instead of sleeping, with no rate limit."""
+    record = sleeps if sleeps is not None else []
+    return ClerkClient(fake.url, KEY, rate_limit=None, sleep=record.append, max_attempts=3)
+
+
+def cli(database_url: str, fake: FakeClerk, *args: str, key: str = KEY) -> Any:
+    env = {
+        "DATABASE_URL": database_url,
+        "CLERK_SECRET_KEY": key,
+        "CLERK_API_URL": fake.url,
+        "CLERK_API_RATE_LIMIT": "off",
+    }
+    return CliRunner().invoke(main, ["backfill", *args], env=env)
+
+
+def ms(value: int | None) -> datetime | None:
+    return None if value is None else EPOCH + timedelta(milliseconds=value)
+
+
+def expected_state(users: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """What the mirror must hold for these Clerk users, derived from the objects alone."""
+    rows, phones = [], []
+    for user in users:
+        rows.append(
+            {
+                "id": user["id"],
+                "primary_phone_number_id": user["primary_phone_number_id"],
+                "two_factor_enabled": user["two_factor_enabled"],
+                "totp_enabled": user["totp_enabled"],
+                "backup_code_enabled": user["backup_code_enabled"],
+                "created_at": ms(user["created_at"]),
+                "updated_at": ms(user["updated_at"]),
+                "deleted_at": None,
+            }
+        )
+        for phone in user["phone_numbers"]:
+            verification = phone["verification"] or {}
+            phones.append(
+                {
+                    "id": phone["id"],
+                    "user_id": user["id"],
+                    "phone_number": phone["phone_number"],
+                    "region_code": next(
+                        r for p, r in REGIONS.items() if phone["phone_number"].startswith(p)
+                    ),
+                    "reserved_for_second_factor": phone["reserved_for_second_factor"],
+                    "default_second_factor": phone["default_second_factor"],
+                    "is_primary": phone["id"] == user["primary_phone_number_id"],
+                    "verification_status": verification.get("status"),
+                    "verification_strategy": verification.get("strategy"),
+                    "verification_attempts": verification.get("attempts"),
+                    "verification_expire_at": ms(verification.get("expire_at")),
+                    "linked_to": phone["linked_to"],
+                    "created_at": ms(phone["created_at"]),
+                    "updated_at": ms(phone["updated_at"]),
+                    "deleted_at": None,
+                }
+            )
+    return {
+        "users": sorted(rows, key=lambda r: r["id"]),
+        "phones": sorted(phones, key=lambda r: r["id"]),
+    }
+
+
+def count(database_url: str, query: LiteralString) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def live_mirror(database_url: str) -> dict[str, list[dict[str, Any]]]:
+    with psycopg.connect(database_url) as conn:
+        return mirror_state(conn)
+
+
+def test_backfill_of_5000_users_mirrors_them_exactly(database_url: str, fake: FakeClerk) -> None:
+    fake.users = generate_users(5000, seed=11)
+    statuses = {
+        (p["verification"] or {}).get("strategy", "null")
+        + "/"
+        + str((p["verification"] or {}).get("status"))
+        for u in fake.users
+        for p in u["phone_numbers"]
+    }
+    assert statuses == {
+        "phone_code/unverified",
+        "phone_code/verified",
+        "phone_code/expired",
+        "phone_code/failed",
+        "null/None",
+        "admin/verified",
+    }
+
+    result = cli(database_url, fake)
+
+    assert result.exit_code == 0, result.output
+    assert "5,000 users listed, 5,000 changed, 10 pages" in result.stdout
+    state = live_mirror(database_url)
+    expected = expected_state(fake.users)
+    assert state["users"] == expected["users"]
+    assert state["phones"] == expected["phones"]
+    assert len(state["history"]) == len(expected["phones"])
+    assert {h["change"] for h in state["history"]} == {"created"}
+    assert fake.requests.count("/v1/users") == 11  # ten full pages, then an empty one
+
+
+def test_repeated_backfill_is_a_no_op_except_for_users_changed_in_clerk(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(700, seed=3)
+    before_users = generate_users(700, seed=3)
+    assert cli(database_url, fake).exit_code == 0
+    before = live_mirror(database_url)
+    events = count(database_url, "SELECT count(*) FROM clerk.webhook_events")
+
+    result = cli(database_url, fake)
+
+    assert result.exit_code == 0, result.output
+    assert "700 users listed, 0 changed" in result.stdout
+    assert live_mirror(database_url) == before
+    assert count(database_url, "SELECT count(*) FROM clerk.webhook_events") == events
+
+    changed = next(u for u in fake.users if u["phone_numbers"])
+    fake.modify(changed["id"], phone_numbers=[])
+    result = cli(database_url, fake)
+    assert "700 users listed, 1 changed" in result.stdout
+    removed = count(
+        database_url, "SELECT count(*) FROM clerk.phone_number_history WHERE change = 'deleted'"
+    )
+    assert removed == len(
+        next(u for u in before_users if u["id"] == changed["id"])["phone_numbers"]
+    )
+
+
+def test_progress_stays_off_stderr_when_it_is_not_a_terminal(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(20, seed=5)
+    result = cli(database_url, fake)
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    assert result.stdout.startswith("backfill run 1 succeeded: 20 users listed")
+
+
+def test_429_and_intermittent_5xx_are_survived(database_url: str, fake: FakeClerk) -> None:
+    fake.users = generate_users(1000, seed=4)
+    fake.retry_after = "2"
+    sleeps: list[float] = []
+
+    def trouble(_: int) -> None:
+        fake.faults.extend([429, 500])
+
+    with api(fake, sleeps) as client:
+        run = backfill.run(database_url, client, page_size=200, on_page=trouble)
+
+    assert run["status"] == "succeeded"
+    assert run["users_seen"] == 1000
+    assert sleeps.count(2.0) == 5  # every page after the first waited out a 429 ...
+    assert sleeps.count(1.0) == 5  # ... then backed off after a 500 (second attempt)
+    assert count(database_url, "SELECT count(*) FROM clerk.users") == 1000
+
+
+def test_bad_key_fails_fast_with_exit_2_naming_clerk_secret_key(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(5, seed=1)
+    result = cli(database_url, fake, key="sk_test_wrong")
+    assert result.exit_code == 2
+    assert "CLERK_SECRET_KEY" in result.output
+    assert count(database_url, "SELECT count(*) FROM clerk.sync_runs") == 0
+
+
+def test_missing_key_is_a_usage_error_naming_clerk_secret_key(
+    database_url: str, fake: FakeClerk
+) -> None:
+    result = cli(database_url, fake, key="")
+    assert result.exit_code == 2
+    assert "CLERK_SECRET_KEY is not set" in result.output
+    assert fake.requests == []
+
+
+def test_an_api_outage_exits_1_and_says_how_to_resume(database_url: str, fake: FakeClerk) -> None:
+    fake.users = generate_users(600, seed=2)
+    fake.fail_from_offset, fake.fail_status = 500, 400  # an answer no retry can mend
+    result = cli(database_url, fake)
+    assert result.exit_code == 1
+    assert "--resume" in result.output
+
+    fake.fail_from_offset = None
+    result = cli(database_url, fake, "--resume")
+    assert result.exit_code == 0, result.output
+    # The run's counters add up over both attempts; the rate is of this attempt's 100 users.
+    assert "backfill run 1 succeeded: 600 users listed, 600 changed, 2 pages" in result.stdout
+    assert "100 users this time" in result.stdout
+
+
+def newer(user: dict[str, Any], *, minutes: int = 5) -> dict[str, Any]:
+    """The same user as a later webhook tells it: first phone verified by admin, 2FA off."""
+    body = copy.deepcopy(user)
+    body["updated_at"] += minutes * 60_000
+    body["two_factor_enabled"] = False
+    body["phone_numbers"][0]["verification"] = {"status": "verified", "strategy": "admin"}
+    return {
+        "object": "event",
+        "type": "user.updated",
+        "timestamp": body["updated_at"],
+        "data": body,
+    }
+
+
+def apply_webhook(database_url: str, body: dict[str, Any], svix_id: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        put(conn, body, svix_id)
+        drain(conn)
+
+
+def current(database_url: str, user_id: str) -> tuple[Any, ...]:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT u.updated_at, u.two_factor_enabled, p.verification_strategy,"
+            " u.version_svix_id FROM clerk.users u JOIN clerk.phone_numbers p"
+            " ON p.id = u.primary_phone_number_id WHERE u.id = %s",
+            (user_id,),
+        ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def phoned(users: list[dict[str, Any]], start: int) -> dict[str, Any]:
+    return next(u for u in users[start:] if u["phone_numbers"] and u["two_factor_enabled"])
+
+
+def test_newer_webhook_before_backfill_is_not_overwritten(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(300, seed=8)
+    user = phoned(fake.users, 0)
+    webhook = newer(user)
+    apply_webhook(database_url, webhook, "msg_newer")
+
+    with api(fake) as client:
+        backfill.run(database_url, client)
+
+    assert current(database_url, user["id"]) == (
+        ms(webhook["data"]["updated_at"]),
+        False,
+        "admin",
+        "msg_newer",
+    )
+    with psycopg.connect(database_url) as conn:
+        history = conn.execute(
+            "SELECT svix_id, verification_strategy FROM clerk.phone_number_history"
+            " WHERE phone_number_id = %s ORDER BY effective_at",
+            (user["primary_phone_number_id"],),
+        ).fetchall()
+    # The older snapshot is a true past state: it lands in history, before the webhook.
+    assert history == [
+        (f"backfill_{user['id']}_{user['updated_at']}", "phone_code"),
+        ("msg_newer", "admin"),
+    ]
+
+
+def test_newer_webhook_during_backfill_is_not_overwritten(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(400, seed=9)
+    user = phoned(fake.users, 250)  # listed on a later page than the webhook arrives
+    webhook = newer(user)
+    pages = []
+
+    def webhook_arrives(n: int) -> None:
+        pages.append(n)
+        if len(pages) == 1:
+            apply_webhook(database_url, webhook, "msg_during")
+
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100, on_page=webhook_arrives)
+
+    assert run["users_seen"] == 400
+    assert run["users_changed"] == 399
+    assert current(database_url, user["id"]) == (
+        ms(webhook["data"]["updated_at"]),
+        False,
+        "admin",
+        "msg_during",
+    )
+
+
+def test_user_failing_validation_is_recorded_and_the_run_goes_on(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(50, seed=6)
+    fake.users[10]["phone_numbers"] = "not a list"
+    with api(fake) as client:
+        run = backfill.run(database_url, client)
+    assert run["status"] == "succeeded"
+    assert count(database_url, "SELECT count(*) FROM clerk.users") == 49
+    with psycopg.connect(database_url) as conn:
+        failed = conn.execute(
+            "SELECT svix_id, last_error FROM clerk.webhook_events WHERE status = 'failed'"
+        ).fetchall()
+    user = fake.users[10]
+    assert failed == [
+        (f"backfill_{user['id']}_{user['updated_at']}", "data.phone_numbers should be an array")
+    ]
+
+
+def history_duplicates(database_url: str) -> int:
+    return count(
+        database_url,
+        "SELECT count(*) - count(DISTINCT (phone_number_id, change,"
+        " effective_at)) FROM clerk.phone_number_history",
+    )
+
+
+def test_failed_listing_resumes_from_its_checkpoint_without_duplicates(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(700, seed=12)
+    fake.fail_from_offset = 300  # the API fails for good after page 3
+    with api(fake) as client, pytest.raises(ClerkAPIError):
+        backfill.run(database_url, client, page_size=100)
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT status, pages, next_offset, error FROM clerk.sync_runs"
+        ).fetchone()
+    assert row is not None
+    assert row[:3] == ("failed", 3, 300)
+    assert "503" in row[3]
+
+    fake.fail_from_offset = None
+    fake.requests.clear()
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100, resume=True)
+
+    assert (run["id"], run["status"], run["pages"], run["users_seen"]) == (1, "succeeded", 7, 700)
+    assert run["users_changed"] == 700
+    assert fake.requests.count("/v1/users") == 5  # offsets 300..700, nothing listed twice
+    assert live_mirror(database_url)["phones"] == expected_state(fake.users)["phones"]
+    assert history_duplicates(database_url) == 0
+    assert count(database_url, "SELECT count(*) FROM clerk.sync_run_users") == 700
+
+
+def test_interrupted_run_is_marked_and_resume_finishes_it(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(500, seed=13)
+
+    def ctrl_c_after_page_2(_: int) -> None:
+        if count(database_url, "SELECT pages FROM clerk.sync_runs") == 2:
+            raise KeyboardInterrupt
+
+    with api(fake) as client, pytest.raises(KeyboardInterrupt):
+        backfill.run(database_url, client, page_size=100, on_page=ctrl_c_after_page_2)
+    assert (
+        count(
+            database_url,
+            "SELECT count(*) FROM clerk.sync_runs WHERE status = 'interrupted'"
+            " AND next_offset = 200",
+        )
+        == 1
+    )
+
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100, resume=True)
+    assert (run["id"], run["status"], run["users_seen"], run["users_changed"]) == (
+        1,
+        "succeeded",
+        500,
+        500,
+    )
+    assert count(database_url, "SELECT count(*) FROM clerk.users") == 500
+    assert history_duplicates(database_url) == 0
+
+
+def deleted_users(database_url: str) -> set[str]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT id FROM clerk.users WHERE deleted_at IS NOT NULL").fetchall()
+    return {r[0] for r in rows}
+
+
+def test_reconcile_tombstones_exactly_the_users_clerk_no_longer_lists(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(300, seed=14)
+    with api(fake) as client:
+        backfill.run(database_url, client, page_size=100)
+    gone = [u["id"] for u in fake.users[5:300:43]]
+    fake.remove(gone)
+    # Created by a webhook after the listing starts, and not (yet) listed: must survive.
+    fresh = generate_users(1, seed=99)[0]
+    fresh["created_at"] = fresh["updated_at"] = int(datetime.now(tz=UTC).timestamp() * 1000)
+
+    def webhook_arrives(_: int) -> None:
+        apply_webhook(
+            database_url,
+            {
+                "object": "event",
+                "type": "user.created",
+                "timestamp": fresh["updated_at"],
+                "data": fresh,
+            },
+            "msg_new",
+        )
+
+    with api(fake) as client:
+        run = backfill.run(
+            database_url, client, page_size=100, reconcile=True, on_page=webhook_arrives
+        )
+
+    assert run["tombstoned"] == len(gone) == 7
+    assert deleted_users(database_url) == set(gone)
+    with psycopg.connect(database_url) as conn:
+        history = conn.execute(
+            "SELECT DISTINCT user_id, svix_id FROM clerk.phone_number_history"
+            " WHERE change = 'deleted'"
+        ).fetchall()
+        live_phones = conn.execute(
+            "SELECT count(*) FROM clerk.phone_numbers WHERE user_id = ANY(%s)"
+            " AND deleted_at IS NULL",
+            (gone,),
+        ).fetchone()
+    with_phones = {u["id"] for u in generate_users(300, seed=14) if u["phone_numbers"]}
+    assert set(history) == {(u, f"reconcile_{run['id']}_{u}") for u in gone if u in with_phones}
+    assert live_phones == (0,)
+
+    with api(fake) as client:
+        again = backfill.run(database_url, client, reconcile=True)
+    assert again["tombstoned"] == 0
+
+
+def test_reconcile_does_nothing_after_a_failed_listing(database_url: str, fake: FakeClerk) -> None:
+    fake.users = generate_users(300, seed=15)
+    with api(fake) as client:
+        backfill.run(database_url, client, page_size=100)
+    fake.remove([fake.users[0]["id"], fake.users[150]["id"]])
+    fake.fail_from_offset = 200
+
+    with api(fake) as client, pytest.raises(ClerkAPIError):
+        backfill.run(database_url, client, page_size=100, reconcile=True)
+
+    assert deleted_users(database_url) == set()
+    assert count(database_url, "SELECT max(tombstoned) FROM clerk.sync_runs") == 0
+
+
+def test_beat_reconciles_only_when_an_interval_is_set() -> None:
+    settings = config.from_env({})
+    assert "reconcile-clerk" not in celery_settings(settings, {})["beat_schedule"]
+    entry = celery_settings(settings, {"CLERK_MIRROR_RECONCILE_INTERVAL": "3600"})["beat_schedule"][
+        "reconcile-clerk"
+    ]
+    assert entry == {"task": BACKFILL_TASK, "schedule": 3600.0, "kwargs": {"reconcile": True}}

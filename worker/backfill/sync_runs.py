@@ -1,0 +1,156 @@
+"""The run ledger of backfills (clerk.sync_runs): start, checkpoint, resume and finish a run.
+
+Its SQL lives here, next to the only code that reads these tables.
+Functions take a connection and never commit: the caller owns the transaction, so a page's
+checkpoint commits together with the page's users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, LiteralString
+
+import psycopg
+from psycopg.rows import class_row, dict_row
+
+START: Final[LiteralString] = """
+INSERT INTO clerk.sync_runs (kind, reconcile) VALUES ('backfill', %(reconcile)s)
+RETURNING id, started_at, status, pages, users_seen, users_changed, next_offset, reconcile
+"""
+
+# The most recent run, if it did not succeed: the one --resume continues.
+LATEST_UNFINISHED: Final[LiteralString] = """
+SELECT id, started_at, status, pages, users_seen, users_changed, next_offset, reconcile
+FROM (SELECT * FROM clerk.sync_runs ORDER BY id DESC LIMIT 1) AS latest
+WHERE status <> 'succeeded'
+"""
+
+REOPEN: Final[LiteralString] = """
+UPDATE clerk.sync_runs
+SET status = 'running', error = NULL, finished_at = NULL, reconcile = reconcile OR %(reconcile)s
+WHERE id = %(id)s
+RETURNING id, started_at, status, pages, users_seen, users_changed, next_offset, reconcile
+"""
+
+CHECKPOINT: Final[LiteralString] = """
+UPDATE clerk.sync_runs
+SET pages = pages + 1,
+    users_seen = users_seen + %(seen)s,
+    users_changed = users_changed + %(changed)s,
+    next_offset = %(next_offset)s
+WHERE id = %(id)s
+"""
+
+REMEMBER_USERS: Final[LiteralString] = """
+INSERT INTO clerk.sync_run_users (run_id, user_id)
+SELECT %(id)s, u FROM unnest(%(user_ids)s::text[]) AS u
+ON CONFLICT DO NOTHING
+"""
+
+FINISH: Final[LiteralString] = """
+UPDATE clerk.sync_runs
+SET status = %(status)s, finished_at = now(), error = %(error)s
+WHERE id = %(id)s
+"""
+
+ADD_TOMBSTONED: Final[LiteralString] = """
+UPDATE clerk.sync_runs SET tombstoned = tombstoned + %(count)s WHERE id = %(id)s
+"""
+
+SELECT_RUN: Final[LiteralString] = """
+SELECT id, started_at, finished_at, status, pages, users_seen, users_changed, next_offset,
+       error, reconcile, tombstoned
+FROM clerk.sync_runs
+WHERE id = %(id)s
+"""
+
+# Live users the run did not list, whose last known state predates the listing: a user
+# a webhook created or changed after the listing started is never a candidate.
+MISSING_USERS: Final[LiteralString] = """
+SELECT u.id
+FROM clerk.users AS u
+WHERE u.deleted_at IS NULL
+  AND u.updated_at < %(before)s
+  AND NOT EXISTS (SELECT 1 FROM clerk.sync_run_users AS s
+                  WHERE s.run_id = %(id)s AND s.user_id = u.id)
+ORDER BY u.id
+"""
+
+# Held for a session: two backfills never list and reconcile at once.
+LOCK_ID: Final = 0x436C65726B42666C  # "ClerkBfl"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: int
+    started_at: datetime
+    status: str
+    pages: int
+    users_seen: int
+    users_changed: int
+    next_offset: int
+    reconcile: bool
+
+
+def try_lock(conn: psycopg.Connection) -> bool:
+    """Take the backfill lock for this session; closing the connection releases it."""
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_ID,)).fetchone()
+    return bool(row and row[0])
+
+
+def start(conn: psycopg.Connection, *, reconcile: bool) -> Run:
+    return _one(conn, START, {"reconcile": reconcile})
+
+
+def resume(conn: psycopg.Connection, *, reconcile: bool) -> Run | None:
+    """Reopen the most recent unfinished run, or None when the last run succeeded."""
+    with conn.cursor(row_factory=class_row(Run)) as cur:
+        latest = cur.execute(LATEST_UNFINISHED).fetchone()
+    if latest is None:
+        return None
+    return _one(conn, REOPEN, {"id": latest.id, "reconcile": reconcile})
+
+
+def checkpoint(
+    conn: psycopg.Connection,
+    run_id: int,
+    user_ids: list[str],
+    *,
+    seen: int,
+    changed: int,
+    next_offset: int,
+) -> None:
+    """Record one applied page: its users, the counters, and where to go on."""
+    conn.execute(REMEMBER_USERS, {"id": run_id, "user_ids": user_ids})
+    params = {"id": run_id, "seen": seen, "changed": changed, "next_offset": next_offset}
+    conn.execute(CHECKPOINT, params)
+
+
+def finish(conn: psycopg.Connection, run_id: int, status: str, error: str | None = None) -> None:
+    conn.execute(FINISH, {"id": run_id, "status": status, "error": error})
+
+
+def add_tombstoned(conn: psycopg.Connection, run_id: int, count: int) -> None:
+    conn.execute(ADD_TOMBSTONED, {"id": run_id, "count": count})
+
+
+def summary(conn: psycopg.Connection, run_id: int) -> dict[str, Any]:
+    """The run's row as reporting sees it (for the command's closing line)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(SELECT_RUN, {"id": run_id}).fetchone()
+    if row is None:
+        raise LookupError(f"sync run {run_id} does not exist")
+    return row
+
+
+def missing_users(conn: psycopg.Connection, run_id: int, before: datetime) -> list[str]:
+    return [row[0] for row in conn.execute(MISSING_USERS, {"id": run_id, "before": before})]
+
+
+def _one(conn: psycopg.Connection, query: LiteralString, params: dict[str, object]) -> Run:
+    with conn.cursor(row_factory=class_row(Run)) as cur:
+        row = cur.execute(query, params).fetchone()
+    if row is None:
+        raise LookupError("sync run vanished")
+    return row

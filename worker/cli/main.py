@@ -1,0 +1,33 @@
+"""clerk-mirror: the operator's command line."""
+
+from __future__ import annotations
+
+import click
+
+from worker import logs
+from worker import migrate as migrations
+from worker.cli.backfill import backfill
+from worker.cli.inbox import database_url, purge, replay, status
+from worker.cli.report import report
+from worker.cli.send_sample import send_sample
+
+
+@click.group()
+def main() -> None:
+    """Operate the Clerk phone-number mirror (reads DATABASE_URL and friends)."""
+    logs.setup_logging()
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the clerk schema; safe to run again."""
+    applied = migrations.migrate(database_url())
+    click.echo(f"applied {', '.join(applied)}" if applied else "schema is up to date")
+
+
+main.add_command(replay)
+main.add_command(status)
+main.add_command(purge)
+main.add_command(report)
+main.add_command(send_sample, name="send-sample")
+main.add_command(backfill)

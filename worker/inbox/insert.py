@@ -1,0 +1,34 @@
+"""The inbox: where a verified event is made durable before we answer 2xx."""
+
+from __future__ import annotations
+
+import psycopg
+
+from worker.inbox import queries
+from worker.mirror.events import USER_TYPES, Envelope
+
+
+def store_event(
+    conn: psycopg.Connection,
+    svix_id: str,
+    payload: bytes,
+    env: Envelope,
+    *,
+    source: str = "webhook",
+) -> bool:
+    """Insert one event; False when the svix-id was already there (a redelivery)."""
+    status = "pending" if env.event_type in USER_TYPES else "ignored"
+    cur = conn.execute(
+        queries.INSERT_EVENT,
+        {
+            "svix_id": svix_id,
+            "event_type": env.event_type,
+            "payload": payload,
+            "user_id": env.user_id,
+            "version_ms": env.version_ms,
+            "event_ms": env.event_ms,
+            "status": status,
+            "source": source,
+        },
+    )
+    return cur.rowcount == 1

@@ -1,0 +1,132 @@
+"""SQL of the inbox (clerk.webhook_events), as named constants with %(name)s parameters."""
+
+from __future__ import annotations
+
+from typing import Final, LiteralString
+
+# Store a verified webhook in the inbox; a repeated svix-id changes nothing.
+INSERT_EVENT: Final[LiteralString] = """
+INSERT INTO clerk.webhook_events
+    (svix_id, event_type, payload, user_id, version_ms, event_ms, status, processed_at, source)
+VALUES
+    (%(svix_id)s, %(event_type)s, %(payload)s, %(user_id)s, %(version_ms)s, %(event_ms)s,
+     %(status)s, CASE WHEN %(status)s = 'ignored' THEN now() END, %(source)s)
+ON CONFLICT (svix_id) DO NOTHING
+"""
+
+# Claim due pending events: the oldest `limit`, plus every other due event of the same
+# users, so that a backlog is applied per user in version order (the fast path). The
+# head skips locked rows too, so concurrent drains take disjoint heads instead of one
+# of them finding its head taken and stopping.
+CLAIM_PENDING: Final[LiteralString] = """
+WITH head AS (
+    SELECT svix_id, user_id
+    FROM clerk.webhook_events
+    WHERE status = 'pending' AND coalesce(next_attempt_at, '-infinity') <= now()
+    ORDER BY received_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+SELECT svix_id, event_type, payload, attempts
+FROM clerk.webhook_events
+WHERE status = 'pending'
+  AND coalesce(next_attempt_at, '-infinity') <= now()
+  AND (svix_id IN (SELECT svix_id FROM head)
+       OR user_id IN (SELECT user_id FROM head WHERE user_id IS NOT NULL))
+ORDER BY received_at
+LIMIT %(limit)s * 20
+FOR UPDATE SKIP LOCKED
+"""
+
+# Claim named events whatever their status (replay), skipping ones a worker holds and
+# ones whose payload was purged (nothing left to apply).
+CLAIM_BY_ID: Final[LiteralString] = """
+SELECT svix_id, event_type, payload, attempts
+FROM clerk.webhook_events
+WHERE svix_id = ANY(%(svix_ids)s) AND payload IS NOT NULL
+FOR UPDATE SKIP LOCKED
+"""
+
+# Close claimed events in one statement: processed, ignored or failed. processed_at is
+# when the batch's work was done (clock_timestamp), not when its transaction began.
+FINISH_EVENTS: Final[LiteralString] = """
+UPDATE clerk.webhook_events AS e
+SET status = f.status,
+    last_error = f.error,
+    attempts = e.attempts + 1,
+    processed_at = clock_timestamp(),
+    next_attempt_at = NULL
+FROM unnest(%(svix_ids)s::text[], %(statuses)s::text[], %(errors)s::text[])
+     AS f(svix_id, status, error)
+WHERE e.svix_id = f.svix_id
+"""
+
+# An apply that crashed: count the attempt, back off, and give up after max_attempts.
+RECORD_ATTEMPT: Final[LiteralString] = """
+UPDATE clerk.webhook_events
+SET attempts = attempts + 1,
+    last_error = %(error)s,
+    status = CASE WHEN attempts + 1 >= %(max_attempts)s THEN 'dead' ELSE status END,
+    next_attempt_at = now() + make_interval(secs => %(backoff_s)s * 2 ^ attempts)
+WHERE svix_id = ANY(%(svix_ids)s) AND status = 'pending'
+"""
+
+# Put events back in line for the worker (replay and the sweep use this).
+REQUEUE: Final[LiteralString] = """
+UPDATE clerk.webhook_events
+SET status = 'pending', next_attempt_at = NULL, attempts = 0
+WHERE svix_id = ANY(%(svix_ids)s) AND status <> 'pending' AND payload IS NOT NULL
+"""
+
+# Is anything still waiting longer than the grace period? (the beat sweep)
+COUNT_STALE_PENDING: Final[LiteralString] = """
+SELECT count(*)
+FROM clerk.webhook_events
+WHERE status = 'pending'
+  AND received_at < now() - make_interval(secs => %(grace_s)s)
+  AND coalesce(next_attempt_at, '-infinity') <= now()
+"""
+
+# Operator's selection of inbox events (replay): each filter applies only when given.
+SELECT_EVENT_IDS: Final[LiteralString] = """
+SELECT svix_id, payload IS NULL AS purged
+FROM clerk.webhook_events
+WHERE (%(svix_ids)s::text[] IS NULL OR svix_id = ANY(%(svix_ids)s::text[]))
+  AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
+  AND (%(types)s::text[] IS NULL OR event_type = ANY(%(types)s::text[]))
+  AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s::timestamptz)
+ORDER BY received_at, svix_id
+"""
+
+COUNT_BY_STATUS: Final[LiteralString] = """
+SELECT status, count(*) FROM clerk.webhook_events GROUP BY status
+"""
+
+# The age of the oldest pending event is the mirror's lag (served by the pending index).
+OLDEST_PENDING: Final[LiteralString] = """
+SELECT min(received_at), now() FROM clerk.webhook_events WHERE status = 'pending'
+"""
+
+LAST_RECEIVED: Final[LiteralString] = """
+SELECT svix_id, event_type, status, received_at
+FROM clerk.webhook_events
+ORDER BY received_at DESC
+LIMIT 1
+"""
+
+# Payload retention: drop the raw body of closed events, keep the row and the mirror.
+# Failed and dead rows keep theirs: they are what an operator redrives.
+PURGE_PAYLOADS: Final[LiteralString] = """
+UPDATE clerk.webhook_events
+SET payload = NULL
+WHERE status IN ('processed', 'ignored') AND payload IS NOT NULL
+  AND processed_at < now() - %(older_than)s::interval
+"""
+
+COUNT_PURGEABLE: Final[LiteralString] = """
+SELECT count(*)
+FROM clerk.webhook_events
+WHERE status IN ('processed', 'ignored') AND payload IS NOT NULL
+  AND processed_at < now() - %(older_than)s::interval
+"""

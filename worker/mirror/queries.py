@@ -1,0 +1,64 @@
+"""SQL of the mirror's reads and history edits, as named constants with %(name)s parameters."""
+
+from __future__ import annotations
+
+from typing import Final, LiteralString
+
+# Serialize work per user across workers: transaction-scoped, taken in one global order.
+LOCK_USERS: Final[LiteralString] = """
+SELECT count(pg_advisory_xact_lock(h))
+FROM (SELECT DISTINCT hashtextextended(u, 0) AS h FROM unnest(%(user_ids)s::text[]) AS u
+      ORDER BY 1) AS locks
+"""
+
+SELECT_USERS: Final[LiteralString] = """
+SELECT id, primary_phone_number_id, two_factor_enabled, totp_enabled, backup_code_enabled,
+       created_at, updated_at, deleted_at, version_ms, version_event_ms, version_svix_id
+FROM clerk.users
+WHERE id = ANY(%(user_ids)s)
+"""
+
+SELECT_PHONES: Final[LiteralString] = """
+SELECT id, user_id, phone_number, region_code, reserved_for_second_factor,
+       default_second_factor, is_primary, verification_status, verification_strategy,
+       verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
+       deleted_at
+FROM clerk.phone_numbers
+WHERE user_id = ANY(%(user_ids)s)
+"""
+
+# The last history row of each of a user's phones strictly before a moment: the state
+# a late event is folded onto.
+SELECT_CHECKPOINT: Final[LiteralString] = """
+SELECT DISTINCT ON (phone_number_id)
+       phone_number_id, user_id, phone_number, region_code, reserved_for_second_factor,
+       default_second_factor, is_primary, verification_status, verification_strategy,
+       verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
+       deleted_at
+FROM clerk.phone_number_history
+WHERE user_id = %(user_id)s AND effective_at < %(before)s
+ORDER BY phone_number_id, effective_at DESC, event_at DESC, svix_id DESC
+"""
+
+# History a rebuild may replace: everything of the user from the rebuild's start.
+SELECT_HISTORY_FROM: Final[LiteralString] = """
+SELECT history_id, phone_number_id, user_id, change, phone_number, region_code,
+       reserved_for_second_factor, default_second_factor, is_primary, verification_status,
+       verification_strategy, verification_attempts, verification_expire_at, linked_to,
+       created_at, updated_at, deleted_at, svix_id, effective_at, event_at
+FROM clerk.phone_number_history
+WHERE user_id = %(user_id)s AND effective_at >= %(since)s
+"""
+
+# Events of a user already applied, from a version on: what a rebuild folds again.
+SELECT_APPLIED_EVENTS: Final[LiteralString] = """
+SELECT svix_id, payload
+FROM clerk.webhook_events
+WHERE user_id = %(user_id)s AND version_ms >= %(since_ms)s AND status = 'processed'
+  AND NOT (svix_id = ANY(%(exclude)s))
+"""
+
+# A late event made these rows redundant (same state as the row now before them).
+DELETE_HISTORY: Final[LiteralString] = """
+DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
+"""

@@ -1,0 +1,149 @@
+"""Read user state from the mirror tables and write it back; no decisions are made here."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from worker.mirror import bulk, queries
+from worker.mirror.events import EventKey, PhoneValues, UserFields
+from worker.mirror.fold import HistoryRow, PhoneRow, UserState
+
+_VALUE_COLUMNS = tuple(f.name for f in dataclasses.fields(PhoneValues))
+
+
+def load_states(conn: psycopg.Connection, user_ids: list[str]) -> dict[str, UserState]:
+    """The mirror's current state of each user (an empty state for unknown users)."""
+    states = {user_id: UserState(user_id) for user_id in user_ids}
+    with conn.cursor(row_factory=dict_row) as cur:
+        for row in cur.execute(queries.SELECT_USERS, {"user_ids": user_ids}):
+            state = states[row["id"]]
+            state.deleted_at = row["deleted_at"]
+            state.key = EventKey(row["version_ms"], row["version_event_ms"], row["version_svix_id"])
+            if row["updated_at"] is not None:
+                state.fields = UserFields(
+                    row["primary_phone_number_id"],
+                    row["two_factor_enabled"],
+                    row["totp_enabled"],
+                    row["backup_code_enabled"],
+                    row["created_at"],
+                    row["updated_at"],
+                )
+        for row in cur.execute(queries.SELECT_PHONES, {"user_ids": user_ids}):
+            states[row["user_id"]].phones[row["id"]] = _phone_row(row)
+    return states
+
+
+def load_checkpoint(
+    conn: psycopg.Connection, user_id: str, before: datetime
+) -> dict[str, PhoneRow]:
+    """Each of a user's phones as history last recorded it strictly before `before`."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(queries.SELECT_CHECKPOINT, {"user_id": user_id, "before": before})
+        return {row["phone_number_id"]: _phone_row(row) for row in cur}
+
+
+def load_history_from(
+    conn: psycopg.Connection, user_id: str, since: datetime
+) -> dict[HistoryRow, int]:
+    """A user's history rows from `since` on, mapped to their history_id."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(queries.SELECT_HISTORY_FROM, {"user_id": user_id, "since": since})
+        return {
+            HistoryRow(
+                row["phone_number_id"],
+                row["user_id"],
+                row["change"],
+                _values(row),
+                row["deleted_at"],
+                row["svix_id"],
+                row["effective_at"],
+                row["event_at"],
+            ): row["history_id"]
+            for row in cur
+        }
+
+
+def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
+    """Upsert users and the phones the fold touched, one statement per table."""
+    users, phones = {}, {}
+    for state in states:
+        if state.key is None:
+            continue
+        users[state.user_id] = _user_values(state, state.key)
+        for phone_id in sorted(state.dirty_phones):
+            phone = state.phones[phone_id]
+            phones[phone_id] = (
+                phone_id,
+                phone.user_id,
+                *_phone_values(phone.values, phone.deleted_at),
+            )
+    # ON CONFLICT DO UPDATE may touch a row once per statement: the dicts keep ids unique.
+    if users:
+        bulk.write(conn, bulk.USERS, users.values())
+    if phones:
+        bulk.write(conn, bulk.PHONES, phones.values())
+
+
+def write_history(
+    conn: psycopg.Connection, rows: list[HistoryRow], delete_ids: list[int] | None = None
+) -> None:
+    if delete_ids:
+        conn.execute(queries.DELETE_HISTORY, {"history_ids": delete_ids})
+    if rows:
+        bulk.write(conn, bulk.HISTORY, (_history_values(seq, row) for seq, row in enumerate(rows)))
+
+
+def _phone_row(row: dict[str, Any]) -> PhoneRow:
+    return PhoneRow(row["user_id"], _values(row), row["deleted_at"])
+
+
+def _values(row: dict[str, Any]) -> PhoneValues:
+    links = tuple((link["type"], link["id"]) for link in row["linked_to"])
+    return PhoneValues(
+        **{name: row[name] for name in _VALUE_COLUMNS if name != "linked_to"}, linked_to=links
+    )
+
+
+def _phone_values(v: PhoneValues, deleted_at: datetime | None) -> tuple[Any, ...]:
+    """A phone's columns after (id, user_id), in table order."""
+    return (
+        v.phone_number, v.region_code, v.reserved_for_second_factor, v.default_second_factor,
+        v.is_primary, v.verification_status, v.verification_strategy, v.verification_attempts,
+        v.verification_expire_at, _links(v.linked_to), v.created_at, v.updated_at, deleted_at,
+    )  # fmt: skip
+
+
+def _history_values(seq: int, row: HistoryRow) -> tuple[Any, ...]:
+    return (
+        seq, row.change, row.svix_id, row.effective_at, row.event_at, row.phone_number_id,
+        row.user_id,
+        *_phone_values(row.values, row.deleted_at),
+    )  # fmt: skip
+
+
+def _links(linked_to: tuple[tuple[str, str], ...]) -> Jsonb:
+    return Jsonb([{"type": t, "id": i} for t, i in linked_to])
+
+
+def _user_values(state: UserState, key: EventKey) -> tuple[Any, ...]:
+    f = state.fields
+    return (
+        state.user_id,
+        f.primary_phone_number_id if f else None,
+        f.two_factor_enabled if f else None,
+        f.totp_enabled if f else None,
+        f.backup_code_enabled if f else None,
+        f.created_at if f else None,
+        f.updated_at if f else None,
+        state.deleted_at,
+        key.version_ms,
+        key.event_ms,
+        key.svix_id,
+    )
