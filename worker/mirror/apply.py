@@ -19,8 +19,16 @@ import psycopg
 
 from worker.inbox import claim as inbox
 from worker.mirror import queries, store
-from worker.mirror.events import Event, InvalidEvent, ms_to_datetime, parse_event
-from worker.mirror.fold import HistoryRow, UserState, apply_event
+from worker.mirror.events import (
+    DELETION_TYPE,
+    Event,
+    EventKey,
+    InvalidEvent,
+    ms_to_datetime,
+    parse_event,
+)
+from worker.mirror.fold import HistoryRow, PhoneRow, UserState, apply_event
+from worker.mirror.purged import rebuild
 
 log = logging.getLogger(__name__)
 
@@ -125,37 +133,26 @@ def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> N
     store.write_history(conn, history)
 
 
-def _refold(conn: psycopg.Connection, state: UserState, late: list[Event]) -> None:
-    """Fold the user's events again from the oldest late one, and replace what differs."""
-    since_ms = late[0].key.version_ms
-    since = ms_to_datetime(since_ms)
-    window = list(late)
-    params = {
-        "user_id": state.user_id,
-        "since_ms": since_ms,
-        "exclude": [e.key.svix_id for e in late],
-    }
-    for svix_id, payload in conn.execute(queries.SELECT_APPLIED_EVENTS, params):
-        if payload is None:
-            _record_history_only(conn, state, late)
-            return
-        try:
-            event = parse_event(svix_id, bytes(payload))
-        except InvalidEvent:
-            continue
-        if event is not None:
-            window.append(event)
+def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> None:
+    """Fold the user's events again from the oldest one in the batch; replace what differs.
+
+    Events whose payload was purged are rebuilt from history (worker.mirror.purged), so
+    a re-fold is always possible and the batch's newer events reach the current rows.
+    """
+    since = ms_to_datetime(batch[0].key.version_ms)
+    checkpoint = store.load_checkpoint(conn, state.user_id, since)
+    old = store.load_history_from(conn, state.user_id, since)
+    window = batch + _applied_since(conn, state, batch, checkpoint, list(old))
     deleted_before = state.deleted_at is not None and state.deleted_at < since
     fresh = UserState(
         state.user_id,
         fields=state.fields,
         deleted_at=state.deleted_at if deleted_before else None,
-        phones=store.load_checkpoint(conn, state.user_id, since),
+        phones=dict(checkpoint),
     )
     rows: list[HistoryRow] = []
     for event in sorted(window, key=lambda e: e.key):
         rows += apply_event(fresh, event)
-    old = store.load_history_from(conn, state.user_id, since)
     wanted = set(rows)
     store.write_history(
         conn, [r for r in rows if r not in old], [hid for r, hid in old.items() if r not in wanted]
@@ -166,18 +163,34 @@ def _refold(conn: psycopg.Connection, state: UserState, late: list[Event]) -> No
     state.dirty_phones.update(fresh.phones)
 
 
-def _record_history_only(conn: psycopg.Connection, state: UserState, late: list[Event]) -> None:
-    # Some payloads this user's re-fold needs were purged: leave the current rows alone
-    # (they are newer) and record each late event in history against what preceded it.
-    log.warning(
-        "re-fold impossible, payloads purged",
-        extra={"user_id": state.user_id, "svix_ids": [e.key.svix_id for e in late]},
-    )
-    for event in late:
-        probe = UserState(
-            state.user_id, phones=store.load_checkpoint(conn, state.user_id, event.effective_at)
-        )
-        store.write_history(conn, apply_event(probe, event))
+def _applied_since(
+    conn: psycopg.Connection,
+    state: UserState,
+    batch: list[Event],
+    checkpoint: dict[str, PhoneRow],
+    history: list[HistoryRow],
+) -> list[Event]:
+    """The user's applied events from the batch's oldest version on, purged ones rebuilt."""
+    params = {
+        "user_id": state.user_id,
+        "since_ms": batch[0].key.version_ms,
+        "exclude": [e.key.svix_id for e in batch],
+    }
+    events: list[Event] = []
+    rows = conn.execute(queries.SELECT_APPLIED_EVENTS, params).fetchall()
+    for svix_id, payload, event_type, version_ms, event_ms in rows:
+        if payload is None:
+            key = EventKey(version_ms, event_ms, svix_id)
+            deletion = event_type == DELETION_TYPE
+            events.append(rebuild(key, state.user_id, deletion, state.fields, checkpoint, history))
+            continue
+        try:
+            event = parse_event(svix_id, bytes(payload))
+        except InvalidEvent:
+            continue
+        if event is not None:
+            events.append(event)
+    return events
 
 
 def _finish(conn: psycopg.Connection, result: BatchResult, errors: dict[str, str]) -> None:

@@ -52,7 +52,7 @@ WHERE user_id = %(user_id)s AND effective_at >= %(since)s
 
 # Events of a user already applied, from a version on: what a rebuild folds again.
 SELECT_APPLIED_EVENTS: Final[LiteralString] = """
-SELECT svix_id, payload
+SELECT svix_id, payload, event_type, version_ms, event_ms
 FROM clerk.webhook_events
 WHERE user_id = %(user_id)s AND version_ms >= %(since_ms)s AND status = 'processed'
   AND NOT (svix_id = ANY(%(exclude)s))

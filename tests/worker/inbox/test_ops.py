@@ -146,8 +146,8 @@ def test_purge_drops_old_closed_payloads_and_keeps_rows_mirror_and_history(
     assert ops.purge(conn, timedelta(days=30)) == 0
 
 
-def test_late_event_after_purge_keeps_current_rows_and_still_writes_true_history(
-    conn: psycopg.Connection, caplog: pytest.LogCaptureFixture
+def test_late_event_after_purge_refolds_from_history_as_if_payloads_were_kept(
+    conn: psycopg.Connection,
 ) -> None:
     with conn.transaction(force_rollback=True):
         deliver(conn, IN_ORDER[:5])
@@ -160,11 +160,30 @@ def test_late_event_after_purge_keeps_current_rows_and_still_writes_true_history
 
     deliver(conn, [late])
 
-    assert "re-fold impossible, payloads purged" in caplog.messages
     after = mirror_state(conn)
     assert statuses(conn)[late[1]] == "processed"
     assert (after["users"], after["phones"]) == (current["users"], current["phones"])
     assert after["history"] == in_order["history"]
+
+
+def test_after_purge_a_late_and_a_newer_event_in_one_batch_both_count(
+    conn: psycopg.Connection,
+) -> None:
+    with conn.transaction(force_rollback=True):
+        deliver(conn, IN_ORDER)
+        in_order = mirror_state(conn)
+    late, newer = IN_ORDER[1], IN_ORDER[5]  # a verification, then user.deleted
+    deliver(conn, [e for e in IN_ORDER if e not in (late, newer)])
+    _age_closed_events(conn, 31)
+    assert ops.purge(conn, timedelta(days=30)) == 4
+
+    put(conn, late[0], late[1])
+    put(conn, newer[0], newer[1])
+    drain(conn)
+
+    assert statuses(conn)[late[1]] == statuses(conn)[newer[1]] == "processed"
+    assert mirror_state(conn) == in_order
+    assert conn.execute("SELECT deleted_at IS NOT NULL FROM clerk.users").fetchall() == [(True,)]
 
 
 def test_replay_skips_events_whose_payload_was_purged(conn: psycopg.Connection) -> None:
