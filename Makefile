@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Tools spawned by tests and Procfile lines (celery, gunicorn, clerk-mirror) come from the venv.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install test run bench clean
+.PHONY: install test soak run bench clean
 
 install: $(STAMP)
 
@@ -30,6 +30,11 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# The model-based test with random seeds, for CLERK_MIRROR_SOAK_MINUTES (default 30); each
+# run prints its seed, which CLERK_MIRROR_MODEL_SEED replays in the fixed-seed test.
+soak: install
+	$(BIN)/pytest tests/model -m soak -s -q --timeout=0 -p no:cacheprovider
 
 # Postgres and Redis come from DATABASE_URL/REDIS_URL, else are started under .data/ and
 # stopped again on exit; the Postgres data there is kept between runs.
