@@ -82,6 +82,7 @@ def apply_rows(conn: psycopg.Connection, rows: list[Any], *, isolate: bool = Fal
         else:
             by_user[event.user_id].append(event)
     if isolate:
+        # In LOCK_USERS' order: each savepoint keeps its user's lock to the commit.
         for user_id in sorted(by_user):
             _apply_isolated(conn, {user_id: by_user[user_id]}, result)
     elif by_user:
