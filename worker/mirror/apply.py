@@ -199,7 +199,7 @@ def _connection_lost(conn: psycopg.Connection, exc: Exception) -> bool:
     a full disk, a deadlock), is retried by the caller with the same oldest batch and
     would stop the whole inbox, so it costs its user an attempt instead. psycopg marks
     the connection broken when the socket dies; class 08 and the 57P0x codes cover a
-    server that says so before it hangs up.
+    server that says so before it hangs up; no SQLSTATE means libpq itself lost it.
     """
     if not isinstance(exc, psycopg.OperationalError):
         return False
