@@ -13,7 +13,7 @@ import time
 from flask import Flask
 
 from webhooks import create_app
-from webhooks.runtime import Runtime
+from webhooks.runtime import Runtime, Stored
 from worker.mirror.events import Envelope
 
 # About what the inbox INSERT and its commit take on an idle machine (wall time).
@@ -21,17 +21,17 @@ FAKE_WRITE_S = 0.0006
 
 
 def endpoint_without_store() -> Flask:
-    def store(self: Runtime, svix_id: str, body: bytes, env: Envelope) -> bool:
-        return True
+    def store(self: Runtime, svix_id: str, body: bytes, env: Envelope) -> Stored:
+        return Stored(new=True)
 
     Runtime.store = store  # type: ignore[method-assign]
     return create_app()
 
 
 def endpoint_with_sleep_store() -> Flask:
-    def store(self: Runtime, svix_id: str, body: bytes, env: Envelope) -> bool:
+    def store(self: Runtime, svix_id: str, body: bytes, env: Envelope) -> Stored:
         time.sleep(FAKE_WRITE_S)
-        return True
+        return Stored(new=True)
 
     Runtime.store = store  # type: ignore[method-assign]
     return create_app()

@@ -65,11 +65,11 @@ def receive() -> tuple[Response, int]:
         response.headers["Retry-After"] = "5"
         return response, status
     runtime().notifier.accepted(
-        svix_id, stored=stored, wake=stored and env.event_type in USER_TYPES
+        svix_id, stored=stored.new, wake=stored.needs_wake and env.event_type in USER_TYPES
     )
     accepted = "accepted" if env.event_type in USER_TYPES else "ignored"
-    metrics.count_webhook(accepted if stored else "duplicate", env.event_type)
-    return jsonify(svix_id=svix_id, duplicate=not stored), 200
+    metrics.count_webhook(accepted if stored.new else "duplicate", env.event_type)
+    return jsonify(svix_id=svix_id, duplicate=not stored.new), 200
 
 
 @bp.app_errorhandler(RequestEntityTooLarge)

@@ -21,6 +21,20 @@ from worker.task_names import DRAIN_TASK
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the inbox write found: the event is new, or its svix-id was already there."""
+
+    new: bool
+    # The svix-id was there, but this request's own first attempt may have put it there:
+    # its commit went through and only the answer was lost. Nobody woke a worker for it.
+    maybe_ours: bool = False
+
+    @property
+    def needs_wake(self) -> bool:
+        return self.new or self.maybe_ours
+
+
 @dataclass(slots=True)
 class Runtime:
     verifiers: tuple[Webhook, ...]
@@ -68,17 +82,21 @@ class Runtime:
             settings.require_database_url(),
         )
 
-    def store(self, svix_id: str, body: bytes, env: Envelope) -> bool:
-        """Put an event in the inbox; False for a redelivered svix-id."""
+    def store(self, svix_id: str, body: bytes, env: Envelope) -> Stored:
+        """Put an event in the inbox; not new for a redelivered svix-id."""
         try:
             with self.pool.connection() as conn:
-                return inbox.store_event(conn, svix_id, body, env)
-        except (psycopg.OperationalError, PoolTimeout):
-            # After a database restart the pool holds dead connections, or waits out its
-            # reconnection backoff: one direct connection tells "back" from "down" now.
-            log.info("inbox retry on a direct connection", extra={"svix_id": svix_id})
+                return Stored(inbox.store_event(conn, svix_id, body, env))
+        except PoolTimeout:
+            sent = False  # no connection, so the INSERT was never sent
+        except psycopg.OperationalError:
+            sent = True  # the INSERT may have committed before the connection died
+        # After a database restart the pool holds dead connections, or waits out its
+        # reconnection backoff: one direct connection tells "back" from "down" now.
+        log.info("inbox retry on a direct connection", extra={"svix_id": svix_id})
         with psycopg.connect(self.database_url, autocommit=True, connect_timeout=2) as conn:
-            return inbox.store_event(conn, svix_id, body, env)
+            new = inbox.store_event(conn, svix_id, body, env)
+        return Stored(new, maybe_ours=sent and not new)
 
     def close(self) -> None:
         self.notifier.close()

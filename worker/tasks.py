@@ -95,8 +95,27 @@ def drain() -> int:
             _ask_for_help()
         if time.monotonic() > deadline:
             drain.delay()
-            break
+            return applied
+    _retry_when_due()
     return applied
+
+
+def _retry_when_due() -> None:
+    # Failed applies back off (2 s, doubling): a drain for when the first is due again, or
+    # only the beat sweep would retry them, up to CLERK_MIRROR_SWEEP_INTERVAL later.
+    with db.transaction() as conn:
+        delay = inbox.next_retry_in(conn)
+    if delay is None:
+        return
+    try:
+        wakeup.request_retry(
+            _wake_client(),
+            config.from_env().queue,
+            delay,
+            lambda countdown: drain.apply_async(countdown=countdown),
+        )
+    except Exception:
+        log.warning("could not schedule a drain for the next retry; the sweep will wake one")
 
 
 def _ask_for_help() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final, LiteralString
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.conftest import fixture_body
 from tests.worker.mirror.helpers import put, statuses
@@ -18,14 +20,26 @@ from worker.mirror import store
 from worker.mirror.fold import UserState
 
 BOB = "user_2pBobExample00000000000001"
+BOB_PHONE = "idn_2pPhoneBob0000000000001"
 ADA_EVENT = "user.created__unverified_phone"
 
+# Test-only: writing Bob's phone sleeps far past the database's statement_timeout.
+SLOW_BOB: Final[LiteralString] = """
+CREATE FUNCTION public.slow_bob() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id = 'idn_2pPhoneBob0000000000001' THEN PERFORM pg_sleep(30); END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER slow_bob BEFORE INSERT OR UPDATE ON clerk.phone_numbers
+    FOR EACH ROW EXECUTE FUNCTION public.slow_bob();
+"""
 
-def bob_event() -> dict[str, Any]:
+
+def bob_event(user_id: str = BOB, phone_id: str = BOB_PHONE) -> dict[str, Any]:
     body = fixture_body(ADA_EVENT)
-    body["data"]["id"] = BOB
-    body["data"]["primary_phone_number_id"] = "idn_2pPhoneBob0000000000001"
-    body["data"]["phone_numbers"][0]["id"] = "idn_2pPhoneBob0000000000001"
+    body["data"]["id"] = user_id
+    body["data"]["primary_phone_number_id"] = phone_id
+    body["data"]["phone_numbers"][0]["id"] = phone_id
     return body
 
 
@@ -46,6 +60,24 @@ def bob_breaks_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def worker_pool(database_url: str) -> Iterator[str]:
     """The worker's own pool, on this test's database, as a worker process opens it."""
+    db.open_pool(database_url)
+    try:
+        yield database_url
+    finally:
+        db.close_pool()
+
+
+@pytest.fixture
+def bob_outlasts_statement_timeout(database_url: str) -> Iterator[str]:
+    """A DBA's statement_timeout on the database, which writing Bob's phone exceeds."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(SLOW_BOB)
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET statement_timeout = '300ms'").format(
+                sql.Identifier(conn.info.dbname)
+            )
+        )
+    # Opened after the ALTER, so that its connections have the timeout.
     db.open_pool(database_url)
     try:
         yield database_url
@@ -115,3 +147,28 @@ def test_sweep_wakes_a_drain_only_for_events_pending_past_the_grace(
     with psycopg.connect(worker_pool) as conn:
         conn.execute("UPDATE clerk.webhook_events SET received_at = now() - interval '2 min'")
     assert (tasks.sweep(), woken) == (1, [True])
+
+
+def test_a_statement_timeout_costs_only_its_user_attempts_and_others_apply_at_once(
+    bob_outlasts_statement_timeout: str,
+) -> None:
+    url = bob_outlasts_statement_timeout
+    with psycopg.connect(url) as conn:
+        put(conn, ADA_EVENT, "ada")
+        put(conn, bob_event(), "bob")
+        put(conn, bob_event("user_2pCyExample000000000000001", "idn_2pPhoneCy00000000000001"), "cy")
+    started = time.monotonic()
+    result = tasks.apply_batch()
+    assert (sorted(result.processed), result.retrying) == (["ada", "cy"], ["bob"])
+    assert time.monotonic() - started < 5
+    for _ in range(claim.MAX_ATTEMPTS - 1):
+        with psycopg.connect(url) as conn:
+            conn.execute("UPDATE clerk.webhook_events SET next_attempt_at = now()")
+        assert tasks.apply_batch().retrying == ["bob"]
+
+    with psycopg.connect(url) as conn:
+        status, attempts, last_error, _ = _inbox_row(conn, "bob")
+        phones = conn.execute("SELECT user_id FROM clerk.phone_numbers ORDER BY 1").fetchall()
+    assert (status, attempts) == ("dead", claim.MAX_ATTEMPTS)
+    assert last_error.startswith("QueryCanceled: canceling statement due to statement timeout")
+    assert phones == [("user_2pAdaExample0000000000001",), ("user_2pCyExample000000000000001",)]

@@ -52,6 +52,12 @@ def record_attempt(conn: psycopg.Connection, svix_ids: list[str], error: str) ->
     )
 
 
+def next_retry_in(conn: psycopg.Connection) -> float | None:
+    """Seconds until the earliest backed-off pending event is due; None when none waits."""
+    row = conn.execute(queries.NEXT_RETRY_IN).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
 def requeue(conn: psycopg.Connection, svix_ids: list[str]) -> int:
     """Put closed events back in line; returns how many changed status."""
     return conn.execute(queries.REQUEUE, {"svix_ids": svix_ids}).rowcount

@@ -71,6 +71,13 @@ SET attempts = attempts + 1,
 WHERE svix_id = ANY(%(svix_ids)s) AND status = 'pending'
 """
 
+# Seconds until the earliest backed-off pending event is due again (NULL: none waits).
+NEXT_RETRY_IN: Final[LiteralString] = """
+SELECT extract(epoch FROM min(next_attempt_at) - now())::float8
+FROM clerk.webhook_events
+WHERE status = 'pending' AND next_attempt_at > now()
+"""
+
 # Put events back in line for the worker (replay and the sweep use this).
 REQUEUE: Final[LiteralString] = """
 UPDATE clerk.webhook_events

@@ -59,15 +59,15 @@ def apply_or_isolate(conn: psycopg.Connection, claim: Callable[[], list[Any]]) -
     """Apply a claimed batch; if it raises, undo it and apply it again user by user.
 
     One bad event then costs its own user an attempt (and, in the end, a dead letter)
-    instead of blocking every other user claimed with it. Connection errors are not
-    the batch's fault: they go to the caller, whose retry covers them.
+    instead of blocking every other user claimed with it. A lost connection is not the
+    batch's fault: it goes to the caller, whose retry covers it.
     """
     try:
         with conn.transaction():
             return apply_rows(conn, claim())
-    except psycopg.OperationalError:
-        raise
-    except Exception:
+    except Exception as exc:
+        if _connection_lost(conn, exc):
+            raise
         log.exception("batch failed, applying user by user")
         return apply_rows(conn, claim(), isolate=True)
 
@@ -90,6 +90,7 @@ def apply_rows(conn: psycopg.Connection, rows: list[Any], *, isolate: bool = Fal
         else:
             by_user[event.user_id].append(event)
     if isolate:
+        # In LOCK_USERS' order: each savepoint keeps its user's lock to the commit.
         for user_id in sorted(by_user):
             _apply_isolated(conn, {user_id: by_user[user_id]}, result)
     elif by_user:
@@ -106,9 +107,9 @@ def _apply_isolated(
     try:
         with conn.transaction():
             _apply_users(conn, group)
-    except psycopg.OperationalError:
-        raise
     except Exception as exc:
+        if _connection_lost(conn, exc):
+            raise
         log.exception("apply failed", extra={"svix_ids": ids})
         inbox.record_attempt(conn, ids, _describe(exc))
         result.retrying += ids
@@ -197,6 +198,32 @@ def _finish(conn: psycopg.Connection, result: BatchResult, errors: dict[str, str
     outcomes = [("processed", result.processed), ("ignored", result.ignored)]
     outcomes.append(("failed", result.failed))
     inbox.finish(conn, [(i, s, errors.get(i)) for s, ids in outcomes for i in ids])
+
+
+# Sessions the server ends: admin or crash shutdown, cannot connect now, database
+# dropped, idle session timeout. Not 57014 (a statement_timeout): that one is the batch's.
+_SESSION_ENDED = ("57P01", "57P02", "57P03", "57P04", "57P05")
+
+
+def _connection_lost(conn: psycopg.Connection, exc: Exception) -> bool:
+    """Only a lost connection skips isolation: retrying it later may succeed as it is.
+
+    Every other error, OperationalError included (a statement_timeout, a lock_timeout,
+    a full disk, a deadlock), is retried by the caller with the same oldest batch and
+    would stop the whole inbox, so it costs its user an attempt instead. psycopg marks
+    the connection broken when the socket dies; class 08 and the 57P0x codes cover a
+    server that says so before it hangs up; no SQLSTATE means libpq itself lost it.
+    """
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return (
+        conn.broken
+        or conn.closed
+        or state is None
+        or state.startswith("08")
+        or state in _SESSION_ENDED
+    )
 
 
 def _describe(exc: Exception) -> str:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Final, LiteralString
 
-# Serialize work per user across workers: transaction-scoped, taken in one global order.
+# Serialize work per user across workers: transaction-scoped, taken in one global order,
+# that of the user ids under COLLATE "C" (Python's order of str). The isolated path locks
+# one user per savepoint in sorted() order, holding the earlier ones: any other order here
+# lets a batch and an isolated apply each hold a user the other waits for.
 LOCK_USERS: Final[LiteralString] = """
-SELECT count(pg_advisory_xact_lock(h))
-FROM (SELECT DISTINCT hashtextextended(u, 0) AS h FROM unnest(%(user_ids)s::text[]) AS u
+SELECT count(pg_advisory_xact_lock(hashtextextended(u, 0)))
+FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
       ORDER BY 1) AS locks
 """
 

@@ -1,0 +1,82 @@
+"""An inbox write whose commit went through but whose answer was lost still wakes a worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from psycopg_pool import ConnectionPool
+
+from tests.conftest import fixture_body, sign
+from tests.processes import wait_for
+
+
+class AnswerLost:
+    """A pool connection that dies right after its statement committed (autocommit)."""
+
+    def __init__(self, conn: psycopg.Connection, database_url: str) -> None:
+        self.conn, self.database_url = conn, database_url
+
+    def execute(self, query: Any, params: Any = None) -> psycopg.Cursor[Any]:
+        self.conn.execute(query, params)
+        with psycopg.connect(self.database_url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s, 5000)", (self.conn.info.backend_pid,))
+        # The server hung up before this request heard back: a real OperationalError.
+        return self.conn.execute("SELECT 1")
+
+
+class LosesFirstAnswer:
+    """The app's pool, but the first connection it lends loses its answer."""
+
+    def __init__(self, pool: ConnectionPool, database_url: str) -> None:
+        self.pool, self.database_url, self.lost = pool, database_url, False
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[Any]:
+        with self.pool.connection(timeout) as conn:
+            if self.lost:
+                yield conn
+            else:
+                self.lost = True
+                yield AnswerLost(conn, self.database_url)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pool, name)
+
+
+@pytest.fixture
+def queued(redis_url: str, queue_name: str) -> Iterator[redis.Redis[bytes]]:
+    """The test's own Celery queue (a Redis list), removed afterwards."""
+    conn: redis.Redis[bytes] = redis.Redis.from_url(redis_url)
+    yield conn
+    conn.delete(queue_name, queue_name + ":drain-scheduled")
+    conn.close()
+
+
+def test_an_event_stored_by_a_first_attempt_whose_answer_was_lost_still_wakes_a_worker(
+    app: Flask,
+    client: FlaskClient,
+    database_url: str,
+    queue_name: str,
+    queued: redis.Redis[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runtime = app.extensions["clerk_mirror"]
+    monkeypatch.setattr(runtime, "pool", LosesFirstAnswer(runtime.pool, database_url))
+    body = json.dumps(fixture_body("user.created__unverified_phone")).encode()
+
+    response = client.post("/webhooks/clerk", data=body, headers=sign(body, "msg_lost_ack"))
+
+    assert response.status_code == 200
+    assert runtime.pool.lost
+    with psycopg.connect(database_url) as conn:
+        stored = conn.execute("SELECT svix_id, status FROM clerk.webhook_events").fetchall()
+    assert stored == [("msg_lost_ack", "pending")]
+    wait_for(lambda: queued.llen(queue_name) == 1, 5, "a drain wake-up in the queue")

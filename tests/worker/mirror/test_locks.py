@@ -1,0 +1,73 @@
+"""A batch apply and an isolated apply of the same users take their user locks in one order."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import psycopg
+
+from tests.conftest import fixture_body
+from tests.processes import wait_for
+from worker.mirror import apply as mirror
+
+# Chosen so that the order of their lock keys (hashtextextended) is the reverse of theirs.
+CY = "user_2pCyExample000000000000001"
+DEE = "user_2pDeeExample00000000000001"
+
+
+def rows(user_id: str, svix_id: str, *, later_ms: int = 0) -> list[tuple[Any, ...]]:
+    """One user.created of user_id, as the claim returns it."""
+    body = fixture_body("user.created__unverified_phone")
+    phone_id = "idn_" + user_id.removeprefix("user_")[:23]
+    body["data"].update(id=user_id, primary_phone_number_id=phone_id)
+    body["data"]["updated_at"] += later_ms
+    body["data"]["phone_numbers"][0]["id"] = phone_id
+    return [(svix_id, "user.created", json.dumps(body).encode(), 0)]
+
+
+def waits_for_a_user_lock(probe: psycopg.Connection, pid: int) -> bool:
+    row = probe.execute(
+        "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory' AND NOT granted",
+        (pid,),
+    ).fetchone()
+    return row == (1,)
+
+
+def test_a_batch_and_an_isolated_apply_of_the_same_users_do_not_deadlock(
+    database_url: str,
+) -> None:
+    errors: list[BaseException] = []
+
+    def apply_batch(conn: psycopg.Connection) -> None:
+        try:
+            with conn.transaction():
+                mirror.apply_rows(
+                    conn, rows(CY, "b_cy", later_ms=1) + rows(DEE, "b_dee", later_ms=1)
+                )
+        except psycopg.Error as exc:
+            errors.append(exc)
+
+    with (
+        psycopg.connect(database_url, autocommit=True) as probe,
+        psycopg.connect(database_url) as isolated,
+        psycopg.connect(database_url) as batch,
+    ):
+        order = probe.execute(
+            "SELECT hashtextextended(%s, 0) > hashtextextended(%s, 0)", (CY, DEE)
+        ).fetchone()
+        assert order == (True,)
+        with isolated.transaction():
+            # The isolated path, between its users: Cy applied (and locked until the commit).
+            assert mirror.apply_rows(isolated, rows(CY, "i_cy"), isolate=True).processed
+            thread = threading.Thread(target=apply_batch, args=(batch,))
+            thread.start()
+            wait_for(
+                lambda: waits_for_a_user_lock(probe, batch.info.backend_pid), 10, "batch blocked"
+            )
+            # ...and now Dee, while the batch of Cy and Dee waits for Cy.
+            second = mirror.apply_rows(isolated, rows(DEE, "i_dee"), isolate=True)
+        thread.join(10)
+        assert not thread.is_alive()
+    assert (second.processed, second.retrying, errors) == (["i_dee"], [], [])
