@@ -8,10 +8,16 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+import pytest
 
-from tests.conftest import STORY
+from tests.conftest import STORY, every_database
 from tests.crafted import apply, deletion, moment, ms, phone, snapshot
 from tests.worker.mirror.helpers import deliver, drain, put
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    every_database(metafunc)  # on the server's default database and on a far one
+
 
 IN_ORDER = [(name, f"msg_{i}") for i, name in enumerate(STORY)]
 # The effective time of each story step: the snapshot's updated_at, the deletion's timestamp.
