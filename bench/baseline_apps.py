@@ -15,6 +15,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from svix.webhooks import Webhook, WebhookVerificationError
 
+from worker.db import conninfo
+
 NAIVE_TABLE = """
 CREATE TABLE IF NOT EXISTS public.naive_users (
     id text PRIMARY KEY, payload jsonb NOT NULL, updated_at bigint NOT NULL
@@ -47,7 +49,7 @@ def naive_app() -> Flask:
     app = Flask("naive")
     verifier = Webhook(os.environ["CLERK_WEBHOOK_SIGNING_SECRET"])
     pool = ConnectionPool(
-        os.environ["DATABASE_URL"],
+        conninfo(os.environ["DATABASE_URL"]),
         min_size=1,
         max_size=int(os.environ.get("BENCH_POOL_SIZE", "4")),
         kwargs={"autocommit": True},

@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from worker import migrate
+from worker.db import connect
 from worker.mirror.events import envelope
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -40,7 +41,7 @@ def with_dbname(url: str, name: str) -> str:
 def create(server_url: str = SERVER_URL, *, migrated: bool = True) -> str:
     """A fresh uniquely named database (migrated); returns its URL."""
     name = f"cpm_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
+    with connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = with_dbname(server_url, name)
     if migrated:
@@ -50,7 +51,7 @@ def create(server_url: str = SERVER_URL, *, migrated: bool = True) -> str:
 
 def drop(url: str, server_url: str = SERVER_URL) -> None:
     name = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
-    with psycopg.connect(server_url, autocommit=True) as conn:
+    with connect(server_url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
@@ -58,7 +59,7 @@ def drop(url: str, server_url: str = SERVER_URL) -> None:
 
 def load_inbox(url: str, events: Iterable[tuple[str, bytes]]) -> int:
     """Put events in the inbox as pending, in the given arrival order; returns rows stored."""
-    with psycopg.connect(url) as conn, conn.transaction():
+    with connect(url) as conn, conn.transaction():
         conn.execute(CREATE_STAGE)
         with conn.cursor().copy(COPY_STAGE) as copy:
             start = datetime.now(tz=UTC) - timedelta(minutes=1)

@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import redis
 from celery import Celery
 
 from bench import db, procs
 from bench.noop_app import NOOP_TASK
 from tests.processes import running, worker_argv
+from worker.db import connect
 from worker.task_names import DRAIN_TASK
 
 PENDING = "SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'"
@@ -46,7 +46,7 @@ FROM clerk.phone_numbers
 
 
 def preload(url: str, phones: int) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url, autocommit=True) as conn:
         with conn.transaction():
             for statement in PRELOAD.split(";"):
                 conn.execute(statement, {"n": phones})
@@ -66,7 +66,7 @@ def drain_events(
         broker = Celery("bench_client", broker=env["REDIS_URL"])
         start = time.perf_counter()
         broker.send_task(DRAIN_TASK, queue=queue)
-        with psycopg.connect(url, autocommit=True) as conn:
+        with connect(url, autocommit=True) as conn:
             while (row := conn.execute(PENDING).fetchone()) and row[0] > 0:
                 if time.perf_counter() - start > TIMEOUT_S:
                     raise TimeoutError(f"{row[0]} events still pending after {TIMEOUT_S} s")

@@ -13,11 +13,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
-
 from bench import payloads, procs
 from bench.baseline_apps import NAIVE_TABLE
 from tests.processes import free_port, running, wait_for, web_ready
+from worker.db import connect
 
 APPS = {
     "hello": "bench.baseline_apps:hello_app()",
@@ -154,5 +153,5 @@ def run_app(
 
 
 def prepare_naive(database_url: str) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with connect(database_url, autocommit=True) as conn:
         conn.execute(NAIVE_TABLE)

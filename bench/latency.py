@@ -10,10 +10,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from bench import payloads, procs
 from tests.processes import free_port, running, wait_for, web_ready, worker_argv
+from worker.db import connect
 
 # Inbox timing of the run's events: received (committed before the 2xx) to applied.
 APPLIED = """
@@ -85,7 +84,7 @@ def run(env: dict[str, str], work: Path, *, rate: int, seconds: int) -> dict[str
         ids, results = paced(port, rate, seconds)
         sampler_stop.set()
         sampler.join()
-        with psycopg.connect(url, autocommit=True) as conn:
+        with connect(url, autocommit=True) as conn:
             wait_for(lambda: conn.execute(PENDING).fetchone() == (0,), 60, "all applied")
             applied = [float(r[0]) for r in conn.execute(APPLIED, {"ids": ids})]
     client_ms = [ms for ms, _ in results]

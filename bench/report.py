@@ -7,15 +7,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from bench import db
+from worker.db import connect
 
 Row = tuple[str, str, str, str, str, str]
 
 
 def machine() -> dict[str, Any]:
-    with psycopg.connect(os.environ.get("DATABASE_URL", db.SERVER_URL)) as conn:
+    with connect(os.environ.get("DATABASE_URL", db.SERVER_URL)) as conn:
         pg = conn.execute("SHOW server_version").fetchone()
     redis_v = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])

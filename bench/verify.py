@@ -6,8 +6,7 @@ import json
 import random
 from typing import Any
 
-import psycopg
-
+from worker.db import connect
 from worker.inbox import insert as inbox
 from worker.mirror import apply as mirror
 from worker.mirror.events import envelope
@@ -36,7 +35,7 @@ ORDER BY phone_number_id, effective_at, change, svix_id
 
 
 def mirror_rows(url: str, user_ids: list[str]) -> dict[str, list[Any]]:
-    with psycopg.connect(url) as conn:
+    with connect(url) as conn:
         return {
             name: conn.execute(query, {"ids": user_ids}).fetchall()
             for name, query in (("users", USERS), ("phones", PHONES), ("history", HISTORY))
@@ -45,7 +44,7 @@ def mirror_rows(url: str, user_ids: list[str]) -> dict[str, list[Any]]:
 
 def apply_one_by_one(url: str, events: list[tuple[str, bytes]]) -> None:
     """Deliver events in the given order, applying after each, as a quiet system would."""
-    with psycopg.connect(url) as conn:
+    with connect(url) as conn:
         for svix_id, body in events:
             env = envelope(json.loads(body))
             assert env is not None

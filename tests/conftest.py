@@ -114,13 +114,28 @@ def _with_dbname(url: str, name: str) -> str:
     return psycopg.conninfo.make_conninfo(**info)
 
 
-def create_database(server_url: str, template: str | None = None) -> str:
+# The databases a test can run on: the server's default, and one whose collation and
+# TimeZone are as far from C and UTC as a deployment's may be. Tests that order or read
+# times run on both (every_database); the far one is built only when one asks for it.
+DEFAULT, FAR = "server_default", "icu_kiritimati"
+FAR_ZONE = "Pacific/Kiritimati"
+_FAR_LOCALE = "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+
+
+def create_database(server_url: str, template: str | None = None, *, far: bool = False) -> str:
+    """A new database (empty, or a copy of template); far: ICU-collated, in FAR_ZONE."""
     name = f"cpm_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
+        # Generated names and constants only: nothing here comes from input.
         if template:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # generated name
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        elif far:
+            conn.execute(f'CREATE DATABASE "{name}" {_FAR_LOCALE}')
         else:
             conn.execute(f'CREATE DATABASE "{name}"')
+        if far:
+            # A copy takes its template's collation but not its settings: set the zone.
+            conn.execute(f"ALTER DATABASE \"{name}\" SET timezone = '{FAR_ZONE}'")
     return name
 
 
@@ -129,33 +144,81 @@ def drop_database(server_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def every_database(metafunc: pytest.Metafunc) -> None:
+    """Run the test once per database flavor (for a pytest_generate_tests hook)."""
+    if "db_flavor" in metafunc.fixturenames:
+        metafunc.parametrize("db_flavor", [DEFAULT, FAR], indirect=True)
+
+
+def _migrated(services: dict[str, str], *, far: bool) -> Iterator[str]:
+    name = create_database(services["postgres"], far=far)
+    try:
+        migrate.migrate(_with_dbname(services["postgres"], name))
+        yield name
+    finally:
+        drop_database(services["postgres"], name)
+
+
 @pytest.fixture(scope="session")
 def template_db(services: dict[str, str]) -> Iterator[str]:
     """A database built by the real migrations, cloned by tests that commit."""
-    name = create_database(services["postgres"])
-    migrate.migrate(_with_dbname(services["postgres"], name))
-    yield name
-    drop_database(services["postgres"], name)
+    yield from _migrated(services, far=False)
+
+
+@pytest.fixture(scope="session")
+def far_template_db(services: dict[str, str]) -> Iterator[str]:
+    """The same, ICU-collated (en-US) and in FAR_ZONE."""
+    yield from _migrated(services, far=True)
 
 
 @pytest.fixture
-def database_url(services: dict[str, str], template_db: str) -> Iterator[str]:
+def db_flavor(request: pytest.FixtureRequest) -> str:
+    """DEFAULT, unless every_database runs the test on each flavor."""
+    return str(getattr(request, "param", DEFAULT))
+
+
+@pytest.fixture
+def database_url(
+    services: dict[str, str], db_flavor: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """A fresh migrated database of this test's own, dropped afterwards."""
-    name = create_database(services["postgres"], template=template_db)
+    far = db_flavor == FAR
+    template = request.getfixturevalue("far_template_db" if far else "template_db")
+    name = create_database(services["postgres"], template=template, far=far)
+    yield _with_dbname(services["postgres"], name)
+    drop_database(services["postgres"], name)
+
+
+def _shared(services: dict[str, str], template: str, *, far: bool) -> Iterator[str]:
+    name = create_database(services["postgres"], template=template, far=far)
     yield _with_dbname(services["postgres"], name)
     drop_database(services["postgres"], name)
 
 
 @pytest.fixture(scope="session")
-def shared_db_url(services: dict[str, str], template_db: str) -> Iterator[str]:
-    name = create_database(services["postgres"], template=template_db)
-    yield _with_dbname(services["postgres"], name)
-    drop_database(services["postgres"], name)
+def default_shared_db_url(services: dict[str, str], template_db: str) -> Iterator[str]:
+    yield from _shared(services, template_db, far=False)
+
+
+@pytest.fixture(scope="session")
+def far_shared_db_url(services: dict[str, str], far_template_db: str) -> Iterator[str]:
+    yield from _shared(services, far_template_db, far=True)
+
+
+@pytest.fixture
+def shared_db_url(db_flavor: str, request: pytest.FixtureRequest) -> str:
+    """A migrated database shared by the session's tests that roll back."""
+    name = "far_shared_db_url" if db_flavor == FAR else "default_shared_db_url"
+    return str(request.getfixturevalue(name))
 
 
 @pytest.fixture
 def conn(shared_db_url: str) -> Iterator[psycopg.Connection]:
-    """A connection inside a transaction that is rolled back after the test."""
+    """A connection inside a transaction that is rolled back after the test.
+
+    Opened as an analyst's client would be, in the database's own TimeZone: the mirror's
+    logic and the reports must not depend on the session being UTC.
+    """
     with (
         psycopg.connect(shared_db_url) as connection,
         connection.transaction(force_rollback=True),

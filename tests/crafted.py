@@ -12,6 +12,10 @@ import psycopg
 from tests.conftest import fixture_body
 from tests.worker.mirror.helpers import drain, put
 
+# Two svix-ids whose order Python (code points, as COLLATE "C") and an en-US ICU collation
+# disagree on: LOW_ID < HIGH_ID here, HIGH_ID < LOW_ID there.
+LOW_ID, HIGH_ID = "msg_2pXa", "msg_2pxA"
+
 
 def ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)

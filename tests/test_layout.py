@@ -90,3 +90,26 @@ def test_the_web_starts_without_building_the_celery_app(database_url: str, redis
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def _connection_calls(path: Path) -> list[str]:
+    """Each psycopg.connect(...) and each ConnectionPool(...) whose conninfo is not ours."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        func = ast.unparse(node.func)
+        first = ast.unparse(node.args[0]) if node.args else ""
+        if func == "psycopg.connect" or (
+            func.endswith("ConnectionPool") and not first.startswith(("conninfo(", "db.conninfo("))
+        ):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_every_connection_is_opened_through_worker_db() -> None:
+    # worker.db sets the session (TimeZone=UTC). worker.dev may not import it: its
+    # connections only probe a server and create a database.
+    paths = [*room("webhooks"), *room("worker"), *room("bench")]
+    allowed = {ROOT / "worker" / "db.py", *room("worker/dev")}
+    assert [call for p in paths if p not in allowed for call in _connection_calls(p)] == []

@@ -9,8 +9,12 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import STORY, TEST_SECRET, fixture_body, sign
+from tests.conftest import STORY, TEST_SECRET, every_database, fixture_body, sign
 from tests.processes import free_port, running, wait_for, web_argv, web_ready, worker_argv
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    every_database(metafunc)  # on the server's default database and on a far one
 
 
 @pytest.mark.slow

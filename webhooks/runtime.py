@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from svix.webhooks import Webhook, WebhookVerificationError
 
 from webhooks.notifier import Notifier
-from worker import config, wakeup
+from worker import config, db, wakeup
 from worker.inbox import insert as inbox
 from worker.mirror.events import Envelope
 from worker.task_names import DRAIN_TASK
@@ -59,7 +59,7 @@ class Runtime:
         # The pool connects in the background: the web process starts (and answers 503)
         # while Postgres is down, instead of refusing to boot.
         pool = ConnectionPool(
-            settings.require_database_url(),
+            db.conninfo(settings.require_database_url()),
             min_size=1,
             max_size=pool_size,
             timeout=pool_timeout,
@@ -94,7 +94,7 @@ class Runtime:
         # After a database restart the pool holds dead connections, or waits out its
         # reconnection backoff: one direct connection tells "back" from "down" now.
         log.info("inbox retry on a direct connection", extra={"svix_id": svix_id})
-        with psycopg.connect(self.database_url, autocommit=True, connect_timeout=2) as conn:
+        with db.connect(self.database_url, autocommit=True, connect_timeout=2) as conn:
             new = inbox.store_event(conn, svix_id, body, env)
         return Stored(new, maybe_ours=sent and not new)
 

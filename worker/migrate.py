@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
+
+from worker import db
 
 # Any constant shared by every release: two releases migrating at once queue up here.
 LOCK_ID = 0x436C65726B4D6972  # "ClerkMir"
@@ -38,7 +39,7 @@ def migrate(url: str, directory: Path | None = None) -> list[str]:
     """Apply what is missing and return the versions applied (empty when up to date)."""
     files = sorted((directory or migrations_dir()).glob("*.sql"))
     applied: list[str] = []
-    with psycopg.connect(url, autocommit=True) as conn:
+    with db.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_ID,))
         try:
             with conn.transaction():

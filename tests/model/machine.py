@@ -12,8 +12,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
-
 from tests.model.clerk import COMPARED, Clerk, Expected, Told, as_of, at, expected
 from tests.worker.mirror.helpers import put
 from worker import db, tasks
@@ -51,7 +49,7 @@ class Machine:
         self.told: dict[str, Told] = {}
         self.steps: Counter[str] = Counter()
         self.checks = 0
-        self.conn = psycopg.connect(url, autocommit=True)
+        self.conn = db.connect(url, autocommit=True)
 
     def close(self) -> None:
         self.conn.close()

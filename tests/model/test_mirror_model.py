@@ -57,7 +57,7 @@ def test_the_mirror_matches_the_oracle_at_a_fixed_seed(model_db: str) -> None:
 
 @pytest.mark.soak
 def test_the_mirror_matches_the_oracle_for_as_long_as_the_soak_runs(
-    services: dict[str, str], template_db: str
+    services: dict[str, str], template_db: str, far_template_db: str
 ) -> None:
     from tests.conftest import _with_dbname, create_database, drop_database
 
@@ -67,7 +67,8 @@ def test_the_mirror_matches_the_oracle_for_as_long_as_the_soak_runs(
     while time.monotonic() < deadline:
         seed = random.SystemRandom().randrange(2**32)
         print(f"soak run {runs + 1}: seed {seed}", flush=True)
-        name = create_database(services["postgres"], template=template_db)
+        template = (template_db, far_template_db)[runs % 2]
+        name = create_database(services["postgres"], template=template, far=runs % 2 == 1)
         url = _with_dbname(services["postgres"], name)
         db.open_pool(url)
         try:

@@ -8,10 +8,16 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+import pytest
 
-from tests.conftest import STORY
-from tests.crafted import apply, deletion, moment, ms, phone, snapshot
+from tests.conftest import STORY, every_database
+from tests.crafted import HIGH_ID, LOW_ID, apply, deletion, moment, ms, phone, snapshot
 from tests.worker.mirror.helpers import deliver, drain, put
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    every_database(metafunc)  # on the server's default database and on a far one
+
 
 IN_ORDER = [(name, f"msg_{i}") for i, name in enumerate(STORY)]
 # The effective time of each story step: the snapshot's updated_at, the deletion's timestamp.
@@ -116,3 +122,20 @@ def test_phone_numbers_as_of_breaks_an_updated_at_tie_by_event_time_as_the_fold_
     held = held_now(conn)
     assert held[1][0][7:10] == ("verified", "phone_code", 1)
     assert as_of(conn, tie) == held
+
+
+def test_phone_numbers_as_of_breaks_a_full_tie_by_svix_id_code_points_as_the_fold_does(
+    conn: psycopg.Connection,
+) -> None:
+    # Same updated_at, same timestamp: only the svix-ids order them, by code point.
+    number, tie = "+12025550172", moment(3)
+    low = snapshot("user_1", tie, [phone("idn_1", number, status="unverified")])
+    high = snapshot("user_1", tie, [phone("idn_1", number, reserved=True)])
+    for order in ([(low, LOW_ID), (high, HIGH_ID)], [(high, HIGH_ID), (low, LOW_ID)]):
+        with conn.transaction(force_rollback=True):
+            for body, svix_id in order:
+                put(conn, body, svix_id)
+                drain(conn)
+            held = held_now(conn)
+            assert held[1][0][4:8] == (True, False, True, "verified")
+            assert as_of(conn, tie) == held

@@ -6,9 +6,16 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 
+from tests.conftest import every_database
 from tests.crafted import apply, deletion, moment, phone, snapshot
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    every_database(metafunc)  # on the server's default database and on a far one
+
 
 LIVE_VIEWS = ("report_verification_status", "report_phone_regions", "report_integrity")
 

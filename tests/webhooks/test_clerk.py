@@ -177,3 +177,23 @@ def test_app_refuses_to_start_without_signing_secret(database_url: str) -> None:
 def test_health_and_readiness(client: FlaskClient) -> None:
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
+
+
+def test_the_web_pool_runs_in_utc_on_a_database_far_from_it(
+    far_shared_db_url: str, redis_url: str, queue_name: str
+) -> None:
+    app = create_app(
+        {
+            "DATABASE_URL": far_shared_db_url,
+            "REDIS_URL": redis_url,
+            "CLERK_WEBHOOK_SIGNING_SECRET": OTHER_SECRET,
+            "CLERK_MIRROR_QUEUE": queue_name,
+        }
+    )
+    runtime = app.extensions["clerk_mirror"]
+    try:
+        with runtime.pool.connection() as conn:
+            zone = conn.execute("SELECT current_setting('TimeZone')").fetchone()
+        assert zone == ("UTC",)
+    finally:
+        runtime.close()

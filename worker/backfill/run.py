@@ -18,6 +18,7 @@ from typing import Any, Final, LiteralString
 
 import psycopg
 
+from worker import db
 from worker.backfill import sync_runs
 from worker.backfill.clerk_api import PAGE_LIMIT, ClerkClient, parse_rate_limit
 from worker.backfill.sync_runs import Run
@@ -70,7 +71,7 @@ def run(
     With reconcile, live users Clerk no longer lists are then tombstoned. Returns the
     run's row; an interrupt or error marks the run so that --resume continues it.
     """
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with db.connect(database_url, autocommit=True) as conn:
         if not sync_runs.try_lock(conn):
             raise BackfillBusy("another backfill is running against this database")
         with conn.transaction():

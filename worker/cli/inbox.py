@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
-import psycopg
 
-from worker import config
+from worker import config, db
 from worker.inbox import ops
 from worker.mirror.replay import ReplayOutcome
 from worker.mirror.replay import replay as replay_events
@@ -58,7 +57,7 @@ def replay(dry_run: bool, **filters: Any) -> None:
     selection = ops.Selection(**filters)
     if selection.is_empty():
         raise click.UsageError("name the events: --svix-id, --status, --type or --since/--until")
-    with psycopg.connect(database_url(), autocommit=True) as conn:
+    with db.connect(database_url(), autocommit=True) as conn:
         matches = ops.select_events(conn, selection)
         if matches.purged:
             click.echo(f"skipping {len(matches.purged)} event(s) whose payload was purged")
@@ -81,7 +80,7 @@ def replay(dry_run: bool, **filters: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
     """Inbox counts by status, the age of the oldest pending event, the last one received."""
-    with psycopg.connect(database_url(), autocommit=True) as conn:
+    with db.connect(database_url(), autocommit=True) as conn:
         report = ops.inbox_status(conn)
     age = report.oldest_pending_age
     last = report.last_received
@@ -116,7 +115,7 @@ def _seconds(age: timedelta) -> str:
 def purge(older_than: str, dry_run: bool) -> None:
     """Drop raw payloads of processed and ignored events; rows, mirror and history stay."""
     age = _age(older_than)
-    with psycopg.connect(database_url(), autocommit=True) as conn, conn.transaction():
+    with db.connect(database_url(), autocommit=True) as conn, conn.transaction():
         count = ops.purge(conn, age, dry_run=dry_run)
     verb = "would purge" if dry_run else "purged"
     click.echo(f"{verb} the payload of {count} event(s) closed more than {older_than} ago")

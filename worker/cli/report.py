@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from worker import config
+from worker import config, db
 
 # Reports print times in UTC whatever the server's or the analyst's TimeZone is.
 SET_UTC: Final[LiteralString] = "SET TIME ZONE 'UTC'"
@@ -173,6 +173,6 @@ def report(name: str | None, fmt: str, as_of: str | None) -> None:
         url = config.from_env().require_database_url()
     except config.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    with psycopg.connect(url) as conn:
+    with db.connect(url) as conn:
         columns, rows = run_report(conn, chosen, params)
     print_rows(columns, rows, fmt)

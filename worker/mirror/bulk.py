@@ -36,7 +36,10 @@ CREATE TEMP TABLE IF NOT EXISTS history_stage (
 ) ON COMMIT DELETE ROWS
 """
 
-# Newest wins, also here: a row only moves forward in version.
+# Newest wins, also here: a row only moves forward in version. svix-ids compare by code
+# point as in Python (EventKey), never in the database's collation: on an ICU or en_US
+# database the two disagree, and a tie would take this row from one event and the
+# phones from the other.
 UPSERT_USERS: Final[LiteralString] = """
 INSERT INTO clerk.users AS u
     (id, primary_phone_number_id, two_factor_enabled, totp_enabled, backup_code_enabled,
@@ -56,8 +59,8 @@ ON CONFLICT (id) DO UPDATE SET
     version_event_ms = EXCLUDED.version_event_ms,
     version_svix_id = EXCLUDED.version_svix_id,
     synced_at = now()
-WHERE (u.version_ms, u.version_event_ms, u.version_svix_id)
-   <= (EXCLUDED.version_ms, EXCLUDED.version_event_ms, EXCLUDED.version_svix_id)
+WHERE (u.version_ms, u.version_event_ms, u.version_svix_id COLLATE "C")
+   <= (EXCLUDED.version_ms, EXCLUDED.version_event_ms, EXCLUDED.version_svix_id COLLATE "C")
 """
 
 UPSERT_PHONES: Final[LiteralString] = """

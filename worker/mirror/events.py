@@ -15,8 +15,12 @@ DELETION_TYPE = "user.deleted"
 USER_TYPES = SNAPSHOT_TYPES | {DELETION_TYPE}
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Postgres timestamptz holds far more, but Python's datetime stops at year 9999.
-MAX_MS = 253_402_300_799_999
+# Postgres timestamptz holds far more, but Python's datetime stops at year 9999, and a
+# time is read back in the session's zone: 9999-12-31T23:59Z is already year 10000 at
+# UTC+14 (Pacific/Kiritimati). A day's margin keeps what the mirror stores readable in
+# every real zone and at any offset under a day.
+LAST_DAY = "9999-12-30"
+MAX_MS = (datetime(9999, 12, 31, tzinfo=UTC) - EPOCH) // timedelta(milliseconds=1) - 1
 INT4_MAX = 2_147_483_647
 
 
@@ -260,7 +264,9 @@ def _id(obj: dict[str, Any], where: str) -> str:
 def _ms(obj: dict[str, Any], name: str, where: str) -> int:
     value: int = _field(obj, name, int, where)
     if not 0 <= value <= MAX_MS:
-        raise InvalidEvent(f"{where}.{name} is out of range for a time in ms")
+        raise InvalidEvent(
+            f"{where}.{name} is out of range: a time in ms from 1970 to {LAST_DAY} (UTC)"
+        )
     return value
 
 

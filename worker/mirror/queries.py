@@ -31,7 +31,7 @@ WHERE user_id = ANY(%(user_ids)s)
 """
 
 # The last history row of each of a user's phones strictly before a moment: the state
-# a late event is folded onto.
+# a late event is folded onto. In the fold's order, so svix-ids by code point (COLLATE "C").
 SELECT_CHECKPOINT: Final[LiteralString] = """
 SELECT DISTINCT ON (phone_number_id)
        phone_number_id, user_id, phone_number, region_code, reserved_for_second_factor,
@@ -40,7 +40,7 @@ SELECT DISTINCT ON (phone_number_id)
        deleted_at
 FROM clerk.phone_number_history
 WHERE user_id = %(user_id)s AND effective_at < %(before)s
-ORDER BY phone_number_id, effective_at DESC, event_at DESC, svix_id DESC
+ORDER BY phone_number_id, effective_at DESC, event_at DESC, svix_id COLLATE "C" DESC
 """
 
 # History a rebuild may replace: everything of the user from the rebuild's start.

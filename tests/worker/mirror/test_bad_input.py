@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -10,15 +12,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests import mutations
-from tests.conftest import fixture_body
-from tests.worker.mirror.helpers import drain, put
+from tests.conftest import FAR_ZONE, fixture_body
+from tests.crafted import ms
+from tests.worker.mirror.helpers import drain, mirror_state, put
 from worker.inbox import insert as inbox
-from worker.mirror.events import InvalidEvent, envelope, parse_event
+from worker.mirror.events import MAX_MS, InvalidEvent, envelope, ms_to_datetime, parse_event
 
 PROPERTY = settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 BYSTANDER = "user.created__unverified_phone"
+# A time Python holds in UTC that is already year 10000 at UTC+14.
+PAST_LAST_DAY = ms(datetime(9999, 12, 31, 12, tzinfo=UTC))
 
 
 def store_raw(conn: psycopg.Connection, raw: bytes, svix_id: str) -> bool:
@@ -113,3 +118,39 @@ def test_unicode_in_a_phone_field_is_stored_or_failed_readably(
     body["data"]["phone_numbers"][0]["verification"]["status"] = text
     body["data"]["id"] = "user_unicode"
     check_applies_alone(conn, mutations.encode(body))
+
+
+@pytest.mark.parametrize(
+    ("place", "field"),
+    [
+        (lambda b: b["data"].update(updated_at=PAST_LAST_DAY), "data.updated_at"),
+        (lambda b: b.update(timestamp=PAST_LAST_DAY), "event.timestamp"),
+        (
+            lambda b: b["data"]["phone_numbers"][0]["verification"].update(expire_at=PAST_LAST_DAY),
+            "data.phone_numbers[0].verification.expire_at",
+        ),
+    ],
+)
+def test_a_time_some_zone_cannot_hold_is_stored_then_fails_naming_its_field(
+    conn: psycopg.Connection, place: Callable[[dict[str, Any]], None], field: str
+) -> None:
+    body = fixture_body(BYSTANDER)
+    place(body)
+    assert put(conn, body, "far_future")
+    drain(conn)
+    status, error, _ = outcome(conn, "far_future")
+    assert status == "failed"
+    assert error is not None
+    assert error.startswith(f"{field} is out of range")
+
+
+def test_the_latest_time_accepted_reads_back_in_the_farthest_zone(conn: psycopg.Connection) -> None:
+    body = fixture_body(BYSTANDER)
+    body["data"]["updated_at"] = MAX_MS
+    body["data"]["phone_numbers"][0]["verification"]["expire_at"] = MAX_MS
+    put(conn, body, "latest")
+    drain(conn)
+    conn.execute("SELECT set_config('TimeZone', %s, true)", (FAR_ZONE,))
+    state = mirror_state(conn)
+    assert state["users"][0]["updated_at"] == ms_to_datetime(MAX_MS)
+    assert state["phones"][0]["verification_expire_at"] == ms_to_datetime(MAX_MS)

@@ -1,0 +1,11 @@
+"""The model runs on each database flavor: the server default, and ICU in a far zone."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import every_database
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    every_database(metafunc)

@@ -1,0 +1,11 @@
+"""Every mirror test that touches the database runs on each database flavor."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import every_database
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    every_database(metafunc)
