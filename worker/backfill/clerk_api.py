@@ -109,8 +109,15 @@ class ClerkClient:
     def close(self) -> None:
         self.http.close()
 
-    def list_users(self, offset: int, limit: int = PAGE_LIMIT) -> list[dict[str, Any]]:
-        params = {"limit": limit, "offset": offset, "order_by": "created_at"}
+    def list_users(self, after: str | None, limit: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+        """The page of users created after the user `after` (None: from the first user).
+
+        A cursor, not an offset: a deletion of a user listed earlier shifts every later
+        offset, so offset paging skips a user; the cursor needs the created_at order.
+        """
+        params: dict[str, Any] = {"limit": limit, "order_by": "created_at"}
+        if after is not None:
+            params["starting_after"] = after
         page = self.get("/users", params).json()
         if not isinstance(page, list):
             raise ClerkAPIError(f"GET /users answered {type(page).__name__}, not a list of users")

@@ -3,7 +3,8 @@
     python -m worker.fake_clerk --port 18081 --users 1000 --key sk_test_fake
 
 serves /v1/users, /v1/users/count and /v1/users/{id} on loopback with the bearer key
-checked, paging by limit/offset like Clerk, and can answer 429s, 5xx and slow pages.
+checked, paging like Clerk by limit with offset or with the starting_after cursor, and
+can answer 429s, 5xx and slow pages, or delete users while a listing runs (after_page).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -30,6 +31,8 @@ NUMBER_PLANS = (
     ("+4915123", 5, "DE"),
     ("+8190123", 5, "JP"),
 )
+# The orders starting_after accepts: a cursor over any other would skip or repeat users.
+CURSOR_ORDERS = frozenset({"created_at", "+created_at", "-created_at"})
 VERIFICATION_STATES = ("unverified", "verified", "expired", "failed", None, "admin")
 
 
@@ -117,7 +120,7 @@ def _verification(state: str | None, at: int) -> dict[str, Any] | None:
 
 
 class FakeClerk:
-    """The fake server; change `users`, `faults`, `fail_from_offset` and `slow_s` at will."""
+    """The fake server; change `users`, `faults`, `fail_from`, `after_page` and `slow_s` at will."""
 
     def __init__(
         self,
@@ -132,9 +135,12 @@ class FakeClerk:
         self.lock = threading.Lock()
         self.faults: deque[int] = deque()  # statuses to answer, one per coming request
         self.retry_after = "1"
-        self.fail_from_offset: int | None = None  # pages from here on fail, always
+        self.fail_from: int | None = None  # pages from this position on fail, always
         self.fail_status = 503
         self.requests: list[str] = []
+        self.pages_served = 0
+        # Called with pages_served after each page of GET /v1/users (to delete users, say).
+        self.after_page: Callable[[int], None] | None = None
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self.server.daemon_threads = True
         self.server.fake = self  # type: ignore[attr-defined]
@@ -171,7 +177,7 @@ class FakeClerk:
             self.requests.append(path)
             if self.faults:
                 return self.faults.popleft(), {"errors": [{"code": "injected_fault"}]}
-            users = sorted(self.users, key=lambda u: u["created_at"])
+            users = sorted(self.users, key=lambda u: (u["created_at"], u["id"]))
         if path == "/v1/users/count":
             return 200, {"object": "total_count", "total_count": len(users)}
         if path.startswith("/v1/users/"):
@@ -179,13 +185,41 @@ class FakeClerk:
             return (200, found[0]) if found else (404, {"errors": [{"code": "resource_not_found"}]})
         if path != "/v1/users":
             return 404, {"errors": [{"code": "resource_not_found"}]}
+        status, body = self.list_page(users, query)
+        if status == 200:
+            with self.lock:
+                self.pages_served += 1
+                served = self.pages_served
+            time.sleep(self.slow_s)
+            if self.after_page:
+                self.after_page(served)
+        return status, body
+
+    def list_page(
+        self, users: list[dict[str, Any]], query: dict[str, list[str]]
+    ) -> tuple[int, Any]:
+        """GET /v1/users on users sorted by created_at: Clerk's rules for limit and cursor."""
         limit, offset = int(query.get("limit", ["10"])[0]), int(query.get("offset", ["0"])[0])
+        order, after = query.get("order_by", ["-created_at"])[0], query.get("starting_after")
         if not 1 <= limit <= MAX_LIMIT:
-            return 422, {"errors": [{"code": "form_param_value_invalid", "meta": "limit"}]}
-        if self.fail_from_offset is not None and offset >= self.fail_from_offset:
+            return 422, _invalid("limit")
+        if after and (order not in CURSOR_ORDERS or offset):
+            return 422, _invalid("starting_after")
+        if order.startswith("-"):  # other orders than created_at are not faked
+            users = users[::-1]
+        if after:
+            # Clerk's spec does not say what a cursor naming a deleted user gets: refused here.
+            ids = [u["id"] for u in users]
+            if after[0] not in ids:
+                return 422, _invalid("starting_after")
+            offset = ids.index(after[0]) + 1
+        if self.fail_from is not None and offset >= self.fail_from:
             return self.fail_status, {"errors": [{"code": "injected_outage"}]}
-        time.sleep(self.slow_s)
         return 200, users[offset : offset + limit]
+
+
+def _invalid(param: str) -> dict[str, Any]:
+    return {"errors": [{"code": "form_param_value_invalid", "meta": {"param_name": param}}]}
 
 
 class _Handler(BaseHTTPRequestHandler):
