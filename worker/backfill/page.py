@@ -24,6 +24,8 @@ from worker.mirror.events import Envelope, envelope
 
 log = logging.getLogger(__name__)
 
+SOURCE: Final = "backfill"
+
 # Users whose current row now comes from one of these events: the ones the page changed.
 COUNT_CHANGED: Final[LiteralString] = """
 SELECT count(*) FROM clerk.users WHERE version_svix_id = ANY(%(svix_ids)s)
@@ -47,13 +49,9 @@ def apply_page(
 ) -> None:
     """Store and apply one page of users in the caller's transaction, then checkpoint."""
     now_ms = time.time_ns() // 1_000_000
-    new_ids, user_ids = [], []
-    for user in users:
-        svix_id, raw, env = snapshot_event(user, now_ms)
-        if store(conn, svix_id, raw, env, source="backfill"):
-            new_ids.append(svix_id)
-        if env.user_id:
-            user_ids.append(env.user_id)
+    events = [snapshot_event(user, now_ms) for user in users]
+    new_ids = store_each(conn, events)
+    user_ids = [env.user_id for _, _, env in events if env.user_id]
     # An id already stored is an unchanged user a previous run applied: a no-op.
     changed = apply_each(conn, new_ids) if new_ids else 0
     sync_runs.checkpoint(
@@ -76,6 +74,22 @@ def snapshot_event(user: object, now_ms: int) -> tuple[str, bytes, Envelope]:
 def event_envelope(body: dict[str, Any]) -> Envelope:
     # envelope() is None only when data is not an object: still stored, then failed.
     return envelope(body) or Envelope(body["type"], None, None, body["timestamp"])
+
+
+def store_each(conn: psycopg.Connection, events: list[tuple[str, bytes, Envelope]]) -> list[str]:
+    """Store the page's events; the svix-ids new to the inbox, to apply.
+
+    All at once first (a savepoint per user costs a round trip each); if that fails,
+    again user by user, so that the error costs only the user who meets it.
+    """
+    try:
+        with conn.transaction():
+            return [i for i, raw, env in events if store_event(conn, i, raw, env, source=SOURCE)]
+    except Exception:
+        if lost(conn):
+            raise
+        log.exception("page not stored, storing user by user", extra={"events": len(events)})
+    return [i for i, raw, env in events if store(conn, i, raw, env, source=SOURCE)]
 
 
 def store(

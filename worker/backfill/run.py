@@ -89,22 +89,23 @@ def _list(
     after = run.after_user_id
     while True:
         users = client.list_users(after, page_size)
+        last = _last_id(users) or after
         if users:
-            after = _last_id(users)
             with conn.transaction():
-                apply_page(conn, run.id, users, after_user_id=after)
+                apply_page(conn, run.id, users, after_user_id=last)
         if on_page:
             on_page(len(users))
         if len(users) < page_size:
             return
+        if last == after:  # the same page would come again, forever
+            raise ClerkAPIError("GET /users answered a page without a new user id: cannot go on")
+        after = last
 
 
-def _last_id(users: list[Any]) -> str:
+def _last_id(users: list[Any]) -> str | None:
     """The cursor to go on with: the id of the page's last user that has one."""
-    for user in reversed(users):
-        if isinstance(user, dict) and isinstance(user.get("id"), str) and user["id"]:
-            return str(user["id"])
-    raise ClerkAPIError("GET /users answered a page of users without ids: cannot page on")
+    ids = [u["id"] for u in users if isinstance(u, dict) and isinstance(u.get("id"), str)]
+    return str(ids[-1]) if ids else None
 
 
 def _reconcile(conn: psycopg.Connection, client: ClerkClient, run: Run) -> None:

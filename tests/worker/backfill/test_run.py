@@ -646,3 +646,24 @@ def test_a_user_whose_apply_is_cancelled_is_left_to_retry_and_the_page_commits(
             True,
         )
     ]
+
+
+def test_a_page_ending_in_a_user_without_an_id_goes_on_after_the_user_before_it(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(50, seed=21)
+    fake.users[24]["id"] = 24  # the last of page 1: no id to go on after
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=25)
+
+    assert (run["status"], run["pages"], run["after_user_id"]) == (
+        "succeeded",
+        3,
+        fake.users[49]["id"],
+    )
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users if u["id"] != 24}
+    with psycopg.connect(database_url) as conn:
+        failed = conn.execute(
+            "SELECT last_error FROM clerk.webhook_events WHERE status = 'failed'"
+        ).fetchall()
+    assert failed == [("data.id should be a string",)]
