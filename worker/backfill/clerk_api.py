@@ -26,7 +26,11 @@ class ClerkAuthError(ConfigError):
 
 
 class ClerkAPIError(RuntimeError):
-    """Clerk could not answer, even after retries."""
+    """Clerk could not answer, even after retries; `status` is that of a refusal (4xx)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def parse_rate_limit(text: str, name: str = "CLERK_API_RATE_LIMIT") -> tuple[int, float] | None:
@@ -163,7 +167,7 @@ def _final(response: httpx.Response, path: str, *, allow_404: bool) -> bool:
         return True
     if status == 429 or status >= 500:
         return False
-    raise ClerkAPIError(f"GET {path} answered {status}: {response.text[:200]}")
+    raise ClerkAPIError(f"GET {path} answered {status}: {response.text[:200]}", status=status)
 
 
 def retry_after_s(response: httpx.Response, default: float) -> float:

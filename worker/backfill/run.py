@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 # start is left to the next run rather than risked.
 CLOCK_MARGIN: Final = timedelta(minutes=5)
 
+# Times one invocation lists again from the first user because its cursor's user was
+# deleted: each costs a listing of what is already stored (no-ops), and more than a few
+# means users are being deleted faster than it lists.
+MAX_RESTARTS: Final = 3
+
 OnPage = Callable[[int], None]
 
 
@@ -86,9 +91,17 @@ def run(
 def _list(
     conn: psycopg.Connection, client: ClerkClient, run: Run, page_size: int, on_page: OnPage | None
 ) -> None:
-    after = run.after_user_id
+    after, restarts = run.after_user_id, 0
     while True:
-        users = client.list_users(after, page_size)
+        users = _page(client, after, page_size)
+        if users is None:
+            restarts += 1
+            if restarts > MAX_RESTARTS:
+                raise ClerkAPIError(f"the listing lost its cursor {MAX_RESTARTS} times: try later")
+            log.warning("cursor user deleted: listing again", extra={"run_id": run.id})
+            sync_runs.restart_listing(conn, run.id)
+            after = None
+            continue
         last = _last_id(users) or after
         if users:
             with conn.transaction():
@@ -100,6 +113,23 @@ def _list(
         if last == after:  # the same page would come again, forever
             raise ClerkAPIError("GET /users answered a page without a new user id: cannot go on")
         after = last
+
+
+def _page(client: ClerkClient, after: str | None, page_size: int) -> list[Any] | None:
+    """The page after the cursor; None when the cursor's user has been deleted since.
+
+    Clerk's spec does not say what starting_after answers for a deleted user: a refusal
+    (4xx) or a last page then means the answer cannot be trusted, if that user is gone.
+    """
+    try:
+        users = client.list_users(after, page_size)
+    except ClerkAPIError as exc:
+        if after is None or exc.status is None or client.user_exists(after):
+            raise
+        return None
+    if after is not None and len(users) < page_size and not client.user_exists(after):
+        return None
+    return users
 
 
 def _last_id(users: list[Any]) -> str | None:

@@ -60,6 +60,13 @@ SELECT %(id)s, u FROM unnest(%(user_ids)s::text[]) AS u
 ON CONFLICT DO NOTHING
 """
 
+# The cursor's user was deleted: the listing starts again from the first user, counted afresh.
+RESTART_LISTING: Final[LiteralString] = """
+UPDATE clerk.sync_runs
+SET pages = 0, users_seen = 0, after_user_id = NULL, next_offset = 0
+WHERE id = %(id)s
+"""
+
 FINISH: Final[LiteralString] = """
 UPDATE clerk.sync_runs
 SET status = %(status)s, finished_at = now(), error = %(error)s
@@ -140,6 +147,10 @@ def checkpoint(
     conn.execute(REMEMBER_USERS, {"id": run_id, "user_ids": user_ids})
     params = {"id": run_id, "seen": seen, "changed": changed, "after_user_id": after_user_id}
     conn.execute(CHECKPOINT, params)
+
+
+def restart_listing(conn: psycopg.Connection, run_id: int) -> None:
+    conn.execute(RESTART_LISTING, {"id": run_id})
 
 
 def finish(conn: psycopg.Connection, run_id: int, status: str, error: str | None = None) -> None:

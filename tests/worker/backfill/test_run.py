@@ -667,3 +667,40 @@ def test_a_page_ending_in_a_user_without_an_id_goes_on_after_the_user_before_it(
             "SELECT last_error FROM clerk.webhook_events WHERE status = 'failed'"
         ).fetchall()
     assert failed == [("data.id should be a string",)]
+
+
+def test_a_checkpoint_whose_user_was_deleted_since_lists_again_from_the_first_user(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(300, seed=22)
+    checkpoint = fake.users[99]["id"]
+
+    def ctrl_c(_: int) -> None:
+        raise KeyboardInterrupt
+
+    with api(fake) as client, pytest.raises(KeyboardInterrupt):
+        backfill.run(database_url, client, page_size=100, on_page=ctrl_c)
+    fake.remove([checkpoint])  # Clerk refuses a cursor naming it (the fake's choice)
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100, resume=True)
+
+    assert (run["id"], run["status"], run["pages"], run["users_seen"]) == (1, "succeeded", 3, 299)
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users} | {checkpoint}
+
+
+def test_a_cursor_user_deleted_between_two_pages_costs_a_second_listing_not_a_user(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(250, seed=23)
+    last_of_page_1 = fake.users[99]["id"]
+
+    def clerk_deletes_it(pages: int) -> None:
+        if pages == 1:
+            fake.remove([last_of_page_1])
+
+    fake.after_page = clerk_deletes_it
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100)
+
+    assert (run["status"], run["users_seen"], run["users_changed"]) == ("succeeded", 249, 250)
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users} | {last_of_page_1}
