@@ -15,7 +15,8 @@ from worker.backfill.clerk_api import (
     TokenBucket,
     parse_rate_limit,
 )
-from worker.backfill.fake_clerk import FakeClerk, generate_users
+from worker.backfill.fake_clerk import FakeClerk
+from worker.backfill.fake_users import generate_users
 from worker.config import ConfigError
 
 KEY = "sk_test_fake"

@@ -17,7 +17,8 @@ from worker import config
 from worker.app import celery_settings
 from worker.backfill import run as backfill
 from worker.backfill.clerk_api import ClerkAPIError, ClerkClient
-from worker.backfill.fake_clerk import NUMBER_PLANS, FakeClerk, generate_users
+from worker.backfill.fake_clerk import FakeClerk
+from worker.backfill.fake_users import NUMBER_PLANS, generate_users
 from worker.cli.main import main
 from worker.mirror.events import EPOCH
 from worker.task_names import BACKFILL_TASK
