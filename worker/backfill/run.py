@@ -116,20 +116,17 @@ def _list(
 
 
 def _page(client: ClerkClient, after: str | None, page_size: int) -> list[Any] | None:
-    """The page after the cursor; None when the cursor's user has been deleted since.
+    """The page after the cursor; None when Clerk refuses a cursor whose user is gone.
 
-    Clerk's spec does not say what starting_after answers for a deleted user: a refusal
-    (4xx) or a last page then means the answer cannot be trusted, if that user is gone.
+    Clerk's spec does not say what starting_after answers for a deleted user; a refusal
+    (4xx) is then no reason to fail the run, which no --resume could finish.
     """
     try:
-        users = client.list_users(after, page_size)
+        return client.list_users(after, page_size)
     except ClerkAPIError as exc:
         if after is None or exc.status is None or client.user_exists(after):
             raise
         return None
-    if after is not None and len(users) < page_size and not client.user_exists(after):
-        return None
-    return users
 
 
 def _last_id(users: list[Any]) -> str | None:
