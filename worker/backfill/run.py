@@ -20,11 +20,10 @@ import psycopg
 
 from worker.backfill import sync_runs
 from worker.backfill.clerk_api import PAGE_LIMIT, ClerkAPIError, ClerkClient, parse_rate_limit
-from worker.backfill.page import apply_page, event_envelope
+from worker.backfill.page import apply_each, apply_page, event_envelope
 from worker.backfill.sync_runs import Run
 from worker.config import ConfigError, Settings
 from worker.inbox.insert import store_event
-from worker.mirror.apply import apply_ids
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ def _reconcile(conn: psycopg.Connection, client: ClerkClient, run: Run) -> None:
             ids = [
                 _store_deletion(conn, run.id, u, at) for u, at in gone[start : start + PAGE_LIMIT]
             ]
-            apply_ids(conn, ids)
+            apply_each(conn, ids)
             sync_runs.add_tombstoned(conn, run.id, len(ids))
     log.info("reconciled", extra={"run_id": run.id, "tombstoned": len(gone)})
 
