@@ -15,7 +15,8 @@ import time
 from bench import db
 from worker.backfill import run as backfill
 from worker.backfill.clerk_api import ClerkClient
-from worker.backfill.fake_clerk import FakeClerk, generate_users
+from worker.backfill.fake_clerk import FakeClerk
+from worker.backfill.fake_users import generate_users
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 KEY = "sk_test_bench"

@@ -31,8 +31,9 @@ class ListingClient:
         self.users = sorted(users, key=lambda u: str(u["id"]))
         self.exists = exists
 
-    def list_users(self, offset: int, limit: int) -> list[dict[str, Any]]:
-        return self.users[offset : offset + limit]
+    def list_users(self, after: str | None, limit: int) -> list[dict[str, Any]]:
+        start = [str(u["id"]) for u in self.users].index(after) + 1 if after else 0
+        return self.users[start : start + limit]
 
     def user_exists(self, user_id: str) -> bool:
         return self.exists(user_id)

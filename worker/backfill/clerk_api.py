@@ -26,7 +26,11 @@ class ClerkAuthError(ConfigError):
 
 
 class ClerkAPIError(RuntimeError):
-    """Clerk could not answer, even after retries."""
+    """Clerk could not answer, even after retries; `status` is that of a refusal (4xx)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def parse_rate_limit(text: str, name: str = "CLERK_API_RATE_LIMIT") -> tuple[int, float] | None:
@@ -109,8 +113,15 @@ class ClerkClient:
     def close(self) -> None:
         self.http.close()
 
-    def list_users(self, offset: int, limit: int = PAGE_LIMIT) -> list[dict[str, Any]]:
-        params = {"limit": limit, "offset": offset, "order_by": "created_at"}
+    def list_users(self, after: str | None, limit: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+        """The page of users created after the user `after` (None: from the first user).
+
+        A cursor, not an offset: a deletion of a user listed earlier shifts every later
+        offset, so offset paging skips a user; the cursor needs the created_at order.
+        """
+        params: dict[str, Any] = {"limit": limit, "order_by": "created_at"}
+        if after is not None:
+            params["starting_after"] = after
         page = self.get("/users", params).json()
         if not isinstance(page, list):
             raise ClerkAPIError(f"GET /users answered {type(page).__name__}, not a list of users")
@@ -156,7 +167,7 @@ def _final(response: httpx.Response, path: str, *, allow_404: bool) -> bool:
         return True
     if status == 429 or status >= 500:
         return False
-    raise ClerkAPIError(f"GET {path} answered {status}: {response.text[:200]}")
+    raise ClerkAPIError(f"GET {path} answered {status}: {response.text[:200]}", status=status)
 
 
 def retry_after_s(response: httpx.Response, default: float) -> float:

@@ -3,121 +3,32 @@
     python -m worker.fake_clerk --port 18081 --users 1000 --key sk_test_fake
 
 serves /v1/users, /v1/users/count and /v1/users/{id} on loopback with the bearer key
-checked, paging by limit/offset like Clerk, and can answer 429s, 5xx and slow pages.
+checked, paging like Clerk by limit with offset or with the starting_after cursor, and
+can answer 429s, 5xx and slow pages, or delete users while a listing runs (after_page).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-BASE_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+from worker.backfill.fake_users import generate_users
+
 MAX_LIMIT = 500
-# (prefix, digits to add, region the mirror should derive): fiction ranges where they exist.
-NUMBER_PLANS = (
-    ("+1202555", 4, "US"),
-    ("+447700900", 3, "GB"),
-    ("+3361234", 4, "FR"),
-    ("+4915123", 5, "DE"),
-    ("+8190123", 5, "JP"),
-)
-VERIFICATION_STATES = ("unverified", "verified", "expired", "failed", None, "admin")
-
-
-def generate_users(n: int, seed: int = 1) -> list[dict[str, Any]]:
-    """n Clerk User objects, the same for the same seed: phones in every verification
-    state (unverified, verified, expired, failed, null verification, admin), some users
-    with 2FA on a phone, some with no phone at all."""
-    rng = random.Random(seed)  # noqa: S311  # made-up test data, not a secret
-    return [_user(rng, seed, index) for index in range(n)]
-
-
-def _user(rng: random.Random, seed: int, index: int) -> dict[str, Any]:
-    user_id = f"user_{seed:x}g{index:08d}"
-    created = BASE_MS + index * 60_000
-    phones = [_phone(rng, seed, index, k, created) for k in range(rng.choice((0, 1, 1, 1, 2, 3)))]
-    two_factor = bool(phones) and rng.random() < 0.3
-    if two_factor:
-        phones[0].update(reserved_for_second_factor=True, default_second_factor=True)
-    updated = max([created, *(p["updated_at"] for p in phones)])
-    return {
-        "object": "user",
-        "id": user_id,
-        "external_id": None,
-        "username": None,
-        "first_name": f"User{index}",
-        "last_name": "Example",
-        "email_addresses": [],
-        "primary_phone_number_id": phones[0]["id"] if phones else None,
-        "phone_numbers": phones,
-        "web3_wallets": [],
-        "external_accounts": [],
-        "password_enabled": True,
-        "two_factor_enabled": two_factor,
-        "totp_enabled": False,
-        "backup_code_enabled": two_factor,
-        "public_metadata": {},
-        "private_metadata": {},
-        "banned": False,
-        "locked": False,
-        "created_at": created,
-        "updated_at": updated,
-    }
-
-
-def _phone(rng: random.Random, seed: int, index: int, k: int, created: int) -> dict[str, Any]:
-    prefix, digits, _region = NUMBER_PLANS[(index + k) % len(NUMBER_PLANS)]
-    state = VERIFICATION_STATES[(index * 5 + k * 2) % len(VERIFICATION_STATES)]
-    updated = created + rng.randrange(0, 3_600_000)
-    return {
-        "id": f"idn_{seed:x}p{index:08d}{k}",
-        "object": "phone_number",
-        "phone_number": prefix + str(rng.randrange(10**digits)).zfill(digits),
-        "reserved_for_second_factor": False,
-        "default_second_factor": False,
-        "reserved": False,
-        "verification": _verification(state, updated),
-        "linked_to": [{"type": "oauth_google", "id": f"idn_{seed:x}l{index:08d}"}]
-        if k == 2
-        else [],
-        "backup_codes": None,
-        "created_at": created,
-        "updated_at": updated,
-    }
-
-
-def _verification(state: str | None, at: int) -> dict[str, Any] | None:
-    if state is None:
-        return None
-    if state == "admin":
-        return {
-            "object": "verification_admin",
-            "status": "verified",
-            "strategy": "admin",
-            "attempts": None,
-            "expire_at": None,
-        }
-    attempts = {"unverified": 0, "verified": 1, "expired": 0, "failed": 3}[state]
-    return {
-        "object": "verification_otp",
-        "status": state,
-        "strategy": "phone_code",
-        "attempts": attempts,
-        "expire_at": at + 600_000,
-    }
+# The orders starting_after accepts: a cursor over any other would skip or repeat users.
+CURSOR_ORDERS = frozenset({"created_at", "+created_at", "-created_at"})
 
 
 class FakeClerk:
-    """The fake server; change `users`, `faults`, `fail_from_offset` and `slow_s` at will."""
+    """The fake server; change `users`, `faults`, `fail_from`, `after_page` and `slow_s` at will."""
 
     def __init__(
         self,
@@ -132,9 +43,12 @@ class FakeClerk:
         self.lock = threading.Lock()
         self.faults: deque[int] = deque()  # statuses to answer, one per coming request
         self.retry_after = "1"
-        self.fail_from_offset: int | None = None  # pages from here on fail, always
+        self.fail_from: int | None = None  # pages from this position on fail, always
         self.fail_status = 503
         self.requests: list[str] = []
+        self.pages_served = 0
+        # Called with pages_served after each page of GET /v1/users (to delete users, say).
+        self.after_page: Callable[[int], None] | None = None
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self.server.daemon_threads = True
         self.server.fake = self  # type: ignore[attr-defined]
@@ -171,7 +85,7 @@ class FakeClerk:
             self.requests.append(path)
             if self.faults:
                 return self.faults.popleft(), {"errors": [{"code": "injected_fault"}]}
-            users = sorted(self.users, key=lambda u: u["created_at"])
+            users = sorted(self.users, key=lambda u: (u["created_at"], u["id"]))
         if path == "/v1/users/count":
             return 200, {"object": "total_count", "total_count": len(users)}
         if path.startswith("/v1/users/"):
@@ -179,13 +93,41 @@ class FakeClerk:
             return (200, found[0]) if found else (404, {"errors": [{"code": "resource_not_found"}]})
         if path != "/v1/users":
             return 404, {"errors": [{"code": "resource_not_found"}]}
+        status, body = self.list_page(users, query)
+        if status == 200:
+            with self.lock:
+                self.pages_served += 1
+                served = self.pages_served
+            time.sleep(self.slow_s)
+            if self.after_page:
+                self.after_page(served)
+        return status, body
+
+    def list_page(
+        self, users: list[dict[str, Any]], query: dict[str, list[str]]
+    ) -> tuple[int, Any]:
+        """GET /v1/users on users sorted by created_at: Clerk's rules for limit and cursor."""
         limit, offset = int(query.get("limit", ["10"])[0]), int(query.get("offset", ["0"])[0])
+        order, after = query.get("order_by", ["-created_at"])[0], query.get("starting_after")
         if not 1 <= limit <= MAX_LIMIT:
-            return 422, {"errors": [{"code": "form_param_value_invalid", "meta": "limit"}]}
-        if self.fail_from_offset is not None and offset >= self.fail_from_offset:
+            return 422, _invalid("limit")
+        if after and (order not in CURSOR_ORDERS or offset):
+            return 422, _invalid("starting_after")
+        if order.startswith("-"):  # other orders than created_at are not faked
+            users = users[::-1]
+        if after:
+            # Clerk's spec does not say what a cursor naming a deleted user gets: refused here.
+            ids = [u["id"] for u in users]
+            if after[0] not in ids:
+                return 422, _invalid("starting_after")
+            offset = ids.index(after[0]) + 1
+        if self.fail_from is not None and offset >= self.fail_from:
             return self.fail_status, {"errors": [{"code": "injected_outage"}]}
-        time.sleep(self.slow_s)
         return 200, users[offset : offset + limit]
+
+
+def _invalid(param: str) -> dict[str, Any]:
+    return {"errors": [{"code": "form_param_value_invalid", "meta": {"param_name": param}}]}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -2,30 +2,29 @@
 
 Each listed user becomes a user.updated event in the inbox (source 'backfill') and is
 applied by worker.mirror.apply exactly like a webhook, so the newest-wins guard keeps a newer
-webhook's state and an older snapshot only lands in history. One transaction per page
-holds the page's events, their application and the run's checkpoint.
+webhook's state and an older snapshot only lands in history. The listing pages with
+Clerk's starting_after cursor; one transaction per page holds the page's events, their
+application and the run's checkpoint (the last user listed), see worker.backfill.page.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Final, LiteralString
+from typing import Any, Final
 
 import psycopg
 
 from worker import db
 from worker.backfill import sync_runs
-from worker.backfill.clerk_api import PAGE_LIMIT, ClerkClient, parse_rate_limit
+from worker.backfill.clerk_api import PAGE_LIMIT, ClerkAPIError, ClerkClient, parse_rate_limit
+from worker.backfill.page import apply_each, apply_page, event_envelope
 from worker.backfill.sync_runs import Run
 from worker.config import ConfigError, Settings
 from worker.inbox.insert import store_event
-from worker.mirror.apply import apply_ids
-from worker.mirror.events import Envelope, envelope
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +33,10 @@ log = logging.getLogger(__name__)
 # start is left to the next run rather than risked.
 CLOCK_MARGIN: Final = timedelta(minutes=5)
 
-# Users whose current row now comes from one of these events: the ones the page changed.
-COUNT_CHANGED: Final[LiteralString] = """
-SELECT count(*) FROM clerk.users WHERE version_svix_id = ANY(%(svix_ids)s)
-"""
+# Times one invocation lists again from the first user because its cursor's user was
+# deleted: each costs a listing of what is already stored (no-ops), and more than a few
+# means users are being deleted faster than it lists.
+MAX_RESTARTS: Final = 3
 
 OnPage = Callable[[int], None]
 
@@ -92,68 +91,75 @@ def run(
 def _list(
     conn: psycopg.Connection, client: ClerkClient, run: Run, page_size: int, on_page: OnPage | None
 ) -> None:
-    offset = run.next_offset
+    after, restarts = run.after_user_id, 0
     while True:
-        users = client.list_users(offset, page_size)
+        users = _page(client, after, page_size)
+        if users is None:
+            restarts += 1
+            if restarts > MAX_RESTARTS:
+                raise ClerkAPIError(f"the listing lost its cursor {MAX_RESTARTS} times: try later")
+            log.warning("cursor user deleted: listing again", extra={"run_id": run.id})
+            sync_runs.restart_listing(conn, run.id)
+            after = None
+            continue
+        last = _last_id(users) or after
         if users:
             with conn.transaction():
-                apply_page(conn, run.id, users, next_offset=offset + len(users))
-        offset += len(users)
+                apply_page(conn, run.id, users, after_user_id=last)
         if on_page:
             on_page(len(users))
         if len(users) < page_size:
             return
+        if last == after:  # the same page would come again, forever
+            raise ClerkAPIError("GET /users answered a page without a new user id: cannot go on")
+        after = last
 
 
-def apply_page(
-    conn: psycopg.Connection, run_id: int, users: list[Any], *, next_offset: int
-) -> None:
-    """Store and apply one page of users in the caller's transaction, then checkpoint."""
-    now_ms = time.time_ns() // 1_000_000
-    new_ids, user_ids = [], []
-    for user in users:
-        svix_id, raw, env = snapshot_event(user, now_ms)
-        if store_event(conn, svix_id, raw, env, source="backfill"):
-            new_ids.append(svix_id)
-        if env.user_id:
-            user_ids.append(env.user_id)
-    changed = 0
-    if new_ids:
-        # An id already stored is an unchanged user a previous run applied: a no-op.
-        apply_ids(conn, new_ids)
-        row = conn.execute(COUNT_CHANGED, {"svix_ids": new_ids}).fetchone()
-        changed = int(row[0]) if row else 0
-    sync_runs.checkpoint(
-        conn, run_id, user_ids, seen=len(users), changed=changed, next_offset=next_offset
-    )
+def _page(client: ClerkClient, after: str | None, page_size: int) -> list[Any] | None:
+    """The page after the cursor; None when Clerk refuses a cursor whose user is gone.
+
+    Clerk's spec does not say what starting_after answers for a deleted user; a refusal
+    (4xx) is then no reason to fail the run, which no --resume could finish.
+    """
+    try:
+        return client.list_users(after, page_size)
+    except ClerkAPIError as exc:
+        if after is None or exc.status is None or client.user_exists(after):
+            raise
+        return None
 
 
-def snapshot_event(user: object, now_ms: int) -> tuple[str, bytes, Envelope]:
-    """The user.updated event a listed user becomes, under a deterministic svix-id."""
-    body = {"object": "event", "type": "user.updated", "timestamp": now_ms, "data": user}
-    raw = json.dumps(body, separators=(",", ":")).encode()
-    env = _envelope(body)
-    if env.user_id and env.version_ms is not None:
-        return f"backfill_{env.user_id}_{env.version_ms}", raw, env
-    # Unusable all the same: recorded once as a failed inbox row, whatever the run.
-    digest = hashlib.sha256(json.dumps(user, sort_keys=True).encode()).hexdigest()[:24]
-    return f"backfill_invalid_{digest}", raw, env
+def _last_id(users: list[Any]) -> str | None:
+    """The cursor to go on with: the id of the page's last user that has one."""
+    ids = [u["id"] for u in users if isinstance(u, dict) and isinstance(u.get("id"), str)]
+    return str(ids[-1]) if ids else None
 
 
 def _reconcile(conn: psycopg.Connection, client: ClerkClient, run: Run) -> None:
-    listing_ms = int(run.started_at.timestamp() * 1000)
     candidates = sync_runs.missing_users(conn, run.id, run.started_at - CLOCK_MARGIN)
-    # Offset paging can skip a user when others are deleted mid-listing: ask Clerk first.
-    gone = [user_id for user_id in candidates if not client.user_exists(user_id)]
+    gone = _gone(client, candidates)
     for start in range(0, len(gone), PAGE_LIMIT):
         with conn.transaction():
             ids = [
-                _store_deletion(conn, run.id, u, listing_ms)
-                for u in gone[start : start + PAGE_LIMIT]
+                _store_deletion(conn, run.id, u, at) for u, at in gone[start : start + PAGE_LIMIT]
             ]
-            apply_ids(conn, ids)
+            apply_each(conn, ids)
             sync_runs.add_tombstoned(conn, run.id, len(ids))
     log.info("reconciled", extra={"run_id": run.id, "tombstoned": len(gone)})
+
+
+def _gone(client: ClerkClient, candidates: list[str]) -> list[tuple[str, int]]:
+    """The candidates Clerk answers 404 for, each with the moment (ms) it answered.
+
+    That moment, not the run's start, dates the deletion: a run resumed days after it
+    started would otherwise put the deletion before changes Clerk made in between.
+    """
+    # The listing may have missed a user (one created while it ran): ask Clerk first.
+    gone = []
+    for user_id in candidates:
+        if not client.user_exists(user_id):
+            gone.append((user_id, time.time_ns() // 1_000_000))
+    return gone
 
 
 def _store_deletion(conn: psycopg.Connection, run_id: int, user_id: str, at_ms: int) -> str:
@@ -165,13 +171,8 @@ def _store_deletion(conn: psycopg.Connection, run_id: int, user_id: str, at_ms: 
         "reconcile_run": run_id,
     }
     svix_id = f"reconcile_{run_id}_{user_id}"
-    store_event(conn, svix_id, json.dumps(body).encode(), _envelope(body), source="reconcile")
+    store_event(conn, svix_id, json.dumps(body).encode(), event_envelope(body), source="reconcile")
     return svix_id
-
-
-def _envelope(body: dict[str, Any]) -> Envelope:
-    # envelope() is None only when data is not an object: still stored, then failed.
-    return envelope(body) or Envelope(body["type"], None, None, body["timestamp"])
 
 
 def _mark(conn: psycopg.Connection, run_id: int, status: str, error: str) -> None:

@@ -7,6 +7,7 @@ checkpoint commits together with the page's users.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, LiteralString
@@ -14,23 +15,34 @@ from typing import Any, Final, LiteralString
 import psycopg
 from psycopg.rows import class_row, dict_row
 
+log = logging.getLogger(__name__)
+
 START: Final[LiteralString] = """
 INSERT INTO clerk.sync_runs (kind, reconcile) VALUES ('backfill', %(reconcile)s)
-RETURNING id, started_at, status, pages, users_seen, users_changed, next_offset, reconcile
+RETURNING id, started_at, status, pages, users_seen, users_changed, after_user_id, reconcile,
+          next_offset
 """
 
 # The most recent run, if it did not succeed: the one --resume continues.
 LATEST_UNFINISHED: Final[LiteralString] = """
-SELECT id, started_at, status, pages, users_seen, users_changed, next_offset, reconcile
+SELECT id, started_at, status, pages, users_seen, users_changed, after_user_id, reconcile,
+       next_offset
 FROM (SELECT * FROM clerk.sync_runs ORDER BY id DESC LIMIT 1) AS latest
 WHERE status <> 'succeeded'
 """
 
+# A run from before cursor paging (0009) has only an offset, which deletions since may
+# have shifted: its listing starts again from the first user, counted afresh. The users
+# it stored are no-ops the second time, so users_changed stays right.
 REOPEN: Final[LiteralString] = """
 UPDATE clerk.sync_runs
-SET status = 'running', error = NULL, finished_at = NULL, reconcile = reconcile OR %(reconcile)s
+SET status = 'running', error = NULL, finished_at = NULL, reconcile = reconcile OR %(reconcile)s,
+    pages = CASE WHEN after_user_id IS NULL THEN 0 ELSE pages END,
+    users_seen = CASE WHEN after_user_id IS NULL THEN 0 ELSE users_seen END,
+    next_offset = 0
 WHERE id = %(id)s
-RETURNING id, started_at, status, pages, users_seen, users_changed, next_offset, reconcile
+RETURNING id, started_at, status, pages, users_seen, users_changed, after_user_id, reconcile,
+          next_offset
 """
 
 CHECKPOINT: Final[LiteralString] = """
@@ -38,7 +50,7 @@ UPDATE clerk.sync_runs
 SET pages = pages + 1,
     users_seen = users_seen + %(seen)s,
     users_changed = users_changed + %(changed)s,
-    next_offset = %(next_offset)s
+    after_user_id = %(after_user_id)s
 WHERE id = %(id)s
 """
 
@@ -46,6 +58,13 @@ REMEMBER_USERS: Final[LiteralString] = """
 INSERT INTO clerk.sync_run_users (run_id, user_id)
 SELECT %(id)s, u FROM unnest(%(user_ids)s::text[]) AS u
 ON CONFLICT DO NOTHING
+"""
+
+# The cursor's user was deleted: the listing starts again from the first user, counted afresh.
+RESTART_LISTING: Final[LiteralString] = """
+UPDATE clerk.sync_runs
+SET pages = 0, users_seen = 0, after_user_id = NULL, next_offset = 0
+WHERE id = %(id)s
 """
 
 FINISH: Final[LiteralString] = """
@@ -59,7 +78,7 @@ UPDATE clerk.sync_runs SET tombstoned = tombstoned + %(count)s WHERE id = %(id)s
 """
 
 SELECT_RUN: Final[LiteralString] = """
-SELECT id, started_at, finished_at, status, pages, users_seen, users_changed, next_offset,
+SELECT id, started_at, finished_at, status, pages, users_seen, users_changed, after_user_id,
        error, reconcile, tombstoned
 FROM clerk.sync_runs
 WHERE id = %(id)s
@@ -89,8 +108,9 @@ class Run:
     pages: int
     users_seen: int
     users_changed: int
-    next_offset: int
+    after_user_id: str | None
     reconcile: bool
+    next_offset: int
 
 
 def try_lock(conn: psycopg.Connection) -> bool:
@@ -109,6 +129,8 @@ def resume(conn: psycopg.Connection, *, reconcile: bool) -> Run | None:
         latest = cur.execute(LATEST_UNFINISHED).fetchone()
     if latest is None:
         return None
+    if latest.after_user_id is None and latest.next_offset > 0:
+        log.warning("run predates cursor paging: its listing restarts", extra={"run_id": latest.id})
     return _one(conn, REOPEN, {"id": latest.id, "reconcile": reconcile})
 
 
@@ -119,12 +141,16 @@ def checkpoint(
     *,
     seen: int,
     changed: int,
-    next_offset: int,
+    after_user_id: str | None,
 ) -> None:
-    """Record one applied page: its users, the counters, and where to go on."""
+    """Record one applied page: its users, the counters, and the user to go on after."""
     conn.execute(REMEMBER_USERS, {"id": run_id, "user_ids": user_ids})
-    params = {"id": run_id, "seen": seen, "changed": changed, "next_offset": next_offset}
+    params = {"id": run_id, "seen": seen, "changed": changed, "after_user_id": after_user_id}
     conn.execute(CHECKPOINT, params)
+
+
+def restart_listing(conn: psycopg.Connection, run_id: int) -> None:
+    conn.execute(RESTART_LISTING, {"id": run_id})
 
 
 def finish(conn: psycopg.Connection, run_id: int, status: str, error: str | None = None) -> None:

@@ -15,7 +15,8 @@ from worker.backfill.clerk_api import (
     TokenBucket,
     parse_rate_limit,
 )
-from worker.backfill.fake_clerk import FakeClerk, generate_users
+from worker.backfill.fake_clerk import FakeClerk
+from worker.backfill.fake_users import generate_users
 from worker.config import ConfigError
 
 KEY = "sk_test_fake"
@@ -93,7 +94,7 @@ def test_429_waits_retry_after_then_answers(fake: FakeClerk) -> None:
     fake.faults.extend([429, 429])
     fake.retry_after = "3"
     with client(fake, time) as api:
-        page = api.list_users(0, 10)
+        page = api.list_users(None, 10)
     assert len(page) == 10
     assert time.sleeps == [3.0, 3.0]
 
@@ -131,7 +132,7 @@ def test_bad_key_fails_at_once_naming_clerk_secret_key(fake: FakeClerk) -> None:
     time = FakeTime()
     api = ClerkClient(fake.url, "sk_test_wrong", rate_limit=None, sleep=time.sleep)
     with api, pytest.raises(ClerkAuthError, match="CLERK_SECRET_KEY"):
-        api.list_users(0)
+        api.list_users(None)
     assert len(fake.requests) == 0  # refused before the fake's handler counts it
     assert time.sleeps == []
 
@@ -140,3 +141,45 @@ def test_user_exists_is_false_only_for_a_404(fake: FakeClerk) -> None:
     with client(fake, FakeTime()) as api:
         assert api.user_exists(fake.users[0]["id"]) is True
         assert api.user_exists("user_gone") is False
+
+
+def test_the_cursor_needs_the_created_at_order_and_no_offset(fake: FakeClerk) -> None:
+    first = fake.users[0]["id"]
+    with client(fake, FakeTime()) as api:
+        for order in ("created_at", "+created_at", "-created_at"):
+            assert api.get("/users", {"starting_after": first, "order_by": order}).is_success
+        with pytest.raises(ClerkAPIError, match="422"):
+            api.get("/users", {"starting_after": first, "order_by": "updated_at"})
+        with pytest.raises(ClerkAPIError, match="422"):
+            api.get("/users", {"starting_after": first, "order_by": "created_at", "offset": 5})
+        with pytest.raises(ClerkAPIError, match="422"):
+            api.list_users(None, 501)
+
+
+def test_offset_paging_skips_a_user_when_listed_users_are_deleted_and_the_cursor_does_not(
+    fake: FakeClerk,
+) -> None:
+    everyone = [u["id"] for u in fake.users]
+
+    def delete_two_listed_users(pages: int) -> None:
+        if pages in (1, 4):  # after the first page of each listing
+            fake.remove(everyone[:2])
+
+    fake.after_page = delete_two_listed_users
+    with client(fake, FakeTime()) as api:
+        by_offset = [
+            u["id"]
+            for offset in (0, 10, 20)
+            for u in api.get(
+                "/users", {"limit": 10, "offset": offset, "order_by": "created_at"}
+            ).json()
+        ]
+        fake.users = generate_users(30, seed=7)
+        by_cursor, after = [], None
+        for _ in range(3):
+            page = api.list_users(after, 10)
+            by_cursor += [u["id"] for u in page]
+            after = page[-1]["id"]
+
+    assert set(everyone) - set(by_offset) == {everyone[10], everyone[11]}
+    assert by_cursor == everyone

@@ -10,13 +10,15 @@ from typing import Any, LiteralString
 import psycopg
 import pytest
 from click.testing import CliRunner
+from psycopg import sql
 
 from tests.worker.mirror.helpers import drain, mirror_state, put
 from worker import config
 from worker.app import celery_settings
 from worker.backfill import run as backfill
 from worker.backfill.clerk_api import ClerkAPIError, ClerkClient
-from worker.backfill.fake_clerk import NUMBER_PLANS, FakeClerk, generate_users
+from worker.backfill.fake_clerk import FakeClerk
+from worker.backfill.fake_users import NUMBER_PLANS, generate_users
 from worker.cli.main import main
 from worker.mirror.events import EPOCH
 from worker.task_names import BACKFILL_TASK
@@ -216,12 +218,12 @@ def test_missing_key_is_a_usage_error_naming_clerk_secret_key(
 
 def test_an_api_outage_exits_1_and_says_how_to_resume(database_url: str, fake: FakeClerk) -> None:
     fake.users = generate_users(600, seed=2)
-    fake.fail_from_offset, fake.fail_status = 500, 400  # an answer no retry can mend
+    fake.fail_from, fake.fail_status = 500, 400  # an answer no retry can mend
     result = cli(database_url, fake)
     assert result.exit_code == 1
     assert "--resume" in result.output
 
-    fake.fail_from_offset = None
+    fake.fail_from = None
     result = cli(database_url, fake, "--resume")
     assert result.exit_code == 0, result.output
     # The run's counters add up over both attempts; the rate is of this attempt's 100 users.
@@ -352,25 +354,25 @@ def test_failed_listing_resumes_from_its_checkpoint_without_duplicates(
     database_url: str, fake: FakeClerk
 ) -> None:
     fake.users = generate_users(700, seed=12)
-    fake.fail_from_offset = 300  # the API fails for good after page 3
+    fake.fail_from = 300  # the API fails for good after page 3
     with api(fake) as client, pytest.raises(ClerkAPIError):
         backfill.run(database_url, client, page_size=100)
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            "SELECT status, pages, next_offset, error FROM clerk.sync_runs"
+            "SELECT status, pages, after_user_id, error FROM clerk.sync_runs"
         ).fetchone()
     assert row is not None
-    assert row[:3] == ("failed", 3, 300)
+    assert row[:3] == ("failed", 3, fake.users[299]["id"])
     assert "503" in row[3]
 
-    fake.fail_from_offset = None
+    fake.fail_from = None
     fake.requests.clear()
     with api(fake) as client:
         run = backfill.run(database_url, client, page_size=100, resume=True)
 
     assert (run["id"], run["status"], run["pages"], run["users_seen"]) == (1, "succeeded", 7, 700)
     assert run["users_changed"] == 700
-    assert fake.requests.count("/v1/users") == 5  # offsets 300..700, nothing listed twice
+    assert fake.requests.count("/v1/users") == 5  # users 300..700, nothing listed twice
     assert live_mirror(database_url)["phones"] == expected_state(fake.users)["phones"]
     assert history_duplicates(database_url) == 0
     assert count(database_url, "SELECT count(*) FROM clerk.sync_run_users") == 700
@@ -387,14 +389,9 @@ def test_interrupted_run_is_marked_and_resume_finishes_it(
 
     with api(fake) as client, pytest.raises(KeyboardInterrupt):
         backfill.run(database_url, client, page_size=100, on_page=ctrl_c_after_page_2)
-    assert (
-        count(
-            database_url,
-            "SELECT count(*) FROM clerk.sync_runs WHERE status = 'interrupted'"
-            " AND next_offset = 200",
-        )
-        == 1
-    )
+    with psycopg.connect(database_url) as conn:
+        checkpoint = conn.execute("SELECT status, after_user_id FROM clerk.sync_runs").fetchall()
+    assert checkpoint == [("interrupted", fake.users[199]["id"])]
 
     with api(fake) as client:
         run = backfill.run(database_url, client, page_size=100, resume=True)
@@ -469,7 +466,7 @@ def test_reconcile_does_nothing_after_a_failed_listing(database_url: str, fake: 
     with api(fake) as client:
         backfill.run(database_url, client, page_size=100)
     fake.remove([fake.users[0]["id"], fake.users[150]["id"]])
-    fake.fail_from_offset = 200
+    fake.fail_from = 200
 
     with api(fake) as client, pytest.raises(ClerkAPIError):
         backfill.run(database_url, client, page_size=100, reconcile=True)
@@ -485,3 +482,226 @@ def test_beat_reconciles_only_when_an_interval_is_set() -> None:
         "reconcile-clerk"
     ]
     assert entry == {"task": BACKFILL_TASK, "schedule": 3600.0, "kwargs": {"reconcile": True}}
+
+
+def mirrored_ids(database_url: str) -> set[str]:
+    with psycopg.connect(database_url) as conn:
+        return {r[0] for r in conn.execute("SELECT id FROM clerk.users").fetchall()}
+
+
+def test_users_deleted_during_the_listing_make_the_backfill_skip_no_one(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(300, seed=16)
+    listed_first = [u["id"] for u in fake.users[:100]]
+
+    def clerk_deletes_listed_users(pages: int) -> None:
+        if pages == 1:  # after page 1 went out: every later offset would shift by 10
+            fake.remove(listed_first[::10])
+
+    fake.after_page = clerk_deletes_listed_users
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100)
+
+    assert run["status"] == "succeeded"
+    # Users 100..109 existed throughout: offset 100 would have started at user 110.
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users} | set(listed_first)
+    assert run["users_seen"] == 300
+
+
+def test_reconcile_dates_the_deletion_at_its_404_so_a_later_update_stays_in_history(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(300, seed=17)
+    with api(fake) as client:
+        backfill.run(database_url, client, page_size=100)
+    user = phoned(fake.users, 250)  # on the last page: not listed before the interruption
+
+    def ctrl_c(_: int) -> None:
+        raise KeyboardInterrupt
+
+    with api(fake) as client, pytest.raises(KeyboardInterrupt):
+        backfill.run(database_url, client, page_size=100, reconcile=True, on_page=ctrl_c)
+    with psycopg.connect(database_url) as conn:
+        # The run is resumed two days after it started ...
+        conn.execute("UPDATE clerk.sync_runs SET started_at = now() - interval '2 days'")
+        # ... and a day after its start, Clerk sent an update the worker has not applied yet.
+        update = newer(user)
+        update["timestamp"] = update["data"]["updated_at"] = (
+            int(datetime.now(tz=UTC).timestamp() * 1000) - 86_400_000
+        )
+        put(conn, update, "msg_meanwhile")
+    fake.remove([user["id"]])
+
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100, resume=True)
+    with psycopg.connect(database_url) as conn:
+        drain(conn)
+        history = conn.execute(
+            "SELECT svix_id, change, effective_at FROM clerk.phone_number_history"
+            " WHERE phone_number_id = %s ORDER BY effective_at, event_at",
+            (user["primary_phone_number_id"],),
+        ).fetchall()
+
+    assert (run["id"], run["tombstoned"]) == (2, 1)
+    assert [(svix_id, change) for svix_id, change, _ in history] == [
+        (f"backfill_{user['id']}_{user['updated_at']}", "created"),
+        ("msg_meanwhile", "updated"),
+        (f"reconcile_2_{user['id']}", "deleted"),
+    ]
+    assert history[2][2] > datetime.now(tz=UTC) - timedelta(minutes=1)
+    assert deleted_users(database_url) == {user["id"]}
+
+
+def test_an_unfinished_run_from_before_cursor_paging_lists_again_from_the_first_user(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(300, seed=18)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO clerk.sync_runs (status, pages, users_seen, next_offset)"
+            " VALUES ('failed', 2, 200, 200)"
+        )
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100, resume=True)
+    assert (run["id"], run["status"], run["pages"], run["users_seen"]) == (1, "succeeded", 3, 300)
+    assert run["after_user_id"] == fake.users[-1]["id"]
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users}
+
+
+def reject_in_sql(
+    database_url: str, table: str, column: str, user_id: str, errcode: str, *, pending: bool
+) -> None:
+    """A trigger that fails the writes of one user's rows in `table` with `errcode` (only
+    of pending rows when asked): a database error that this user alone meets."""
+    only_pending = sql.SQL("NEW.status = 'pending' AND" if pending else "")
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE FUNCTION clerk.reject() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN IF {only_pending} NEW.{column} = {user_id} THEN"
+                " RAISE EXCEPTION 'rejected for this user' USING ERRCODE = {errcode};"
+                " END IF; RETURN NEW; END $$;"
+                " CREATE TRIGGER reject BEFORE INSERT OR UPDATE ON clerk.{table}"
+                " FOR EACH ROW EXECUTE FUNCTION clerk.reject()"
+            ).format(
+                only_pending=only_pending,
+                column=sql.Identifier(column),
+                user_id=sql.Literal(user_id),
+                errcode=sql.Literal(errcode),
+                table=sql.Identifier(table),
+            )
+        )
+
+
+def test_a_user_whose_event_cannot_be_stored_fails_alone_and_the_run_goes_on(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(50, seed=19)
+    user = fake.users[20]
+    reject_in_sql(
+        database_url, "webhook_events", "user_id", user["id"], "check_violation", pending=True
+    )
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=25)
+
+    assert (run["status"], run["pages"], run["users_seen"]) == ("succeeded", 2, 50)
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users} - {user["id"]}
+    with psycopg.connect(database_url) as conn:
+        failed = conn.execute(
+            "SELECT svix_id, last_error, payload IS NOT NULL FROM clerk.webhook_events"
+            " WHERE status = 'failed'"
+        ).fetchall()
+    assert failed == [
+        (
+            f"backfill_{user['id']}_{user['updated_at']}",
+            "not stored: CheckViolation: rejected for this user",
+            True,
+        )
+    ]
+
+
+def test_a_user_whose_apply_is_cancelled_is_left_to_retry_and_the_page_commits(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(50, seed=20)
+    user = fake.users[30]
+    # What the mirror's own isolation hands back as if the connection were lost.
+    reject_in_sql(database_url, "users", "id", user["id"], "query_canceled", pending=False)
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=25)
+
+    assert (run["status"], run["users_seen"], run["users_changed"]) == ("succeeded", 50, 49)
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users} - {user["id"]}
+    with psycopg.connect(database_url) as conn:
+        retrying = conn.execute(
+            "SELECT svix_id, status, attempts, last_error, next_attempt_at IS NOT NULL"
+            " FROM clerk.webhook_events WHERE status <> 'processed'"
+        ).fetchall()
+    assert retrying == [
+        (
+            f"backfill_{user['id']}_{user['updated_at']}",
+            "pending",
+            1,
+            "QueryCanceled: rejected for this user",
+            True,
+        )
+    ]
+
+
+def test_a_page_ending_in_a_user_without_an_id_goes_on_after_the_user_before_it(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(50, seed=21)
+    fake.users[24]["id"] = 24  # the last of page 1: no id to go on after
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=25)
+
+    assert (run["status"], run["pages"], run["after_user_id"]) == (
+        "succeeded",
+        3,
+        fake.users[49]["id"],
+    )
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users if u["id"] != 24}
+    with psycopg.connect(database_url) as conn:
+        failed = conn.execute(
+            "SELECT last_error FROM clerk.webhook_events WHERE status = 'failed'"
+        ).fetchall()
+    assert failed == [("data.id should be a string",)]
+
+
+def test_a_checkpoint_whose_user_was_deleted_since_lists_again_from_the_first_user(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(300, seed=22)
+    checkpoint = fake.users[99]["id"]
+
+    def ctrl_c(_: int) -> None:
+        raise KeyboardInterrupt
+
+    with api(fake) as client, pytest.raises(KeyboardInterrupt):
+        backfill.run(database_url, client, page_size=100, on_page=ctrl_c)
+    fake.remove([checkpoint])  # Clerk refuses a cursor naming it (the fake's choice)
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100, resume=True)
+
+    assert (run["id"], run["status"], run["pages"], run["users_seen"]) == (1, "succeeded", 3, 299)
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users} | {checkpoint}
+
+
+def test_a_cursor_user_deleted_between_two_pages_costs_a_second_listing_not_a_user(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(250, seed=23)
+    last_of_page_1 = fake.users[99]["id"]
+
+    def clerk_deletes_it(pages: int) -> None:
+        if pages == 1:
+            fake.remove([last_of_page_1])
+
+    fake.after_page = clerk_deletes_it
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100)
+
+    assert (run["status"], run["users_seen"], run["users_changed"]) == ("succeeded", 249, 250)
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users} | {last_of_page_1}

@@ -1,0 +1,173 @@
+"""One listed page of users into the inbox and the mirror, each user on its own.
+
+A user whose event cannot be stored or applied costs that user alone: its inbox row ends
+failed (or retrying) with the reason in last_error, and the rest of the page, and the
+run's checkpoint, commit. Otherwise every --resume would list the same page and fail
+on the same user again. Only a lost connection fails the page: it is the run's problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any, Final, LiteralString
+
+import psycopg
+
+from worker.backfill import sync_runs
+from worker.inbox.claim import record_attempt
+from worker.inbox.insert import store_event
+from worker.mirror.apply import apply_ids
+from worker.mirror.events import Envelope, envelope
+
+log = logging.getLogger(__name__)
+
+SOURCE: Final = "backfill"
+
+# Users whose current row now comes from one of these events: the ones the page changed.
+COUNT_CHANGED: Final[LiteralString] = """
+SELECT count(*) FROM clerk.users WHERE version_svix_id = ANY(%(svix_ids)s)
+"""
+
+# An event whose insert failed, kept as a failed row with the reason, so that an
+# operator sees it and can redrive it (replay --status failed) once the cause is fixed.
+STORE_FAILED: Final[LiteralString] = """
+INSERT INTO clerk.webhook_events
+    (svix_id, event_type, payload, user_id, version_ms, event_ms, status, last_error,
+     processed_at, source)
+VALUES
+    (%(svix_id)s, %(event_type)s, %(payload)s, %(user_id)s, %(version_ms)s, %(event_ms)s,
+     'failed', %(error)s, now(), %(source)s)
+ON CONFLICT (svix_id) DO NOTHING
+"""
+
+
+def apply_page(
+    conn: psycopg.Connection, run_id: int, users: list[Any], *, after_user_id: str | None
+) -> None:
+    """Store and apply one page of users in the caller's transaction, then checkpoint."""
+    now_ms = time.time_ns() // 1_000_000
+    events = [snapshot_event(user, now_ms) for user in users]
+    new_ids = store_each(conn, events)
+    user_ids = [env.user_id for _, _, env in events if env.user_id]
+    # An id already stored is an unchanged user a previous run applied: a no-op.
+    changed = apply_each(conn, new_ids) if new_ids else 0
+    sync_runs.checkpoint(
+        conn, run_id, user_ids, seen=len(users), changed=changed, after_user_id=after_user_id
+    )
+
+
+def snapshot_event(user: object, now_ms: int) -> tuple[str, bytes, Envelope]:
+    """The user.updated event a listed user becomes, under a deterministic svix-id."""
+    body = {"object": "event", "type": "user.updated", "timestamp": now_ms, "data": user}
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    env = event_envelope(body)
+    if env.user_id and env.version_ms is not None:
+        return f"backfill_{env.user_id}_{env.version_ms}", raw, env
+    # Unusable all the same: recorded once as a failed inbox row, whatever the run.
+    digest = hashlib.sha256(json.dumps(user, sort_keys=True).encode()).hexdigest()[:24]
+    return f"backfill_invalid_{digest}", raw, env
+
+
+def event_envelope(body: dict[str, Any]) -> Envelope:
+    # envelope() is None only when data is not an object: still stored, then failed.
+    return envelope(body) or Envelope(body["type"], None, None, body["timestamp"])
+
+
+def store_each(conn: psycopg.Connection, events: list[tuple[str, bytes, Envelope]]) -> list[str]:
+    """Store the page's events; the svix-ids new to the inbox, to apply.
+
+    All at once first (a savepoint per user costs a round trip each); if that fails,
+    again user by user, so that the error costs only the user who meets it.
+    """
+    try:
+        with conn.transaction():
+            return [i for i, raw, env in events if store_event(conn, i, raw, env, source=SOURCE)]
+    except Exception:
+        if lost(conn):
+            raise
+        log.exception("page not stored, storing user by user", extra={"events": len(events)})
+    return [i for i, raw, env in events if store(conn, i, raw, env, source=SOURCE)]
+
+
+def store(
+    conn: psycopg.Connection, svix_id: str, raw: bytes, env: Envelope, *, source: str
+) -> bool:
+    """store_event for one user in a savepoint; False when stored before, or failed now."""
+    try:
+        with conn.transaction():
+            return store_event(conn, svix_id, raw, env, source=source)
+    except Exception as exc:
+        if lost(conn):
+            raise
+        log.exception("event not stored", extra={"svix_id": svix_id})
+        _store_failed(conn, svix_id, raw, env, f"not stored: {describe(exc)}", source)
+        return False
+
+
+def _store_failed(
+    conn: psycopg.Connection, svix_id: str, raw: bytes, env: Envelope, error: str, source: str
+) -> None:
+    params = {
+        "svix_id": svix_id,
+        "event_type": env.event_type,
+        "payload": raw,
+        "user_id": env.user_id,
+        "version_ms": env.version_ms,
+        "event_ms": env.event_ms,
+        "error": error,
+        "source": source,
+    }
+    try:
+        with conn.transaction():
+            conn.execute(STORE_FAILED, params)
+    except Exception:
+        if lost(conn):
+            raise
+        # Nothing can be written for this user: the next run lists it again.
+        log.exception("event not stored, not even as failed", extra={"svix_id": svix_id})
+
+
+def apply_each(conn: psycopg.Connection, svix_ids: list[str]) -> int:
+    """Apply the events; returns how many users they changed.
+
+    apply_ids isolates users itself, but not from every error (it hands anything it
+    takes for a connection problem, such as a statement timeout, to the caller): what
+    comes through while the connection still works is retried event by event.
+    """
+    try:
+        with conn.transaction():
+            apply_ids(conn, svix_ids)
+    except Exception:
+        if lost(conn):
+            raise
+        log.exception("page failed, applying user by user", extra={"events": len(svix_ids)})
+        for svix_id in svix_ids:
+            _apply_one(conn, svix_id)
+    row = conn.execute(COUNT_CHANGED, {"svix_ids": svix_ids}).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _apply_one(conn: psycopg.Connection, svix_id: str) -> None:
+    try:
+        with conn.transaction():
+            apply_ids(conn, [svix_id])
+    except Exception as exc:
+        if lost(conn):
+            raise
+        log.exception("apply failed", extra={"svix_id": svix_id})
+        # Pending with a backoff: the worker retries it, and it ends dead if it keeps failing.
+        record_attempt(conn, [svix_id], describe(exc))
+
+
+def lost(conn: psycopg.Connection) -> bool:
+    """True when the connection is gone: then the page cannot go on, and the run fails."""
+    return conn.broken or conn.closed
+
+
+def describe(exc: BaseException) -> str:
+    """One line for last_error; the log has the rest (a database error's CONTEXT lines)."""
+    message = str(exc).partition("\n")[0]
+    return f"{type(exc).__name__}: {message}"[:500]
