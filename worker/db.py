@@ -66,3 +66,32 @@ def transaction() -> Iterator[psycopg.Connection]:
     """A pooled connection inside one transaction: committed on success, else rolled back."""
     with pool().connection() as conn, conn.transaction():
         yield conn
+
+
+# Sessions the server ends: admin or crash shutdown, cannot connect now, database
+# dropped, idle session timeout. Not 57014 (a statement_timeout): that one is the batch's.
+_SESSION_ENDED = ("57P01", "57P02", "57P03", "57P04", "57P05")
+
+
+def connection_lost(conn: psycopg.Connection, exc: BaseException) -> bool:
+    """True when exc means the connection is gone, so only a retry later can help.
+
+    Every other error, OperationalError included (a statement_timeout, a lock_timeout,
+    a full disk, a deadlock), belongs to the work that met it: callers isolate it to its
+    user instead of retrying the same batch and stopping the whole inbox. psycopg marks
+    the connection broken when the socket dies; class 08 and the 57P0x codes cover a
+    server that says so before it hangs up; no SQLSTATE means libpq itself lost it.
+    """
+    if conn.broken or conn.closed:
+        return True
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in _SESSION_ENDED
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for last_error: a database error's DETAIL and CONTEXT (which may quote
+    the row, a phone number included) stay out; the log has the traceback."""
+    message = str(exc).partition("\n")[0]
+    return f"{type(exc).__name__}: {message}"[:500]

@@ -16,8 +16,8 @@ from typing import Any, Final, LiteralString
 
 import psycopg
 
+from worker import db
 from worker.backfill import sync_runs
-from worker.inbox.claim import record_attempt
 from worker.inbox.insert import store_event
 from worker.mirror.apply import apply_ids
 from worker.mirror.events import Envelope, envelope
@@ -85,8 +85,8 @@ def store_each(conn: psycopg.Connection, events: list[tuple[str, bytes, Envelope
     try:
         with conn.transaction():
             return [i for i, raw, env in events if store_event(conn, i, raw, env, source=SOURCE)]
-    except Exception:
-        if lost(conn):
+    except Exception as exc:
+        if db.connection_lost(conn, exc):
             raise
         log.exception("page not stored, storing user by user", extra={"events": len(events)})
     return [i for i, raw, env in events if store(conn, i, raw, env, source=SOURCE)]
@@ -100,10 +100,10 @@ def store(
         with conn.transaction():
             return store_event(conn, svix_id, raw, env, source=source)
     except Exception as exc:
-        if lost(conn):
+        if db.connection_lost(conn, exc):
             raise
         log.exception("event not stored", extra={"svix_id": svix_id})
-        _store_failed(conn, svix_id, raw, env, f"not stored: {describe(exc)}", source)
+        _store_failed(conn, svix_id, raw, env, f"not stored: {db.describe_error(exc)}", source)
         return False
 
 
@@ -123,51 +123,15 @@ def _store_failed(
     try:
         with conn.transaction():
             conn.execute(STORE_FAILED, params)
-    except Exception:
-        if lost(conn):
+    except Exception as exc:
+        if db.connection_lost(conn, exc):
             raise
         # Nothing can be written for this user: the next run lists it again.
         log.exception("event not stored, not even as failed", extra={"svix_id": svix_id})
 
 
 def apply_each(conn: psycopg.Connection, svix_ids: list[str]) -> int:
-    """Apply the events; returns how many users they changed.
-
-    apply_ids isolates users itself, but not from every error (it hands anything it
-    takes for a connection problem, such as a statement timeout, to the caller): what
-    comes through while the connection still works is retried event by event.
-    """
-    try:
-        with conn.transaction():
-            apply_ids(conn, svix_ids)
-    except Exception:
-        if lost(conn):
-            raise
-        log.exception("page failed, applying user by user", extra={"events": len(svix_ids)})
-        for svix_id in svix_ids:
-            _apply_one(conn, svix_id)
+    """Apply the events, each user isolated by apply_ids; how many users they changed."""
+    apply_ids(conn, svix_ids)
     row = conn.execute(COUNT_CHANGED, {"svix_ids": svix_ids}).fetchone()
     return int(row[0]) if row else 0
-
-
-def _apply_one(conn: psycopg.Connection, svix_id: str) -> None:
-    try:
-        with conn.transaction():
-            apply_ids(conn, [svix_id])
-    except Exception as exc:
-        if lost(conn):
-            raise
-        log.exception("apply failed", extra={"svix_id": svix_id})
-        # Pending with a backoff: the worker retries it, and it ends dead if it keeps failing.
-        record_attempt(conn, [svix_id], describe(exc))
-
-
-def lost(conn: psycopg.Connection) -> bool:
-    """True when the connection is gone: then the page cannot go on, and the run fails."""
-    return conn.broken or conn.closed
-
-
-def describe(exc: BaseException) -> str:
-    """One line for last_error; the log has the rest (a database error's CONTEXT lines)."""
-    message = str(exc).partition("\n")[0]
-    return f"{type(exc).__name__}: {message}"[:500]

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from worker import db
 from worker.inbox import claim as inbox
 from worker.mirror import queries, store
 from worker.mirror.events import (
@@ -66,7 +67,7 @@ def apply_or_isolate(conn: psycopg.Connection, claim: Callable[[], list[Any]]) -
         with conn.transaction():
             return apply_rows(conn, claim())
     except Exception as exc:
-        if _connection_lost(conn, exc):
+        if db.connection_lost(conn, exc):
             raise
         log.exception("batch failed, applying user by user")
         return apply_rows(conn, claim(), isolate=True)
@@ -108,10 +109,10 @@ def _apply_isolated(
         with conn.transaction():
             _apply_users(conn, group)
     except Exception as exc:
-        if _connection_lost(conn, exc):
+        if db.connection_lost(conn, exc):
             raise
         log.exception("apply failed", extra={"svix_ids": ids})
-        inbox.record_attempt(conn, ids, _describe(exc))
+        inbox.record_attempt(conn, ids, db.describe_error(exc))
         result.retrying += ids
     else:
         result.processed += ids
@@ -198,33 +199,3 @@ def _finish(conn: psycopg.Connection, result: BatchResult, errors: dict[str, str
     outcomes = [("processed", result.processed), ("ignored", result.ignored)]
     outcomes.append(("failed", result.failed))
     inbox.finish(conn, [(i, s, errors.get(i)) for s, ids in outcomes for i in ids])
-
-
-# Sessions the server ends: admin or crash shutdown, cannot connect now, database
-# dropped, idle session timeout. Not 57014 (a statement_timeout): that one is the batch's.
-_SESSION_ENDED = ("57P01", "57P02", "57P03", "57P04", "57P05")
-
-
-def _connection_lost(conn: psycopg.Connection, exc: Exception) -> bool:
-    """Only a lost connection skips isolation: retrying it later may succeed as it is.
-
-    Every other error, OperationalError included (a statement_timeout, a lock_timeout,
-    a full disk, a deadlock), is retried by the caller with the same oldest batch and
-    would stop the whole inbox, so it costs its user an attempt instead. psycopg marks
-    the connection broken when the socket dies; class 08 and the 57P0x codes cover a
-    server that says so before it hangs up; no SQLSTATE means libpq itself lost it.
-    """
-    if not isinstance(exc, psycopg.OperationalError):
-        return False
-    state = exc.sqlstate
-    return (
-        conn.broken
-        or conn.closed
-        or state is None
-        or state.startswith("08")
-        or state in _SESSION_ENDED
-    )
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
