@@ -55,6 +55,10 @@ REPORTS: Final[dict[str, Report]] = {
         "How long does a number take to get verified, per month (UTC) and region?",
         "SELECT * FROM clerk.report_time_to_verify",
     ),
+    "shared_phone_numbers": Report(
+        "Which numbers do several live users hold, or did a new user take after a deletion?",
+        "SELECT * FROM clerk.report_shared_phone_numbers",
+    ),
     "phone_numbers_as_of": Report(
         "What did clerk.phone_numbers hold at a past moment (--as-of)?",
         "SELECT * FROM clerk.phone_numbers_as_of(%(as_of)s) ORDER BY id",
