@@ -98,7 +98,7 @@ def text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, Decimal):
         return str(value)  # as Postgres prints it: 1.0000, not 1
     return str(plain(value))
@@ -116,7 +116,7 @@ def parse_as_of(raw: str) -> datetime:
 def print_rows(columns: list[str], rows: Sequence[tuple[Any, ...]], fmt: str) -> None:
     if fmt == "json":
         objects = [{c: plain(v) for c, v in zip(columns, row, strict=True)} for row in rows]
-        click.echo(json.dumps(objects, indent=2))
+        click.echo(json.dumps(objects, indent=2, ensure_ascii=False))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
