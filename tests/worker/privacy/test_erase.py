@@ -118,12 +118,14 @@ def test_a_later_event_for_an_erased_user_is_stored_without_payload_and_changes_
         body["data"]["phone_numbers"][0]["phone_number"] = "+447700900888"
         assert put(conn, body, svix_id) is True
         assert put(conn, body, svix_id) is False
-    drain(conn)
-    rows = conn.execute(
+    # Stored so by the insert itself, before any worker saw it.
+    query = (
         "SELECT status, payload, last_error FROM clerk.webhook_events"
         " WHERE svix_id IN ('msg_after', 'msg_late_after')"
-    ).fetchall()
-    assert rows == [("ignored", None, "user erased")] * 2
+    )
+    assert conn.execute(query).fetchall() == [("ignored", None, "user erased")] * 2
+    drain(conn)
+    assert conn.execute(query).fetchall() == [("ignored", None, "user erased")] * 2
     assert mirror_state(conn) == state
     assert traces(conn, {"447700900888"}) == []
 
