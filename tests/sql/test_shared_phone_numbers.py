@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from flask.testing import FlaskClient
 
+from tests.conftest import TEST_SECRET, sign
 from tests.crafted import apply, deletion, moment, ms, phone, snapshot
+from tests.worker.mirror.helpers import drain
+from webhooks import create_app
 from worker.privacy import erase, pii
 
 KEY = "shared-numbers-test-key-0123456789"
@@ -49,13 +55,38 @@ def pii_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLERK_MIRROR_PII_KEY", KEY)
 
 
+@pytest.fixture
+def client(database_url: str, redis_url: str, queue_name: str) -> Iterator[FlaskClient]:
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+            "CLERK_MIRROR_QUEUE": queue_name,
+        }
+    )
+    yield app.test_client()
+    app.extensions["clerk_mirror"].close()
+
+
 def test_shared_and_reheld_numbers_are_listed_by_hash_and_mask_never_the_number(
-    conn: psycopg.Connection,
+    client: FlaskClient, database_url: str
 ) -> None:
-    apply(conn, *story())
-    erase.erase_users(conn, ["user_j"])
+    for i, body in enumerate(story()):
+        raw = json.dumps(body).encode()
+        assert (
+            client.post("/webhooks/clerk", data=raw, headers=sign(raw, f"msg_{i}")).status_code
+            == 200
+        )
+    with psycopg.connect(database_url) as conn:
+        drain(conn)
+        erase.erase_users(conn, ["user_j"])
+        rows = conn.execute(REPORT).fetchall()
+        assert conn.execute(
+            "SELECT count(*) FROM clerk.webhook_events WHERE status <> 'processed'"
+        ).fetchone() == (0,)
     key = KEY.encode()
-    assert conn.execute(REPORT).fetchall() == [
+    assert rows == [
         (pii.phone_hash(key, SHARED), "+44 ••••••••01", "GB", 2, 0, 0, ["user_a", "user_b"]),
         (pii.phone_hash(key, REHELD), "+44 ••••••••02", "GB", 1, 1, 1, ["user_c", "user_d"]),
     ]
