@@ -17,6 +17,8 @@ def erase(users: tuple[str, ...], phones: tuple[str, ...], dry_run: bool) -> Non
     """Erase people: numbers, links and raw payloads to NULL in every table; tombstone them."""
     if not users and not phones:
         raise click.UsageError("name whom to erase: --user USER_ID or --phone +E164")
+    if any(not user.strip() for user in users):
+        raise click.BadParameter("a user id cannot be empty", param_hint="--user")
     # A dry run does all the work and rolls it back, so its counts are the real ones.
     with (
         psycopg.connect(database_url(), autocommit=True) as conn,

@@ -67,6 +67,7 @@ def test_erase_by_number_and_by_user_prints_one_line_per_user(filled_url: str) -
     [
         ((), "name whom to erase: --user USER_ID or --phone +E164"),
         (("--phone", "07700900123"), "is not an E.164 number like +447700900123"),
+        (("--user", " "), "a user id cannot be empty"),
     ],
 )
 def test_a_request_naming_nobody_or_a_malformed_number_fails_in_one_line(
