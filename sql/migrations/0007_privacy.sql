@@ -60,6 +60,10 @@ CREATE TABLE clerk.erased_users (
     reason    text        NOT NULL CHECK (reason IN ('request', 'deleted'))
 );
 
+-- Who asked to be forgotten is not the analysts' business (0002's default privileges
+-- would grant it).
+REVOKE SELECT ON clerk.erased_users FROM clerk_reporting;
+
 -- The automatic erasure looks for users deleted long enough ago.
 CREATE INDEX users_deleted_at_idx ON clerk.users (deleted_at) WHERE deleted_at IS NOT NULL;
 

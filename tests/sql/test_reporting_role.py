@@ -151,9 +151,10 @@ def _mirror_with_numbers(database_url: str, monkeypatch: pytest.MonkeyPatch) -> 
         "SELECT phone_number FROM clerk.phone_number_history",
         "SELECT * FROM clerk.phone_numbers",
         "SELECT count(DISTINCT phone_number) FROM clerk.phone_number_history",
+        "SELECT user_id FROM clerk.erased_users",
     ],
 )
-def test_reporting_login_is_denied_every_raw_phone_number_column(
+def test_reporting_login_is_denied_every_raw_phone_number_and_the_erased_users(
     database_url: str, analyst_url: str, statement: LiteralString
 ) -> None:
     assert _denied(analyst_url, sql.SQL(statement))
