@@ -65,9 +65,28 @@ def test_dev_tooling_imports_nothing_else_of_worker() -> None:
         assert all(under(m, "worker.dev") for m in found if under(m, "worker")), path
 
 
+def test_the_mirror_imports_only_the_pure_hash_from_privacy() -> None:
+    for path in room("worker/mirror"):
+        privacy = {m for m in imports(path) if under(m, "worker.privacy")}
+        # "from worker.privacy import pii" names the package too; its __init__ is a docstring.
+        assert all(m == "worker.privacy" or under(m, "worker.privacy.pii") for m in privacy), path
+
+
+def test_the_hash_imports_no_framework_and_nothing_of_worker() -> None:
+    found = imports(ROOT / "worker" / "privacy" / "pii.py")
+    assert not {m for m in found if under(m, *FRAMEWORKS, "worker")}
+
+
+def test_privacy_imports_only_the_mirror_and_the_inbox() -> None:
+    for path in room("worker/privacy"):
+        found = {m for m in imports(path) if under(m, "worker")}
+        assert all(under(m, "worker.privacy", "worker.mirror", "worker.inbox") for m in found), path
+
+
 @pytest.mark.parametrize("shared", ["config", "db", "logs", "metrics", "migrate", "task_names"])
 def test_shared_modules_import_no_room(shared: str) -> None:
     rooms = ("worker.mirror", "worker.inbox", "worker.backfill", "worker.cli", "worker.dev")
+    rooms += ("worker.privacy",)
     assert not {m for m in imports(ROOT / "worker" / f"{shared}.py") if under(m, *rooms)}
 
 

@@ -9,9 +9,10 @@ from celery import Celery
 from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
 
 from worker import config, db, logs
-from worker.task_names import BACKFILL_TASK, PURGE_TASK, SWEEP_TASK
+from worker.task_names import BACKFILL_TASK, ERASE_TASK, PURGE_TASK, SWEEP_TASK
 
 PURGE_EVERY_S = 24 * 3600.0
+ERASE_EVERY_S = 3600.0
 
 
 def retention_days(environ: dict[str, str] | None = None) -> int:
@@ -20,6 +21,20 @@ def retention_days(environ: dict[str, str] | None = None) -> int:
     if not raw.strip().isdigit():
         raise config.ConfigError(
             f"CLERK_MIRROR_RETENTION_DAYS should be days (0 = keep), got {raw!r}"
+        )
+    return int(raw)
+
+
+def erase_after_days(environ: dict[str, str] | None = None) -> int | None:
+    """CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS: erase deleted users after it; None for off."""
+    raw = (os.environ if environ is None else environ).get(
+        "CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS", "30"
+    )
+    if raw.strip().lower() == "off":
+        return None
+    if not raw.strip().isdigit():
+        raise config.ConfigError(
+            f"CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS should be days, 0 or off, got {raw!r}"
         )
     return int(raw)
 
@@ -34,6 +49,11 @@ def celery_settings(
     }
     if retention_days(env):
         schedule["purge-payloads"] = {"task": PURGE_TASK, "schedule": PURGE_EVERY_S}
+    erase_days = erase_after_days(env)
+    if erase_days is not None:
+        # 0 means at once: as often as the sweep, so within its interval of the deletion.
+        every = sweep_s if erase_days == 0 else ERASE_EVERY_S
+        schedule["erase-deleted"] = {"task": ERASE_TASK, "schedule": every}
     # Periodic reconciliation with Clerk's Backend API: off unless an interval is set.
     reconcile_s = float(env.get("CLERK_MIRROR_RECONCILE_INTERVAL") or 0)
     if reconcile_s > 0:

@@ -12,12 +12,13 @@ import psycopg_pool
 import redis
 
 from worker import config, db, metrics, wakeup
-from worker.app import app, retention_days
+from worker.app import app, erase_after_days, retention_days
 from worker.backfill import run as backfill
 from worker.inbox import claim as inbox
 from worker.inbox import ops
 from worker.mirror import apply as mirror
-from worker.task_names import BACKFILL_TASK, DRAIN_TASK, PURGE_TASK, SWEEP_TASK
+from worker.privacy import erase
+from worker.task_names import BACKFILL_TASK, DRAIN_TASK, ERASE_TASK, PURGE_TASK, SWEEP_TASK
 
 log = logging.getLogger(__name__)
 
@@ -164,3 +165,22 @@ def purge() -> int:
         purged = ops.purge(conn, timedelta(days=days))
     log.info("purged payloads", extra={"count": purged, "older_than_days": days})
     return purged
+
+
+@app.task(name=ERASE_TASK, acks_late=True, ignore_result=True)
+def erase_deleted() -> int:
+    """Erase users deleted more than CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS ago, a batch each."""
+    days = erase_after_days()
+    if days is None:
+        return 0
+    _ensure_pool()
+    erased = 0
+    while True:
+        with db.transaction() as conn:
+            batch = erase.erase_deleted(conn, days)
+        erased += len(batch)
+        if len(batch) < erase.BATCH_USERS:
+            break
+    if erased:
+        log.info("erased deleted users", extra={"count": erased, "deleted_days_ago": days})
+    return erased

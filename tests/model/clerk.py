@@ -59,6 +59,8 @@ COMPARED = (
     " verification_expire_at, reserved_for_second_factor, default_second_factor, is_primary"
 )
 
+AS_OF_COMPARED = COMPARED.removeprefix("phone_number, ")
+
 
 def _values(entry: dict[str, Any], is_primary: bool) -> tuple[Any, ...]:
     """The COMPARED columns, as the mirror should store them from this phone entry."""
@@ -261,9 +263,10 @@ def _fold_user(user_id: str, events: list[Told], out: Expected) -> None:
 
 
 def as_of(history: list[tuple[Any, ...]], moment: datetime) -> dict[str, tuple[Any, ...]]:
-    """Each phone's newest history row at or before moment: what as-of must answer."""
+    """Each phone's newest history row at or before moment: what as-of must answer
+    (its AS_OF_COMPARED values and deleted_at)."""
     state: dict[str, tuple[Any, ...]] = {}
     for row in history:  # sorted by phone, then effective time, event time, svix-id
         if row[-3] <= moment:
-            state[row[0]] = row[2:-3]
+            state[row[0]] = row[3:-3]  # AS_OF_COMPARED: all but the number
     return state

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.model.clerk import COMPARED, Clerk, Expected, Told, as_of, at, expected
+from tests.model.clerk import AS_OF_COMPARED, COMPARED, Clerk, Expected, Told, as_of, at, expected
 from tests.worker.mirror.helpers import put
 from worker import db, tasks
 from worker.backfill import run as backfill
@@ -198,7 +198,8 @@ class Machine:
 
     def _as_of(self, moment: datetime) -> dict[str, tuple[Any, ...]]:
         rows = self.conn.execute(
-            f"SELECT id, {COMPARED}, deleted_at FROM clerk.phone_numbers_as_of(%s)",  # noqa: S608
+            # As clerk_reporting reads it: no raw number (the model never renumbers a phone).
+            f"SELECT id, {AS_OF_COMPARED}, deleted_at FROM clerk.phone_numbers_as_of(%s)",  # noqa: S608
             (moment,),
         )
         return {r[0]: tuple(r[1:]) for r in rows}

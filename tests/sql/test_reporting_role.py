@@ -5,14 +5,18 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import LiteralString
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import create_database, drop_database
+from tests.conftest import STORY, create_database, drop_database
 from tests.worker.mirror.helpers import deliver
 from worker import migrate
+from worker.cli.report import REPORTS, run_report
+from worker.privacy import pii
 
 MIRROR_TABLES = ("users", "phone_numbers", "phone_number_history")
 
@@ -20,11 +24,22 @@ MIRROR_TABLES = ("users", "phone_numbers", "phone_number_history")
 @pytest.fixture
 def analyst_url(database_url: str) -> Iterator[str]:
     """A throwaway LOGIN role in clerk_reporting, dropped after the test."""
+    yield from login_in(database_url, "clerk_reporting")
+
+
+@pytest.fixture
+def pii_reader_url(database_url: str) -> Iterator[str]:
+    yield from login_in(database_url, "clerk_pii_reader")
+
+
+def login_in(database_url: str, group: str) -> Iterator[str]:
     name = f"cpm_analyst_{uuid.uuid4().hex[:10]}"
     password = secrets.token_urlsafe(16)
-    statement = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE clerk_reporting")
+    statement = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}")
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(statement.format(sql.Identifier(name), sql.Literal(password)))
+        conn.execute(
+            statement.format(sql.Identifier(name), sql.Literal(password), sql.Identifier(group))
+        )
     info = psycopg.conninfo.conninfo_to_dict(database_url)
     info.update(user=name, password=password)
     try:
@@ -116,3 +131,75 @@ def test_migration_succeeds_when_the_role_already_exists_from_another_database(
     finally:
         drop_database(services["postgres"], name)
     assert "0002_reporting_role" in applied
+
+
+RAW = ("+12025550143", "+447700900123", "+33612345678", "+819012345678")
+PII_KEY = "reporting-test-key-0123456789abcdef"
+
+
+def _mirror_with_numbers(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLERK_MIRROR_PII_KEY", PII_KEY)
+    with psycopg.connect(database_url) as conn:
+        deliver(conn, [(name, f"m{i}") for i, name in enumerate(STORY[:5])])
+        deliver(conn, [("user.updated__legacy_shape", "m_legacy")])
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT phone_number FROM clerk.phone_numbers",
+        "SELECT phone_number FROM clerk.phone_number_history",
+        "SELECT * FROM clerk.phone_numbers",
+        "SELECT count(DISTINCT phone_number) FROM clerk.phone_number_history",
+        "SELECT user_id FROM clerk.erased_users",
+    ],
+)
+def test_reporting_login_is_denied_every_raw_phone_number_and_the_erased_users(
+    database_url: str, analyst_url: str, statement: LiteralString
+) -> None:
+    assert _denied(analyst_url, sql.SQL(statement))
+
+
+def test_reporting_login_runs_every_report_and_reads_masked_numbers_and_hashes_only(
+    database_url: str, analyst_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mirror_with_numbers(database_url, monkeypatch)
+    outputs = []
+    with psycopg.connect(analyst_url) as conn:
+        for name, report in REPORTS.items():
+            columns, rows = run_report(
+                conn, report, {"as_of": datetime(2025, 1, 1, 0, 3, 30, tzinfo=UTC)}
+            )
+            conn.rollback()
+            assert "phone_number" not in columns, name
+            outputs.append(repr(rows))
+        held = conn.execute(
+            "SELECT id, phone_number_masked, phone_number_hash FROM clerk.phone_numbers"
+            " WHERE deleted_at IS NULL ORDER BY id"
+        ).fetchall()
+    key = PII_KEY.encode()
+    assert held == [
+        ("idn_2pPhoneAdaGB00000000002", "+44 ••••••••23", pii.phone_hash(key, "+447700900123")),
+        ("idn_2pPhoneLegacy00000000001", "+33 •••••••78", pii.phone_hash(key, "+33612345678")),
+        ("idn_2pPhoneLegacy00000000002", "+81 ••••••••78", pii.phone_hash(key, "+819012345678")),
+    ]
+    as_of = outputs[list(REPORTS).index("phone_numbers_as_of")]
+    assert "+1 ••••••••43" in as_of
+    assert [n for n in RAW for text in outputs if n in text or n[1:] in text] == []
+
+
+def test_pii_reader_reads_raw_numbers_and_every_report_but_never_payloads(
+    database_url: str, pii_reader_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mirror_with_numbers(database_url, monkeypatch)
+    with psycopg.connect(pii_reader_url) as conn:
+        numbers = conn.execute(
+            "SELECT phone_number FROM clerk.phone_number_history"
+            " UNION SELECT phone_number FROM clerk.phone_numbers ORDER BY 1"
+        ).fetchall()
+        conn.rollback()
+        for report in REPORTS.values():
+            run_report(conn, report, {"as_of": datetime(2025, 1, 1, tzinfo=UTC)})
+            conn.rollback()
+    assert [n for (n,) in numbers] == sorted(RAW)
+    assert _denied(pii_reader_url, sql.SQL("SELECT payload FROM clerk.webhook_events"))

@@ -7,7 +7,9 @@ import click
 from worker import logs
 from worker import migrate as migrations
 from worker.cli.backfill import backfill
+from worker.cli.erase import erase
 from worker.cli.inbox import database_url, purge, replay, status
+from worker.cli.rehash import rehash
 from worker.cli.report import report
 from worker.cli.send_sample import send_sample
 
@@ -31,3 +33,5 @@ main.add_command(purge)
 main.add_command(report)
 main.add_command(send_sample, name="send-sample")
 main.add_command(backfill)
+main.add_command(erase)
+main.add_command(rehash)

@@ -55,6 +55,10 @@ REPORTS: Final[dict[str, Report]] = {
         "How long does a number take to get verified, per month (UTC) and region?",
         "SELECT * FROM clerk.report_time_to_verify",
     ),
+    "shared_phone_numbers": Report(
+        "Which numbers do several live users hold, or did a new user take after a deletion?",
+        "SELECT * FROM clerk.report_shared_phone_numbers",
+    ),
     "phone_numbers_as_of": Report(
         "What did clerk.phone_numbers hold at a past moment (--as-of)?",
         "SELECT * FROM clerk.phone_numbers_as_of(%(as_of)s) ORDER BY id",
@@ -94,7 +98,7 @@ def text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, Decimal):
         return str(value)  # as Postgres prints it: 1.0000, not 1
     return str(plain(value))
@@ -112,7 +116,7 @@ def parse_as_of(raw: str) -> datetime:
 def print_rows(columns: list[str], rows: Sequence[tuple[Any, ...]], fmt: str) -> None:
     if fmt == "json":
         objects = [{c: plain(v) for c, v in zip(columns, row, strict=True)} for row in rows]
-        click.echo(json.dumps(objects, indent=2))
+        click.echo(json.dumps(objects, indent=2, ensure_ascii=False))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)

@@ -16,7 +16,10 @@ def store_event(
     *,
     source: str = "webhook",
 ) -> bool:
-    """Insert one event; False when the svix-id was already there (a redelivery)."""
+    """Insert one event; False when the svix-id was already there (a redelivery).
+
+    An erased user's event is stored without its payload and closed as ignored.
+    """
     status = "pending" if env.event_type in USER_TYPES else "ignored"
     cur = conn.execute(
         queries.INSERT_EVENT,
@@ -29,6 +32,7 @@ def store_event(
             "event_ms": env.event_ms,
             "status": status,
             "source": source,
+            "erased_note": queries.ERASED_NOTE,
         },
     )
     return cur.rowcount == 1

@@ -4,14 +4,36 @@ from __future__ import annotations
 
 from typing import Final, LiteralString
 
-# Store a verified webhook in the inbox; a repeated svix-id changes nothing.
+# Store a verified webhook in the inbox; a repeated svix-id changes nothing. An event of
+# an erased user is kept as a row (it was answered 2xx) but without its payload, and
+# closed as ignored: erasure is for good.
 INSERT_EVENT: Final[LiteralString] = """
 INSERT INTO clerk.webhook_events
-    (svix_id, event_type, payload, user_id, version_ms, event_ms, status, processed_at, source)
-VALUES
-    (%(svix_id)s, %(event_type)s, %(payload)s, %(user_id)s, %(version_ms)s, %(event_ms)s,
-     %(status)s, CASE WHEN %(status)s = 'ignored' THEN now() END, %(source)s)
+    (svix_id, event_type, payload, user_id, version_ms, event_ms, status, processed_at,
+     last_error, source)
+SELECT %(svix_id)s, %(event_type)s, CASE WHEN NOT e.erased THEN %(payload)s::bytea END,
+       %(user_id)s, %(version_ms)s, %(event_ms)s,
+       CASE WHEN e.erased THEN 'ignored' ELSE %(status)s END,
+       CASE WHEN e.erased OR %(status)s = 'ignored' THEN now() END,
+       CASE WHEN e.erased THEN %(erased_note)s END,
+       %(source)s
+FROM (SELECT EXISTS (SELECT FROM clerk.erased_users WHERE user_id = %(user_id)s) AS erased) AS e
 ON CONFLICT (svix_id) DO NOTHING
+"""
+
+# The note an erased user's events carry in last_error.
+ERASED_NOTE = "user erased"
+
+# Erasure, and an event of an erased user that a worker claimed: no payload, no error
+# text (it may quote the body), closed as ignored.
+FORGET_EVENTS: Final[LiteralString] = """
+UPDATE clerk.webhook_events
+SET payload = NULL,
+    last_error = %(erased_note)s,
+    status = CASE WHEN status = 'processed' THEN status ELSE 'ignored' END,
+    processed_at = coalesce(processed_at, clock_timestamp()),
+    next_attempt_at = NULL
+WHERE svix_id = ANY(%(svix_ids)s)
 """
 
 # Claim due pending events: the oldest `limit`, plus every other due event of the same

@@ -40,6 +40,8 @@ class BatchResult:
     ignored: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     retrying: list[str] = field(default_factory=list)
+    # Events of erased users: counted as ignored, and their payloads dropped.
+    erased: list[str] = field(default_factory=list)
 
     @property
     def claimed(self) -> int:
@@ -95,8 +97,7 @@ def apply_rows(conn: psycopg.Connection, rows: list[Any], *, isolate: bool = Fal
         for user_id in sorted(by_user):
             _apply_isolated(conn, {user_id: by_user[user_id]}, result)
     elif by_user:
-        _apply_users(conn, by_user)
-        result.processed += [e.key.svix_id for events in by_user.values() for e in events]
+        _count(result, by_user, _apply_users(conn, by_user))
     _finish(conn, result, errors)
     return result
 
@@ -107,7 +108,7 @@ def _apply_isolated(
     ids = [e.key.svix_id for events in group.values() for e in events]
     try:
         with conn.transaction():
-            _apply_users(conn, group)
+            erased = _apply_users(conn, group)
     except Exception as exc:
         if db.connection_lost(conn, exc):
             raise
@@ -115,12 +116,26 @@ def _apply_isolated(
         inbox.record_attempt(conn, ids, db.describe_error(exc))
         result.retrying += ids
     else:
-        result.processed += ids
+        _count(result, group, erased)
 
 
-def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> None:
+def _count(result: BatchResult, by_user: dict[str, list[Event]], erased: set[str]) -> None:
+    for user_id, events in by_user.items():
+        ids = [e.key.svix_id for e in events]
+        if user_id in erased:
+            result.ignored += ids
+            result.erased += ids
+        else:
+            result.processed += ids
+
+
+def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> set[str]:
+    """Fold and write the users' events; returns the erased users, whose events it skips."""
     user_ids = sorted(by_user)
     conn.execute(queries.LOCK_USERS, {"user_ids": user_ids})
+    # Under the users' locks, so an erasure committed meanwhile is seen: erasure is for good.
+    erased = {row[0] for row in conn.execute(queries.SELECT_ERASED, {"user_ids": user_ids})}
+    user_ids = [u for u in user_ids if u not in erased]
     states = store.load_states(conn, user_ids)
     history: list[HistoryRow] = []
     for user_id in user_ids:
@@ -133,6 +148,7 @@ def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> N
             _refold(conn, state, events)
     store.write_states(conn, states.values())
     store.write_history(conn, history)
+    return erased
 
 
 def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> None:
@@ -199,3 +215,4 @@ def _finish(conn: psycopg.Connection, result: BatchResult, errors: dict[str, str
     outcomes = [("processed", result.processed), ("ignored", result.ignored)]
     outcomes.append(("failed", result.failed))
     inbox.finish(conn, [(i, s, errors.get(i)) for s, ids in outcomes for i in ids])
+    inbox.forget(conn, result.erased)

@@ -24,7 +24,7 @@ CREATE TEMP TABLE IF NOT EXISTS user_stage (
     deleted_at timestamptz, version_ms bigint, version_event_ms bigint, version_svix_id text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS phone_stage (
-    id text, user_id text, phone_number text, region_code text,
+    id text, user_id text, phone_number text, phone_number_hash text, region_code text,
     reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean,
     verification_status text, verification_strategy text, verification_attempts integer,
     verification_expire_at timestamptz, linked_to jsonb, created_at timestamptz,
@@ -65,11 +65,11 @@ WHERE (u.version_ms, u.version_event_ms, u.version_svix_id COLLATE "C")
 
 UPSERT_PHONES: Final[LiteralString] = """
 INSERT INTO clerk.phone_numbers
-    (id, user_id, phone_number, region_code, reserved_for_second_factor,
+    (id, user_id, phone_number, phone_number_hash, region_code, reserved_for_second_factor,
      default_second_factor, is_primary, verification_status, verification_strategy,
      verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
      deleted_at)
-SELECT id, user_id, phone_number, region_code, reserved_for_second_factor,
+SELECT id, user_id, phone_number, phone_number_hash, region_code, reserved_for_second_factor,
        default_second_factor, is_primary, verification_status, verification_strategy,
        verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
        deleted_at
@@ -77,6 +77,7 @@ FROM staged
 ON CONFLICT (id) DO UPDATE SET
     user_id = EXCLUDED.user_id,
     phone_number = EXCLUDED.phone_number,
+    phone_number_hash = EXCLUDED.phone_number_hash,
     region_code = EXCLUDED.region_code,
     reserved_for_second_factor = EXCLUDED.reserved_for_second_factor,
     default_second_factor = EXCLUDED.default_second_factor,
@@ -95,13 +96,13 @@ ON CONFLICT (id) DO UPDATE SET
 INSERT_HISTORY: Final[LiteralString] = """
 INSERT INTO clerk.phone_number_history
     (phone_number_id, user_id, change, svix_id, effective_at, event_at, phone_number,
-     region_code, reserved_for_second_factor, default_second_factor, is_primary,
-     verification_status, verification_strategy, verification_attempts,
+     phone_number_hash, region_code, reserved_for_second_factor, default_second_factor,
+     is_primary, verification_status, verification_strategy, verification_attempts,
      verification_expire_at, linked_to, created_at, updated_at, deleted_at)
-SELECT id, user_id, change, svix_id, effective_at, event_at, phone_number, region_code,
-       reserved_for_second_factor, default_second_factor, is_primary, verification_status,
-       verification_strategy, verification_attempts, verification_expire_at, linked_to,
-       created_at, updated_at, deleted_at
+SELECT id, user_id, change, svix_id, effective_at, event_at, phone_number, phone_number_hash,
+       region_code, reserved_for_second_factor, default_second_factor, is_primary,
+       verification_status, verification_strategy, verification_attempts,
+       verification_expire_at, linked_to, created_at, updated_at, deleted_at
 FROM staged
 ORDER BY seq
 ON CONFLICT (phone_number_id, svix_id) DO NOTHING
@@ -114,13 +115,13 @@ ON CONFLICT (phone_number_id, svix_id) DO NOTHING
 VALUES_MAX_ROWS = 16
 
 _PHONE_COLUMNS = (
-    "id", "user_id", "phone_number", "region_code", "reserved_for_second_factor",
-    "default_second_factor", "is_primary", "verification_status", "verification_strategy",
-    "verification_attempts", "verification_expire_at", "linked_to", "created_at",
-    "updated_at", "deleted_at",
+    "id", "user_id", "phone_number", "phone_number_hash", "region_code",
+    "reserved_for_second_factor", "default_second_factor", "is_primary",
+    "verification_status", "verification_strategy", "verification_attempts",
+    "verification_expire_at", "linked_to", "created_at", "updated_at", "deleted_at",
 )  # fmt: skip
 _PHONE_TYPES = (
-    "text", "text", "text", "text", "bool", "bool", "bool", "text", "text", "int4",
+    "text", "text", "text", "text", "text", "bool", "bool", "bool", "text", "text", "int4",
     "timestamptz", "jsonb", "timestamptz", "timestamptz", "timestamptz",
 )  # fmt: skip
 

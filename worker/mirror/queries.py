@@ -14,6 +14,11 @@ FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
       ORDER BY 1) AS locks
 """
 
+# Users whose data was erased (worker.privacy): their events are forgotten, not applied.
+SELECT_ERASED: Final[LiteralString] = """
+SELECT user_id FROM clerk.erased_users WHERE user_id = ANY(%(user_ids)s)
+"""
+
 SELECT_USERS: Final[LiteralString] = """
 SELECT id, primary_phone_number_id, two_factor_enabled, totp_enabled, backup_code_enabled,
        created_at, updated_at, deleted_at, version_ms, version_event_ms, version_svix_id

@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 from worker.mirror import bulk, queries
 from worker.mirror.events import EventKey, PhoneValues, UserFields
 from worker.mirror.fold import HistoryRow, PhoneRow, UserState
+from worker.privacy import pii
 
 _VALUE_COLUMNS = tuple(f.name for f in dataclasses.fields(PhoneValues))
 
@@ -73,6 +74,7 @@ def load_history_from(
 def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
     """Upsert users and the phones the fold touched, one statement per table."""
     users, phones = {}, {}
+    digest = pii.hasher()
     for state in states:
         if state.key is None:
             continue
@@ -82,7 +84,7 @@ def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
             phones[phone_id] = (
                 phone_id,
                 phone.user_id,
-                *_phone_values(phone.values, phone.deleted_at),
+                *_phone_values(phone.values, phone.deleted_at, digest),
             )
     # ON CONFLICT DO UPDATE may touch a row once per statement: the dicts keep ids unique.
     if users:
@@ -97,7 +99,9 @@ def write_history(
     if delete_ids:
         conn.execute(queries.DELETE_HISTORY, {"history_ids": delete_ids})
     if rows:
-        bulk.write(conn, bulk.HISTORY, (_history_values(seq, row) for seq, row in enumerate(rows)))
+        digest = pii.hasher()
+        values = (_history_values(seq, row, digest) for seq, row in enumerate(rows))
+        bulk.write(conn, bulk.HISTORY, values)
 
 
 def _phone_row(row: dict[str, Any]) -> PhoneRow:
@@ -111,20 +115,23 @@ def _values(row: dict[str, Any]) -> PhoneValues:
     )
 
 
-def _phone_values(v: PhoneValues, deleted_at: datetime | None) -> tuple[Any, ...]:
-    """A phone's columns after (id, user_id), in table order."""
+def _phone_values(
+    v: PhoneValues, deleted_at: datetime | None, digest: pii.Hasher
+) -> tuple[Any, ...]:
+    """A phone's columns after (id, user_id), in the stage's order."""
     return (
-        v.phone_number, v.region_code, v.reserved_for_second_factor, v.default_second_factor,
-        v.is_primary, v.verification_status, v.verification_strategy, v.verification_attempts,
-        v.verification_expire_at, _links(v.linked_to), v.created_at, v.updated_at, deleted_at,
+        v.phone_number, digest(v.phone_number), v.region_code, v.reserved_for_second_factor,
+        v.default_second_factor, v.is_primary, v.verification_status, v.verification_strategy,
+        v.verification_attempts, v.verification_expire_at, _links(v.linked_to), v.created_at,
+        v.updated_at, deleted_at,
     )  # fmt: skip
 
 
-def _history_values(seq: int, row: HistoryRow) -> tuple[Any, ...]:
+def _history_values(seq: int, row: HistoryRow, digest: pii.Hasher) -> tuple[Any, ...]:
     return (
         seq, row.change, row.svix_id, row.effective_at, row.event_at, row.phone_number_id,
         row.user_id,
-        *_phone_values(row.values, row.deleted_at),
+        *_phone_values(row.values, row.deleted_at, digest),
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ SOURCES: dict[str, LiteralString] = {
     "integrity": "SELECT * FROM clerk.report_integrity",
     "sync_health": "SELECT * FROM clerk.report_sync_health",
     "time_to_verify": "SELECT * FROM clerk.report_time_to_verify",
+    "shared_phone_numbers": "SELECT * FROM clerk.report_shared_phone_numbers",
     "phone_numbers_as_of": "SELECT * FROM clerk.phone_numbers_as_of(%(at)s) ORDER BY id",
 }
 
@@ -39,6 +40,8 @@ def filled_url(database_url: str) -> str:
         deliver(conn, [("user.updated__legacy_shape", "legacy")])
         lone = phone("idn_lone", "+12025550181")
         apply(conn, snapshot("user_lone", moment(2), [lone], two_factor=True))
+        # Another user with the same number: a row in shared_phone_numbers.
+        apply(conn, snapshot("user_twin", moment(3), [phone("idn_twin", "+12025550181")]))
     return database_url
 
 

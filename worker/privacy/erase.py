@@ -1,0 +1,112 @@
+"""Erasure of a person's data: numbers, links and raw payloads to NULL, the user tombstoned.
+
+What identifies someone (phone_number, its hash and masked form, linked_to, the raw
+payloads of their events) is set to NULL in every table, history included; what does
+not (region, verification, flags, times) stays, so the reports keep counting them. A
+tombstone in clerk.erased_users keeps the user out for good: the inbox stores a later
+event without its payload, and the worker ignores it. Functions take a connection and
+never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+import psycopg
+
+from worker.inbox.queries import ERASED_NOTE
+from worker.mirror.queries import LOCK_USERS
+from worker.privacy import queries
+
+E164: Final = re.compile(r"^\+[1-9][0-9]{5,14}$")
+# Shorter digit runs would match unrelated text in payloads.
+MIN_NEEDLE = 6
+# Users per transaction of the automatic erasure: each batch scans the inbox once.
+BATCH_USERS = 500
+REQUEST, DELETED = "request", "deleted"
+
+_STEPS = (
+    queries.TOMBSTONE_HISTORY,
+    queries.ERASE_PHONES,
+    queries.ERASE_HISTORY,
+    queries.DELETE_USER,
+    queries.FORGET_USER_EVENTS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """One user's erasure: how many rows it changed (0 when nothing was left)."""
+
+    user_id: str
+    rows: int
+
+
+def erase_users(
+    conn: psycopg.Connection, user_ids: Iterable[str], *, reason: str = REQUEST
+) -> list[Erased]:
+    """Erase each user (idempotent), in id order, under the mirror's per-user locks."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return []
+    conn.execute(LOCK_USERS, {"user_ids": ids})
+    counts: dict[str, int] = {}
+    owners: list[str] = []
+    needles: list[str] = []
+    for user_id in ids:
+        numbers = [row[0] for row in conn.execute(queries.USER_NUMBERS, {"user_id": user_id})]
+        for needle in (user_id, *(n.lstrip("+") for n in numbers)):
+            if len(needle) >= MIN_NEEDLE:
+                owners.append(user_id)
+                needles.append(needle)
+        counts[user_id] = _erase_one(conn, user_id, reason)
+    counts.update(_forget_mentions(conn, owners, needles, counts))
+    return [Erased(user_id, counts[user_id]) for user_id in ids]
+
+
+def _erase_one(conn: psycopg.Connection, user_id: str, reason: str) -> int:
+    params = {"user_id": user_id, "reason": reason, "erased_note": ERASED_NOTE}
+    changed = sum(conn.execute(step, params).rowcount for step in _STEPS)
+    conn.execute(queries.TOMBSTONE, params)
+    return changed
+
+
+def _forget_mentions(
+    conn: psycopg.Connection, owners: list[str], needles: list[str], counts: dict[str, int]
+) -> dict[str, int]:
+    params = {"owners": owners, "needles": needles, "erased_note": ERASED_NOTE}
+    if not needles:
+        return {}
+    hits = conn.execute(queries.FORGET_MENTIONS, params).fetchall()
+    return {owner: counts[owner] + int(n) for owner, n in hits}
+
+
+def holders(conn: psycopg.Connection, number: str) -> list[str]:
+    """The users who held an E.164 number: in the mirror, its history or a pending event."""
+    if not E164.match(number):
+        raise ValueError(f"{mask(conn, number)!r} is not an E.164 number like +447700900123")
+    return [row[0] for row in conn.execute(queries.NUMBER_HOLDERS, {"number": number})]
+
+
+def mask(conn: psycopg.Connection, number: str) -> str:
+    """The masked form analysts see, for messages that must not repeat the number."""
+    row = conn.execute(queries.MASK, {"number": number}).fetchone()
+    return str(row[0]) if row and row[0] is not None else ""
+
+
+def erase_deleted(conn: psycopg.Connection, days: int, *, limit: int = BATCH_USERS) -> list[Erased]:
+    """Erase up to `limit` users deleted more than `days` days ago (0: any deleted user)."""
+    rows = conn.execute(queries.DELETED_BEFORE, {"days": days, "limit": limit}).fetchall()
+    return erase_users(conn, [row[0] for row in rows], reason=DELETED)
+
+
+def forget_number(conn: psycopg.Connection, number: str) -> int:
+    """Forget events of no user that mention a number no user holds; how many."""
+    needle = number.lstrip("+")
+    if len(needle) < MIN_NEEDLE:
+        return 0
+    counts = _forget_mentions(conn, [number], [needle], {number: 0})
+    return counts.get(number, 0)
