@@ -73,19 +73,33 @@ def run(
     with db.connect(database_url, autocommit=True) as conn:
         if not sync_runs.try_lock(conn):
             raise BackfillBusy("another backfill is running against this database")
-        with conn.transaction():
-            current = sync_runs.resume(conn, reconcile=reconcile) if resume else None
-            current = current or sync_runs.start(conn, reconcile=reconcile)
         try:
-            _list(conn, client, current, page_size, on_page)
-            if current.reconcile:
-                _reconcile(conn, client, current)
-        except BaseException as exc:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            _mark(conn, current.id, status, f"{type(exc).__name__}: {exc}"[:500])
-            raise
-        sync_runs.finish(conn, current.id, "succeeded")
-        return sync_runs.summary(conn, current.id)
+            return _locked_run(conn, client, resume, reconcile, page_size, on_page)
+        finally:
+            sync_runs.unlock(conn)
+
+
+def _locked_run(
+    conn: psycopg.Connection,
+    client: ClerkClient,
+    resume: bool,
+    reconcile: bool,
+    page_size: int,
+    on_page: OnPage | None,
+) -> dict[str, Any]:
+    with conn.transaction():
+        current = sync_runs.resume(conn, reconcile=reconcile) if resume else None
+        current = current or sync_runs.start(conn, reconcile=reconcile)
+    try:
+        _list(conn, client, current, page_size, on_page)
+        if current.reconcile:
+            _reconcile(conn, client, current)
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        _mark(conn, current.id, status, f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    sync_runs.finish(conn, current.id, "succeeded")
+    return sync_runs.summary(conn, current.id)
 
 
 def _list(

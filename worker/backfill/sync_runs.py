@@ -114,9 +114,16 @@ class Run:
 
 
 def try_lock(conn: psycopg.Connection) -> bool:
-    """Take the backfill lock for this session; closing the connection releases it."""
+    """Take the backfill lock for this session (a lost session releases it too)."""
     row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_ID,)).fetchone()
     return bool(row and row[0])
+
+
+def unlock(conn: psycopg.Connection) -> None:
+    """Release the lock now: the server ends a closed session's backend a moment later,
+    and a run that starts in that moment would find the lock still taken."""
+    if not (conn.closed or conn.broken):
+        conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_ID,))
 
 
 def start(conn: psycopg.Connection, *, reconcile: bool) -> Run:

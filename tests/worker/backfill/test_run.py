@@ -705,3 +705,18 @@ def test_a_cursor_user_deleted_between_two_pages_costs_a_second_listing_not_a_us
 
     assert (run["status"], run["users_seen"], run["users_changed"]) == ("succeeded", 249, 250)
     assert mirrored_ids(database_url) == {u["id"] for u in fake.users} | {last_of_page_1}
+
+
+def test_a_backfill_right_after_another_finds_the_lock_free(
+    database_url: str, fake: FakeClerk
+) -> None:
+    # The lock is released before the run returns, not when the server gets round to
+    # ending the closed session: a run started in that moment was told another ran.
+    fake.users = generate_users(1, seed=21)
+    with api(fake) as client, psycopg.connect(database_url, autocommit=True) as probe:
+        for _ in range(50):
+            backfill.run(database_url, client)
+            held = probe.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            ).fetchone()
+            assert held == (0,)
