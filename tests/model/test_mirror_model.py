@@ -2,7 +2,7 @@
 
 A fixed seed runs in every `make test`. `make soak` runs with a random seed for as long as
 CLERK_MIRROR_SOAK_MINUTES says, and prints the seed so that a failure can be replayed with
-CLERK_MIRROR_MODEL_SEED=<seed>.
+CLERK_MIRROR_MODEL_SEED=<seed> CLERK_MIRROR_MODEL_STEPS=5000.
 """
 
 from __future__ import annotations
