@@ -58,12 +58,15 @@ def _dev_database_url() -> str | None:
     return None
 
 
-def database_url() -> str:
-    """DATABASE_URL, else make run's embedded database, else a usage error saying how."""
+def database_url(*, or_make_runs: bool = False) -> str:
+    """DATABASE_URL, else (for reading commands) make run's database, else a usage error.
+
+    Only commands that read (status, report) fall back: a write goes where it was told.
+    """
     try:
         return config.from_env().require_database_url()
     except config.ConfigError as exc:
-        url = _dev_database_url()
+        url = _dev_database_url() if or_make_runs else None
         if url:
             return url
         raise click.UsageError(str(exc)) from None

@@ -75,7 +75,7 @@ def replay(dry_run: bool, **filters: Any) -> None:
 def status(as_json: bool) -> None:
     """Inbox counts by status, the age of the oldest pending event, the last one received."""
     try:
-        with connect(database_url(), autocommit=True) as conn:
+        with connect(database_url(or_make_runs=True), autocommit=True) as conn:
             report = ops.inbox_status(conn)
     except (psycopg.Error, click.UsageError) as exc:
         if as_json:

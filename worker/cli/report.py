@@ -169,6 +169,6 @@ def report(name: str | None, fmt: str, as_of: str | None) -> None:
         params["as_of"] = parse_as_of(as_of)
     elif as_of is not None:
         raise click.UsageError(f"{name} takes no --as-of")
-    with connect(database_url()) as conn:
+    with connect(database_url(or_make_runs=True)) as conn:
         columns, rows = run_report(conn, chosen, params)
     print_rows(columns, rows, fmt)
