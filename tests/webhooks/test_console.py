@@ -188,6 +188,7 @@ def test_the_overview_says_postgres_is_failing_when_it_is_down(redis_url: str) -
 def test_payload_masking_shows_ids_and_states_and_hides_personal_fields() -> None:
     body = fixture_body("user.updated__second_phone_expired")
     body["data"]["public_metadata"] = {"phone": "+12025550143"}
+    body["data"]["external_id"] = "ada@example.com"
     shown = json.loads(masking.payload(json.dumps(body).encode()))
     phone = shown["data"]["phone_numbers"][0]
     assert phone["phone_number"] == "+1202*****43"
@@ -199,6 +200,7 @@ def test_payload_masking_shows_ids_and_states_and_hides_personal_fields() -> Non
     assert shown["data"]["email_addresses"][0]["email_address"] == masking.HIDDEN
     assert shown["data"]["first_name"] in (masking.HIDDEN, None)
     assert shown["data"]["public_metadata"] == masking.HIDDEN
+    assert shown["data"]["external_id"] == masking.HIDDEN
     assert shown["type"] == body["type"]
     assert shown["data"]["updated_at"] == body["data"]["updated_at"]
 

@@ -17,6 +17,8 @@ HIDDEN = "[hidden]"
 SAFE_KEYS = frozenset({"id", "object", "type", "status", "strategy", "provider", "deleted"})
 SAFE_SUFFIXES = ("_id", "_at", "_status", "_strategy", "_type", "_enabled")
 PHONE_KEYS = frozenset({"phone_number"})
+# Ids of the customer's own choosing, which can be an email or a number: never shown.
+PERSONAL_KEYS = frozenset({"external_id"})
 TIME_KEYS_SUFFIXES = ("_at", "timestamp")
 
 
@@ -46,7 +48,7 @@ def payload(raw: bytes | None) -> str:
 
 
 def _safe_key(key: str) -> bool:
-    return key in SAFE_KEYS or key.endswith(SAFE_SUFFIXES)
+    return key not in PERSONAL_KEYS and (key in SAFE_KEYS or key.endswith(SAFE_SUFFIXES))
 
 
 def _mask(value: Any, key: str) -> Any:
