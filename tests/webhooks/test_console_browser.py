@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,24 +43,44 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture
-def console_url(
-    database_url: str, redis_url: str, queue_name: str, tmp_path: Path
-) -> Iterator[str]:
-    seed(database_url)
+@contextmanager
+def web(env: dict[str, str], log: Path) -> Iterator[str]:
+    """A real gunicorn web process; yields the console's URL."""
     port = free_port()
-    env = {
+    base = f"http://127.0.0.1:{port}"
+    # The browser keeps its connections open; a long graceful stop would only wait on them.
+    argv = [*web_argv(port, workers=1), "--graceful-timeout", "1"]
+    with running(argv, {"WEB_THREADS": "2", **env}, log):
+        wait_for(web_ready(base), 30, "web")
+        yield f"{base}/console/"
+
+
+@pytest.fixture
+def web_env(database_url: str, redis_url: str, queue_name: str) -> dict[str, str]:
+    return {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
         "CLERK_MIRROR_QUEUE": queue_name,
-        "CLERK_MIRROR_CONSOLE_PASSWORD": PASSWORD,
-        "WEB_THREADS": "2",
     }
-    base = f"http://127.0.0.1:{port}"
-    with running(web_argv(port, workers=1), env, tmp_path / "web.log"):
-        wait_for(web_ready(base), 30, "web")
-        yield f"{base}/console/"
+
+
+@pytest.fixture
+def console_url(database_url: str, web_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    seed(database_url)
+    with web({**web_env, "CLERK_MIRROR_CONSOLE_PASSWORD": PASSWORD}, tmp_path / "web.log") as url:
+        yield url
+
+
+def chart(page: Page, canvas_id: str) -> dict[str, int]:
+    """Datasets and points of the chart Chart.js drew on a canvas, once it has drawn it."""
+    found = f"window.Chart && Chart.getChart({canvas_id!r})"
+    page.wait_for_function(found)
+    drawn: dict[str, int] = page.evaluate(
+        f"(() => {{ const c = {found}; return {{datasets: c.data.datasets.length,"
+        " points: c.data.datasets[0].data.length}; })()"
+    )
+    return drawn
 
 
 def no_raw_number(page: Page) -> None:
@@ -83,7 +104,7 @@ def test_operator_logs_in_reads_counts_and_replays_a_dead_event_until_applied(
     expect(page.locator("#applied-hour")).to_have_text("3")
     expect(page.locator("[data-ready=postgres] .value")).to_have_text("ready")
     expect(page.locator("[data-ready=redis] .value")).to_have_text("ready")
-    assert page.evaluate("Chart.getChart('chart-throughput').data.datasets.length") == 2
+    assert chart(page, "chart-throughput") == {"datasets": 2, "points": 24 * 60}
     no_raw_number(page)
     if SCREENSHOT:
         page.screenshot(path=SCREENSHOT, full_page=True)
@@ -107,8 +128,7 @@ def test_operator_logs_in_reads_counts_and_replays_a_dead_event_until_applied(
 
     page.click("text=Reports")
     for name in ("verification_status", "phone_regions", "two_factor", "time_to_verify"):
-        drawn = page.evaluate(f"Chart.getChart('chart-{name}').data.datasets[0].data.length")
-        assert drawn > 0, name
+        assert chart(page, f"chart-{name}")["points"] > 0, name
     page.fill("input[name=as_of]", "2030-01-01T00:00")
     page.click("#report-phone_numbers_as_of button")
     expect(page.locator("#report-phone_numbers_as_of td").first).to_be_visible()
@@ -130,3 +150,15 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
     page.reload()
     expect(page.locator("#count-dead")).to_have_text("1")
     page.close()
+
+
+def test_without_a_password_the_console_is_not_there(
+    browser: Browser, web_env: dict[str, str], tmp_path: Path
+) -> None:
+    with web(web_env, tmp_path / "web.log") as url:
+        page = browser.new_page()
+        for path in ("", "login"):
+            answer = page.goto(url + path)
+            assert answer is not None
+            assert answer.status == 404
+        page.close()
