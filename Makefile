@@ -8,10 +8,6 @@ STAMP := $(VENV)/.installed
 # Tools spawned by tests and Procfile lines (celery, gunicorn, clerk-mirror) come from the venv.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-# What the test suite drives besides Python: Debian's chromium (the console's browser test)
-# and promtool, of Debian's prometheus package (the alert rules' tests).
-TEST_TOOLS := chromium=chromium promtool=prometheus
-
 .PHONY: install test test-tools run bench clean
 
 install: $(STAMP)
@@ -29,21 +25,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-# Installed with apt-get when missing and root (as in CI); otherwise named, and make test stops.
-test-tools:
-	@missing=""; \
-	for tool in $(TEST_TOOLS); do \
-	  command -v $${tool%%=*} >/dev/null || missing="$$missing $${tool#*=}"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing$$missing (make test needs them)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	  else \
-	    echo "make test needs$$missing: install them with  sudo apt-get install$$missing" >&2; \
-	    exit 1; \
-	  fi; \
-	fi
+# Debian's chromium and promtool: installed when missing and root (as in CI), else named.
+test-tools: install
+	@scripts/test-tools $(BIN)
 
 test: install test-tools
 	$(BIN)/ruff check .
