@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -79,8 +80,6 @@ def test_a_wrong_password_is_refused_and_repeated_failures_lock_the_client_out(
 
 
 def test_a_failed_log_in_is_slowed_down(console: FlaskClient) -> None:
-    import time
-
     token = csrf(console)
     started = time.monotonic()
     console.post("/console/login", data={"password": "guess", "csrf_token": token})
@@ -176,8 +175,8 @@ def test_the_overview_says_postgres_is_failing_when_it_is_down(redis_url: str) -
     app.config["POOL_TIMEOUT"] = 0.5
     try:
         client = app.test_client()
-        sign_in_offline = csrf(client)
-        client.post("/console/login", data={"password": PASSWORD, "csrf_token": sign_in_offline})
+        token = csrf(client)
+        client.post("/console/login", data={"password": PASSWORD, "csrf_token": token})
         answer = client.get("/console/")
         assert answer.status_code == 503
         assert "failing" in answer.text

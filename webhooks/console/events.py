@@ -96,7 +96,7 @@ def event(svix_id: str) -> str:
 def replay_event(svix_id: str) -> BaseResponse:
     """Replay one event through worker.mirror.replay, as `clerk-mirror replay` does."""
     with runtime().pool.connection() as conn:
-        if conn.execute(queries.EVENT, {"svix_id": svix_id}).fetchone() is None:
+        if conn.execute(queries.EVENT_EXISTS, {"svix_id": svix_id}).fetchone() is None:
             abort(404)
         with conn.transaction():
             outcome = replay(conn, [svix_id])

@@ -66,6 +66,10 @@ FROM clerk.webhook_events
 WHERE svix_id = %(svix_id)s
 """
 
+EVENT_EXISTS: Final[LiteralString] = """
+SELECT 1 FROM clerk.webhook_events WHERE svix_id = %(svix_id)s
+"""
+
 # Every reporting view the database holds: the console must show each of them.
 REPORT_VIEWS: Final[LiteralString] = """
 SELECT table_name FROM information_schema.views
