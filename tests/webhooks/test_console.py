@@ -162,6 +162,8 @@ def test_events_filter_by_status_type_and_user(console: FlaskClient) -> None:
     assert "no events match" in other_user
     assert console.get("/console/events?status=lost").status_code == 400
     assert console.get("/console/events?since=yesterday").status_code == 400
+    assert console.get("/console/reports?as_of=yesterday").status_code == 400
+    assert console.get("/console/events/msg_nope").status_code == 404
 
 
 def test_the_console_lists_every_report_view(conn: psycopg.Connection) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import psycopg
 import psycopg_pool
@@ -95,6 +95,17 @@ def database_down(exc: Exception) -> tuple[str, int]:
 def bad_request(exc: Exception) -> tuple[str, int]:
     message = getattr(exc, "description", "bad request")
     return render_template("console/error.html", message=message), 400
+
+
+def moment(raw: str | None) -> datetime | None:
+    """An ISO 8601 query parameter (UTC when it names no offset); 400 when malformed."""
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        abort(400, f"{raw!r} is not an ISO 8601 time like 2026-01-31T12:00")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @bp.app_template_filter("cell")

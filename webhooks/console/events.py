@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from webhooks.console import masking, queries
-from webhooks.console.blueprint import bp
+from webhooks.console.blueprint import bp, moment
 from webhooks.runtime import runtime
 from worker.inbox import ops
 from worker.mirror.replay import replay
@@ -30,16 +30,6 @@ LIST_COLUMNS = (
 )
 
 
-def _moment(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        abort(400, f"{raw!r} is not an ISO 8601 time like 2026-01-31T12:00")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def filters(args: Any) -> dict[str, Any]:
     """The list's query parameters, checked, as the query's parameters."""
     statuses = [s for s in args.getlist("status") if s]
@@ -48,7 +38,7 @@ def filters(args: Any) -> dict[str, Any]:
     window = args.get("window") or ""
     if window and window not in WINDOWS:
         abort(400, f"window is one of {', '.join(WINDOWS)}")
-    since = _moment(args.get("since"))
+    since = moment(args.get("since"))
     if window:
         since = datetime.now(tz=UTC) - WINDOWS[window]
     return {
@@ -56,7 +46,7 @@ def filters(args: Any) -> dict[str, Any]:
         "event_type": args.get("type") or None,
         "user_id": args.get("user_id") or None,
         "since": since,
-        "until": _moment(args.get("until")),
+        "until": moment(args.get("until")),
         "limit": LIST_LIMIT,
     }
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final, LiteralString
 
 import psycopg
-from flask import abort, render_template, request
+from flask import render_template, request
 
 from webhooks.console import charts, masking, queries
-from webhooks.console.blueprint import bp
+from webhooks.console.blueprint import bp, moment
 from webhooks.runtime import runtime
 
 
@@ -79,19 +78,9 @@ def _masked(columns: list[str], row: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
-def _as_of(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        abort(400, f"{raw!r} is not an ISO 8601 time like 2026-01-31T12:00")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @bp.get("/reports")
 def reports() -> str:
-    as_of = _as_of(request.args.get("as_of"))
+    as_of = moment(request.args.get("as_of"))
     shown = []
     with runtime().pool.connection() as conn:
         for view in VIEWS:
