@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Tools spawned by tests and Procfile lines (celery, gunicorn, clerk-mirror) come from the venv.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install test soak run bench clean
+.PHONY: install test test-tools soak run bench clean
 
 install: $(STAMP)
 
@@ -25,7 +25,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-test: install
+# Debian's chromium and promtool: installed when missing and root (as in CI), else named.
+test-tools: install
+	@scripts/test-tools $(BIN)
+
+test: install test-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from webhooks import clerk, health, metrics
+from webhooks import clerk, console, health, metrics
 from webhooks.runtime import Runtime
 from worker import config, logs
 
@@ -39,4 +39,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(clerk.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
+    console.register(app, settings)
     return app

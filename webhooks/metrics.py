@@ -6,7 +6,7 @@ import glob
 import logging
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final, LiteralString
 
 import psycopg
@@ -31,6 +31,21 @@ FROM clerk.webhook_events
 WHERE status = 'pending'
 """
 
+# Served by the partial index of migration 0006: cheap however many events were applied.
+INBOX_UNSETTLED: Final[LiteralString] = """
+SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'dead')
+FROM clerk.webhook_events
+WHERE status IN ('failed', 'dead')
+"""
+
+LAST_BACKFILL: Final[LiteralString] = """
+SELECT status, extract(epoch FROM coalesce(finished_at, started_at))
+FROM clerk.sync_runs
+ORDER BY id DESC
+LIMIT 1
+"""
+BACKFILL_STATUSES = ("running", "succeeded", "failed", "interrupted")
+
 
 class InboxCollector(Collector):
     """Pending events and the age of the oldest, read from Postgres at scrape time."""
@@ -45,6 +60,8 @@ class InboxCollector(Collector):
         try:
             with self.pool.connection(timeout=1.0) as conn:
                 row = conn.execute(INBOX_LAG).fetchone()
+                unsettled = conn.execute(INBOX_UNSETTLED).fetchone() or (0, 0)
+                backfill = conn.execute(LAST_BACKFILL).fetchone()
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             log.warning("inbox gauges unavailable", extra={"error": type(exc).__name__})
             up.add_metric([], 0)
@@ -53,6 +70,15 @@ class InboxCollector(Collector):
         pending, oldest_s = row if row else (0, 0)
         up.add_metric([], 1)
         yield up
+        events = GaugeMetricFamily(
+            "clerk_mirror_inbox_events",
+            "Inbox events that need an operator, by status (failed, dead).",
+            labels=["status"],
+        )
+        events.add_metric(["failed"], unsettled[0])
+        events.add_metric(["dead"], unsettled[1])
+        yield events
+        yield from backfill_gauges(backfill)
         yield GaugeMetricFamily(
             "clerk_mirror_inbox_pending", "Inbox events waiting to be applied.", value=pending
         )
@@ -61,6 +87,41 @@ class InboxCollector(Collector):
             "Age of the oldest pending inbox event (the mirror's lag); 0 when none waits.",
             value=float(oldest_s),
         )
+
+
+def backfill_gauges(row: tuple[Any, ...] | None) -> Iterator[GaugeMetricFamily]:
+    """The newest backfill run: 1 on its status (none before the first run), and its time."""
+    last = GaugeMetricFamily(
+        "clerk_mirror_backfill_last_run",
+        "1 for the status of the newest backfill run, 0 for the other statuses.",
+        labels=["status"],
+    )
+    for status in BACKFILL_STATUSES:
+        last.add_metric([status], 1 if row and row[0] == status else 0)
+    yield last
+    if row is not None:
+        yield GaugeMetricFamily(
+            "clerk_mirror_backfill_last_run_timestamp_seconds",
+            "When the newest backfill run finished (or started, while it runs).",
+            value=float(row[1]),
+        )
+
+
+class ReadinessCollector(Collector):
+    """What /readyz answers, as gauges: 1 when the dependency answers, else 0."""
+
+    def __init__(self, checks: dict[str, Callable[[], str | None]]) -> None:
+        self.checks = checks
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        ready = GaugeMetricFamily(
+            "clerk_mirror_dependency_up",
+            "1 when the web process reaches the dependency (what /readyz checks), else 0.",
+            labels=["dependency"],
+        )
+        for name, check in self.checks.items():
+            ready.add_metric([name], 0 if check() else 1)
+        yield ready
 
 
 class SharedFilesCollector(MultiProcessCollector):
@@ -87,4 +148,7 @@ def scrape() -> Response:
     registry = CollectorRegistry()
     SharedFilesCollector(registry, path=str(metrics.MULTIPROC_DIR))  # type: ignore[no-untyped-call]
     registry.register(InboxCollector(runtime().pool))
+    registry.register(
+        ReadinessCollector({"postgres": runtime().database_ready, "redis": runtime().broker_ready})
+    )
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -29,6 +29,9 @@ class Settings:
     max_body_bytes: int
     # Client-side limit on Backend API calls, "requests/seconds" (see worker.backfill.clerk_api).
     clerk_api_rate_limit: str = DEFAULT_CLERK_API_RATE_LIMIT
+    # The console at /console/ is on only when a password is set (webhooks.console).
+    console_password: str | None = None
+    console_secret: str | None = None
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -50,6 +53,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         queue=env.get("CLERK_MIRROR_QUEUE") or "clerk_mirror",
         max_body_bytes=max_body,
         clerk_api_rate_limit=env.get("CLERK_API_RATE_LIMIT") or DEFAULT_CLERK_API_RATE_LIMIT,
+        console_password=env.get("CLERK_MIRROR_CONSOLE_PASSWORD") or None,
+        console_secret=env.get("CLERK_MIRROR_CONSOLE_SECRET") or None,
     )
 
 

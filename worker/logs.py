@@ -1,4 +1,7 @@
-"""Structured logs: one JSON object per line, with phone numbers and secrets masked.
+"""Logs: one JSON object per line (human-readable in a terminal), numbers and secrets masked.
+
+LOG_FORMAT picks the format: `json`, `text`, or unset for text when stderr is a terminal
+and JSON otherwise (a log collector reads a pipe or a file).
 
 Every process sets this up once: the web in create_app() (and gunicorn's own loggers
 through gunicorn.conf.py), the worker through celery's setup_logging signal, the CLI
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -88,6 +92,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """time, level, logger: message, then the extra fields as key=value, for a person."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, tz=UTC).strftime("%H:%M:%S")
+        line = f"{when} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        extra = {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        if extra:
+            line += "  " + " ".join(f"{k}={v}" for k, v in extra.items())
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
+def log_format(stream: Any) -> str:
+    """LOG_FORMAT when it says json or text; else text for a terminal, JSON for the rest."""
+    chosen = os.environ.get("LOG_FORMAT", "").strip().lower()
+    if chosen in ("json", "text"):
+        return chosen
+    isatty = getattr(stream, "isatty", None)
+    return "text" if callable(isatty) and isatty() else "json"
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     # sys.stderr as it is at each write, not at set-up: test runners and gunicorn swap it.
     @property
@@ -100,9 +129,10 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def handler(stream: Any = None) -> logging.Handler:
-    """A stream handler that writes masked JSON lines (the current stderr by default)."""
+    """A stream handler that writes masked lines (the current stderr by default)."""
     out = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
-    out.setFormatter(JsonFormatter())
+    text = log_format(sys.stderr if stream is None else stream) == "text"
+    out.setFormatter(TextFormatter() if text else JsonFormatter())
     out.addFilter(RedactFilter())
     setattr(out, _HANDLER_MARK, True)
     return out

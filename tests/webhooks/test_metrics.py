@@ -141,3 +141,30 @@ def test_a_metrics_file_left_half_written_by_a_killed_process_does_not_break_scr
     finally:
         broken.unlink()
     assert delta(before, after) == {"user.created/accepted": 1}
+
+
+def test_dead_events_readiness_and_the_last_backfill_are_gauges(
+    client: FlaskClient, database_url: str
+) -> None:
+    before = scrape(client)
+    assert before[("clerk_mirror_inbox_events", (("status", "dead"),))] == 0
+    assert before[("clerk_mirror_backfill_last_run", (("status", "failed"),))] == 0
+    assert ("clerk_mirror_backfill_last_run_timestamp_seconds", ()) not in before
+    assert post(client, "user.created__unverified_phone", "x1") == 200
+    with psycopg.connect(database_url) as conn:
+        conn.execute("UPDATE clerk.webhook_events SET status = 'dead' WHERE svix_id = 'x1'")
+        conn.execute("INSERT INTO clerk.sync_runs (status, finished_at) VALUES ('failed', now())")
+    after = scrape(client)
+    assert after[("clerk_mirror_inbox_events", (("status", "dead"),))] == 1
+    assert after[("clerk_mirror_inbox_events", (("status", "failed"),))] == 0
+    assert after[("clerk_mirror_backfill_last_run", (("status", "failed"),))] == 1
+    assert after[("clerk_mirror_backfill_last_run", (("status", "succeeded"),))] == 0
+    assert after[("clerk_mirror_backfill_last_run_timestamp_seconds", ())] > 0
+    assert after[("clerk_mirror_dependency_up", (("dependency", "postgres"),))] == 1
+    assert after[("clerk_mirror_dependency_up", (("dependency", "redis"),))] == 1
+
+
+def test_readiness_gauge_says_postgres_is_down(down_app: Flask) -> None:
+    after = scrape(down_app.test_client())
+    assert after[("clerk_mirror_dependency_up", (("dependency", "postgres"),))] == 0
+    assert after[("clerk_mirror_dependency_up", (("dependency", "redis"),))] == 1

@@ -93,3 +93,35 @@ def test_setup_logging_twice_installs_one_handler() -> None:
     finally:
         for h in [h for h in root.handlers if h not in before]:
             root.removeHandler(h)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_readable_lines_and_a_pipe_gets_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    record = logging.makeLogRecord(
+        {"name": "clerk", "levelname": "INFO", "msg": "sent to +12025550143", "svix_id": "msg_1"}
+    )
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        out = logs.handler(stream)
+        out.handle(logging.makeLogRecord(vars(record)))
+    line = terminal.getvalue()
+    assert " INFO    clerk: sent to +1202*****43  svix_id=msg_1" in line
+    assert json.loads(pipe.getvalue())["message"] == "sent to +1202*****43"
+
+
+@pytest.mark.parametrize(("setting", "json_lines"), [("json", True), ("text", False)])
+def test_log_format_overrides_the_terminal_check(
+    setting: str, json_lines: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOG_FORMAT", setting)
+    for stream in (Terminal(), io.StringIO()):
+        logs.handler(stream).handle(logging.makeLogRecord({"msg": "hello"}))
+        first = stream.getvalue().strip()
+        assert first.startswith("{") is json_lines

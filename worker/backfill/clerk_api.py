@@ -122,14 +122,22 @@ class ClerkClient:
         params: dict[str, Any] = {"limit": limit, "order_by": "created_at"}
         if after is not None:
             params["starting_after"] = after
-        page = self.get("/users", params).json()
+        page = _json(self.get("/users", params), "/users")
         if not isinstance(page, list):
-            raise ClerkAPIError(f"GET /users answered {type(page).__name__}, not a list of users")
+            raise ClerkAPIError(
+                f"GET /users answered an unexpected shape ({_shape(page)}), not a list of users"
+            )
         return page
 
     def count_users(self) -> int:
-        body = self.get("/users/count").json()
-        return int(body["total_count"]) if isinstance(body, dict) else 0
+        body = _json(self.get("/users/count"), "/users/count")
+        total = body.get("total_count") if isinstance(body, dict) else None
+        if not isinstance(total, int) or isinstance(total, bool):
+            raise ClerkAPIError(
+                f"GET /users/count answered an unexpected shape ({_shape(body)}),"
+                ' not {"total_count": N}'
+            )
+        return total
 
     def user_exists(self, user_id: str) -> bool:
         """True unless Clerk answers 404 for the user: what reconciliation double-checks."""
@@ -168,6 +176,24 @@ def _final(response: httpx.Response, path: str, *, allow_404: bool) -> bool:
     if status == 429 or status >= 500:
         return False
     raise ClerkAPIError(f"GET {path} answered {status}: {response.text[:200]}", status=status)
+
+
+def _json(response: httpx.Response, path: str) -> Any:
+    """The answer's JSON, or an error saying it was not JSON (a proxy's page, a wrong URL)."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("content-type") or "no content type"
+        raise ClerkAPIError(
+            f"GET {path} answered HTTP {response.status_code} that is not JSON ({kind});"
+            " is CLERK_API_URL the Backend API, e.g. https://api.clerk.com/v1?"
+        ) from None
+
+
+def _shape(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object with " + (", ".join(sorted(map(str, value))[:5]) or "no keys")
+    return type(value).__name__
 
 
 def retry_after_s(response: httpx.Response, default: float) -> float:

@@ -22,6 +22,9 @@ from rich.text import Text
 from worker import config
 from worker.backfill import run as backfills
 from worker.backfill.clerk_api import ClerkAPIError, ClerkClient
+from worker.cli.common import clerk_failure, database_failure
+
+RESUME = "continue later with `clerk-mirror backfill --resume`"
 
 
 class RateColumn(ProgressColumn):
@@ -88,8 +91,10 @@ def _run(database_url: str, client: ClerkClient, **options: bool) -> tuple[dict[
         ) from None
     except backfills.BackfillBusy as exc:
         raise click.ClickException(str(exc)) from None
-    except (ClerkAPIError, psycopg.Error) as exc:
-        raise click.ClickException(f"{exc} (continue later with --resume)") from None
+    except ClerkAPIError as exc:
+        raise clerk_failure(exc, RESUME) from None
+    except psycopg.Error as exc:
+        raise database_failure(exc, RESUME) from None
 
 
 def _describe(run: dict[str, Any], listed: int, seconds: float) -> str:

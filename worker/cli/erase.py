@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import psycopg
 
-from worker.cli.inbox import database_url
+from worker.cli.common import connect, database_url
 from worker.privacy import erase as privacy
 
 
@@ -21,7 +21,7 @@ def erase(users: tuple[str, ...], phones: tuple[str, ...], dry_run: bool) -> Non
         raise click.BadParameter("a user id cannot be empty", param_hint="--user")
     # A dry run does all the work and rolls it back, so its counts are the real ones.
     with (
-        psycopg.connect(database_url(), autocommit=True) as conn,
+        connect(database_url(), autocommit=True) as conn,
         conn.transaction(force_rollback=dry_run),
     ):
         user_ids, lines = _resolve(conn, users, phones, dry_run)

@@ -7,22 +7,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
+import psycopg
 
-from worker import config, db
+from worker.cli.common import ReplayFailed, connect, database_failure, database_url
 from worker.inbox import ops
 from worker.mirror.replay import ReplayOutcome
 from worker.mirror.replay import replay as replay_events
 
 REPLAY_CHUNK = 500
 SHOW_IDS = 10
-
-
-def database_url() -> str:
-    """DATABASE_URL, or a click error that says how to set it."""
-    try:
-        return config.from_env().require_database_url()
-    except config.ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 def _iso_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -57,7 +50,7 @@ def replay(dry_run: bool, **filters: Any) -> None:
     selection = ops.Selection(**filters)
     if selection.is_empty():
         raise click.UsageError("name the events: --svix-id, --status, --type or --since/--until")
-    with db.connect(database_url(), autocommit=True) as conn:
+    with connect(database_url(), autocommit=True) as conn:
         matches = ops.select_events(conn, selection)
         if matches.purged:
             click.echo(f"skipping {len(matches.purged)} event(s) whose payload was purged")
@@ -69,19 +62,27 @@ def replay(dry_run: bool, **filters: Any) -> None:
         for start in range(0, len(matches.ids), REPLAY_CHUNK):
             with conn.transaction():
                 total.add(replay_events(conn, matches.ids[start : start + REPLAY_CHUNK]))
-    click.echo(
-        f"replayed {total.requested} event(s): {total.processed} processed, {total.ignored}"
-        f" ignored, {total.failed} failed, {total.retrying} left pending after an error,"
-        f" {total.skipped} held by a worker"
-    )
+    click.echo(f"replayed {total.summary()}")
+    if not total.succeeded:
+        raise ReplayFailed(
+            f"{total.failed + total.retrying} event(s) failed again: read their last_error"
+            " (clerk-mirror status, or the console's Events page)"
+        )
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
     """Inbox counts by status, the age of the oldest pending event, the last one received."""
-    with db.connect(database_url(), autocommit=True) as conn:
-        report = ops.inbox_status(conn)
+    try:
+        with connect(database_url(or_make_runs=True), autocommit=True) as conn:
+            report = ops.inbox_status(conn)
+    except (psycopg.Error, click.UsageError) as exc:
+        if as_json:
+            # Scripts and alerts read stdout: an object even now, naming what failed.
+            failure = database_failure(exc) if isinstance(exc, psycopg.Error) else exc
+            click.echo(json.dumps({"error": failure.message, "exit_code": failure.exit_code}))
+        raise
     age = report.oldest_pending_age
     last = report.last_received
     if as_json:
@@ -115,7 +116,7 @@ def _seconds(age: timedelta) -> str:
 def purge(older_than: str, dry_run: bool) -> None:
     """Drop raw payloads of processed and ignored events; rows, mirror and history stay."""
     age = _age(older_than)
-    with db.connect(database_url(), autocommit=True) as conn, conn.transaction():
+    with connect(database_url(), autocommit=True) as conn, conn.transaction():
         count = ops.purge(conn, age, dry_run=dry_run)
     verb = "would purge" if dry_run else "purged"
     click.echo(f"{verb} the payload of {count} event(s) closed more than {older_than} ago")

@@ -7,14 +7,15 @@ import click
 from worker import logs
 from worker import migrate as migrations
 from worker.cli.backfill import backfill
+from worker.cli.common import FailingCleanly, database_url
 from worker.cli.erase import erase
-from worker.cli.inbox import database_url, purge, replay, status
+from worker.cli.inbox import purge, replay, status
 from worker.cli.rehash import rehash
 from worker.cli.report import report
 from worker.cli.send_sample import send_sample
 
 
-@click.group()
+@click.group(cls=FailingCleanly)
 def main() -> None:
     """Operate the Clerk phone-number mirror (reads DATABASE_URL and friends)."""
     logs.setup_logging()

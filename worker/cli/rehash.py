@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import click
-import psycopg
 
-from worker.cli.inbox import database_url
+from worker.cli.common import connect, database_url
 from worker.privacy import pii
 from worker.privacy import rehash as hashing
 
@@ -18,7 +17,7 @@ def rehash(every_row: bool) -> None:
     if key is None:
         raise click.UsageError(f"{pii.KEY_VARIABLE} is not set: there is nothing to hash with")
     total = 0
-    with psycopg.connect(database_url(), autocommit=True) as conn:
+    with connect(database_url(), autocommit=True) as conn:
         for target, start in hashing.START.items():
             after: str | None = start
             while after is not None:

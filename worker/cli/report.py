@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from worker import config, db
+from worker.cli.common import connect, database_url
 
 # Reports print times in UTC whatever the server's or the analyst's TimeZone is.
 SET_UTC: Final[LiteralString] = "SET TIME ZONE 'UTC'"
@@ -173,10 +173,6 @@ def report(name: str | None, fmt: str, as_of: str | None) -> None:
         params["as_of"] = parse_as_of(as_of)
     elif as_of is not None:
         raise click.UsageError(f"{name} takes no --as-of")
-    try:
-        url = config.from_env().require_database_url()
-    except config.ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
-    with db.connect(url) as conn:
+    with connect(database_url(or_make_runs=True)) as conn:
         columns, rows = run_report(conn, chosen, params)
     print_rows(columns, rows, fmt)

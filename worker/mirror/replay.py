@@ -24,6 +24,19 @@ class ReplayOutcome:
         """Events a worker held at that moment (it applies them itself)."""
         return self.requested - self.processed - self.ignored - self.failed - self.retrying
 
+    @property
+    def succeeded(self) -> bool:
+        """False when an event failed again (failed, or left pending after an error)."""
+        return not (self.failed or self.retrying)
+
+    def summary(self) -> str:
+        """One line, the same in `clerk-mirror replay` and the console."""
+        return (
+            f"{self.requested} event(s): {self.processed} processed, {self.ignored} ignored,"
+            f" {self.failed} failed, {self.retrying} left pending after an error,"
+            f" {self.skipped} held by a worker"
+        )
+
     def add(self, other: ReplayOutcome) -> None:
         for name in ("requested", "requeued", "processed", "ignored", "failed", "retrying"):
             setattr(self, name, getattr(self, name) + getattr(other, name))

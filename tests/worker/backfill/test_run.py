@@ -216,11 +216,11 @@ def test_missing_key_is_a_usage_error_naming_clerk_secret_key(
     assert fake.requests == []
 
 
-def test_an_api_outage_exits_1_and_says_how_to_resume(database_url: str, fake: FakeClerk) -> None:
+def test_an_api_outage_exits_4_and_says_how_to_resume(database_url: str, fake: FakeClerk) -> None:
     fake.users = generate_users(600, seed=2)
     fake.fail_from, fake.fail_status = 500, 400  # an answer no retry can mend
     result = cli(database_url, fake)
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # worker.cli.common.EXIT_CLERK_API
     assert "--resume" in result.output
 
     fake.fail_from = None

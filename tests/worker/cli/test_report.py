@@ -7,6 +7,7 @@ import io
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, LiteralString
 
 import psycopg
@@ -157,7 +158,10 @@ def test_bad_arguments_are_refused_with_a_reason(args: list[str], message: str) 
     assert message in result.output
 
 
-def test_missing_database_url_is_refused_with_how_to_set_it() -> None:
+def test_missing_database_url_is_refused_with_how_to_set_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # away from a checkout where make run left .data/database-url
     result = run(None, "two_factor")
     assert result.exit_code == 2
     assert "DATABASE_URL is not set" in result.output

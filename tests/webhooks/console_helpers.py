@@ -1,0 +1,53 @@
+"""What the console tests share: a seeded inbox, the numbers it holds, a signed-in client."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from flask.testing import FlaskClient
+
+from tests.conftest import FIXTURES, STORY
+from tests.worker.mirror.helpers import deliver, put
+
+PASSWORD = "correct horse battery staple"
+DEAD_ID = "msg_dead_second_phone"
+DEAD_ERROR = "UniqueViolation: Key (phone_number)=(+447700900123) already exists"
+# Every phone number any fixture holds: none may ever appear on a console page.
+NUMBERS = frozenset(
+    re.findall(
+        r'"phone_number":\s*"(\+\d+)"',
+        "".join(p.read_text() for p in (FIXTURES / "clerk").glob("*.json")),
+    )
+)
+
+
+def seed(database_url: str) -> None:
+    """Three applied events of the sample user, then one that died after five attempts."""
+    with psycopg.connect(database_url) as conn:
+        deliver(conn, [(STORY[0], "msg_a1"), (STORY[1], "msg_a2"), (STORY[2], "msg_a3")])
+        put(conn, STORY[3], DEAD_ID)
+        conn.execute(
+            "UPDATE clerk.webhook_events SET status = 'dead', attempts = 5, last_error = %s"
+            " WHERE svix_id = %s",
+            (DEAD_ERROR, DEAD_ID),
+        )
+
+
+def raw_numbers_in(text: str) -> set[str]:
+    """The raw numbers a page shows, with or without the plus sign."""
+    return {n for n in NUMBERS if n in text or n.lstrip("+") in text}
+
+
+def csrf(client: FlaskClient, path: str = "/console/login") -> str:
+    page = client.get(path).text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient) -> str:
+    token = csrf(client)
+    answer = client.post("/console/login", data={"password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 302, answer.text
+    return csrf(client, "/console/events")

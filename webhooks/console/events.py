@@ -1,0 +1,95 @@
+"""The console's events: a filtered list (failed and dead first), a detail page, Replay."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from webhooks.console import masking, queries
+from webhooks.console.blueprint import bp, moment
+from webhooks.runtime import runtime
+from worker.inbox import ops
+from worker.mirror.replay import replay
+
+log = logging.getLogger(__name__)
+LIST_LIMIT = 200
+WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
+LIST_COLUMNS = (
+    "svix_id",
+    "event_type",
+    "user_id",
+    "status",
+    "attempts",
+    "last_error",
+    "received_at",
+    "processed_at",
+)
+
+
+def filters(args: Any) -> dict[str, Any]:
+    """The list's query parameters, checked, as the query's parameters."""
+    statuses = [s for s in args.getlist("status") if s]
+    if any(s not in ops.STATUSES for s in statuses):
+        abort(400, f"status is one of {', '.join(ops.STATUSES)}")
+    window = args.get("window") or ""
+    if window and window not in WINDOWS:
+        abort(400, f"window is one of {', '.join(WINDOWS)}")
+    since = moment(args.get("since"))
+    if window:
+        since = datetime.now(tz=UTC) - WINDOWS[window]
+    return {
+        "statuses": statuses or None,
+        "event_type": args.get("type") or None,
+        "user_id": args.get("user_id") or None,
+        "since": since,
+        "until": moment(args.get("until")),
+        "limit": LIST_LIMIT,
+    }
+
+
+@bp.get("/events")
+def events() -> str:
+    params = filters(request.args)
+    with runtime().pool.connection() as conn:
+        rows = conn.execute(queries.LIST_EVENTS, params).fetchall()
+    listed = [dict(zip(LIST_COLUMNS, row, strict=True)) for row in rows]
+    for event in listed:
+        event["last_error"] = masking.text(event["last_error"])
+    return render_template(
+        "console/events.html",
+        events=listed,
+        statuses=ops.STATUSES,
+        windows=WINDOWS,
+        args=request.args,
+        limit=LIST_LIMIT,
+    )
+
+
+@bp.get("/events/<svix_id>")
+def event(svix_id: str) -> str:
+    with runtime().pool.connection() as conn:
+        row = conn.execute(queries.EVENT, {"svix_id": svix_id}).fetchone()
+    if row is None:
+        abort(404)
+    keys = (*LIST_COLUMNS, "next_attempt_at", "source", "payload")
+    found = dict(zip(keys, row, strict=True))
+    found["last_error"] = masking.text(found["last_error"])
+    found["payload"] = masking.payload(found["payload"])
+    return render_template("console/event.html", event=found)
+
+
+@bp.post("/events/<svix_id>/replay")
+def replay_event(svix_id: str) -> BaseResponse:
+    """Replay one event through worker.mirror.replay, as `clerk-mirror replay` does."""
+    with runtime().pool.connection() as conn:
+        if conn.execute(queries.EVENT_EXISTS, {"svix_id": svix_id}).fetchone() is None:
+            abort(404)
+        with conn.transaction():
+            outcome = replay(conn, [svix_id])
+    log.info("console replay", extra={"svix_id": svix_id, "processed": outcome.processed})
+    flash(f"Replay of {svix_id}: {outcome.summary()}", "ok" if outcome.succeeded else "error")
+    return redirect(url_for("console.event", svix_id=svix_id))

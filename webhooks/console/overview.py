@@ -1,0 +1,52 @@
+"""The console's overview: lag, failures, throughput, readiness, the last backfill, a chart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from flask import render_template
+
+from webhooks.console import charts, masking, queries
+from webhooks.console.blueprint import bp
+from webhooks.runtime import runtime
+from worker.inbox import ops
+
+
+def read(conn: psycopg.Connection) -> dict[str, Any]:
+    """Everything the overview shows, read in one go."""
+    status = ops.inbox_status(conn)
+    hour = conn.execute(queries.LAST_HOUR).fetchone() or (0, 0)
+    minutes = conn.execute(queries.PER_MINUTE).fetchall()
+    backfill = conn.execute(queries.LAST_BACKFILL).fetchone()
+    age = status.oldest_pending_age
+    return {
+        "counts": status.counts,
+        "oldest_pending_s": age.total_seconds() if age is not None else None,
+        "received_last_hour": int(hour[0]),
+        "applied_last_hour": int(hour[1]),
+        "chart": charts.per_minute(minutes),
+        "backfill": _backfill(backfill),
+    }
+
+
+def _backfill(row: tuple[Any, ...] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    keys = ("id", "status", "started_at", "finished_at", "users_seen", "users_changed", "error")
+    run = dict(zip(keys, row, strict=True))
+    run["error"] = masking.text(run["error"])
+    return run
+
+
+@bp.get("/")
+def overview() -> tuple[str, int]:
+    ready = {"Postgres": runtime().database_ready(), "Redis": runtime().broker_ready()}
+    try:
+        with runtime().pool.connection(timeout=2.0) as conn:
+            data = read(conn)
+    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+        page = render_template("console/overview.html", ready=ready, data=None, error=str(exc))
+        return page, 503
+    return render_template("console/overview.html", ready=ready, data=data, error=None), 200

@@ -1,0 +1,81 @@
+"""The console's reads, as named constants with %(name)s parameters (all read-only)."""
+
+from __future__ import annotations
+
+from typing import Final, LiteralString
+
+# Received and applied in the last hour, exactly (the chart's buckets are whole minutes).
+LAST_HOUR: Final[LiteralString] = """
+SELECT count(*) FILTER (WHERE received_at > now() - interval '1 hour'),
+       count(*) FILTER (WHERE status = 'processed' AND processed_at > now() - interval '1 hour')
+FROM clerk.webhook_events
+WHERE received_at > now() - interval '1 hour' OR processed_at > now() - interval '1 hour'
+"""
+
+# Events received and applied per minute (UTC) over the last 24 h, one row a minute.
+PER_MINUTE: Final[LiteralString] = """
+WITH bounds AS (
+    SELECT date_trunc('minute', now() AT TIME ZONE 'UTC') AS last_minute
+), minutes AS (
+    SELECT generate_series(last_minute - interval '1439 minutes', last_minute,
+                           interval '1 minute') AS minute
+    FROM bounds
+), received AS (
+    SELECT date_trunc('minute', received_at AT TIME ZONE 'UTC') AS minute, count(*) AS n
+    FROM clerk.webhook_events, bounds
+    WHERE received_at AT TIME ZONE 'UTC' >= last_minute - interval '1439 minutes'
+    GROUP BY 1
+), applied AS (
+    SELECT date_trunc('minute', processed_at AT TIME ZONE 'UTC') AS minute, count(*) AS n
+    FROM clerk.webhook_events, bounds
+    WHERE status = 'processed'
+      AND processed_at AT TIME ZONE 'UTC' >= last_minute - interval '1439 minutes'
+    GROUP BY 1
+)
+SELECT m.minute, coalesce(r.n, 0), coalesce(a.n, 0)
+FROM minutes AS m
+LEFT JOIN received AS r USING (minute)
+LEFT JOIN applied AS a USING (minute)
+ORDER BY m.minute
+"""
+
+LAST_BACKFILL: Final[LiteralString] = """
+SELECT id, status, started_at, finished_at, users_seen, users_changed, error
+FROM clerk.sync_runs
+ORDER BY id DESC
+LIMIT 1
+"""
+
+# Failed and dead first (what an operator has to look at), then the newest.
+LIST_EVENTS: Final[LiteralString] = """
+SELECT svix_id, event_type, user_id, status, attempts, last_error, received_at, processed_at
+FROM clerk.webhook_events
+WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
+  AND (%(event_type)s::text IS NULL OR event_type = %(event_type)s::text)
+  AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s::text)
+  AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s::timestamptz)
+ORDER BY status IN ('failed', 'dead') DESC, received_at DESC, svix_id
+LIMIT %(limit)s
+"""
+
+EVENT: Final[LiteralString] = """
+SELECT svix_id, event_type, user_id, status, attempts, last_error, received_at,
+       processed_at, next_attempt_at, source, payload
+FROM clerk.webhook_events
+WHERE svix_id = %(svix_id)s
+"""
+
+EVENT_EXISTS: Final[LiteralString] = """
+SELECT 1 FROM clerk.webhook_events WHERE svix_id = %(svix_id)s
+"""
+
+# Every reporting view the database holds: the console must show each of them.
+REPORT_VIEWS: Final[LiteralString] = """
+SELECT table_name FROM information_schema.views
+WHERE table_schema = 'clerk' AND table_name LIKE 'report\\_%%'
+ORDER BY table_name
+"""
+
+READ_ONLY: Final[LiteralString] = "SET TRANSACTION READ ONLY"
+UTC: Final[LiteralString] = "SET LOCAL TIME ZONE 'UTC'"
