@@ -53,6 +53,11 @@ VIEWS: Final[tuple[View, ...]] = (
         "Where does the live mirror contradict itself or Clerk's 2FA rules?",
         "SELECT * FROM clerk.report_integrity",
     ),
+    View(
+        "shared_phone_numbers",
+        "Which numbers are held by more than one live user, or taken again after a deletion?",
+        "SELECT * FROM clerk.report_shared_phone_numbers",
+    ),
 )
 AS_OF: Final[LiteralString] = "SELECT * FROM clerk.phone_numbers_as_of(%(as_of)s) ORDER BY id"
 # Columns whose values are phone numbers: shown masked, whatever the report.
