@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from svix.webhooks import Webhook
 
-from worker import migrate
+from worker import db, migrate
 from worker.dev import services as devservices
 from worker.dev.services import Service
 
@@ -240,3 +240,13 @@ def redis_url(services: dict[str, str]) -> str:
 def queue_name() -> str:
     """A Celery queue of this test's own, so parallel runs never steal each other's tasks."""
     return f"cpm_test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def worker_pool(database_url: str) -> Iterator[str]:
+    """The worker's own pool, on this test's database, as a worker process opens it."""
+    db.open_pool(database_url)
+    try:
+        yield database_url
+    finally:
+        db.close_pool()

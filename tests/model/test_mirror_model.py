@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,15 +18,6 @@ from worker import db
 
 FIXED_SEED = 20261201
 FIXED_STEPS = 3000
-
-
-@pytest.fixture
-def model_db(database_url: str) -> Iterator[str]:
-    db.open_pool(database_url)
-    try:
-        yield database_url
-    finally:
-        db.close_pool()
 
 
 def _run(url: str, seed: int, *, steps: int, seconds: float) -> Machine:
@@ -47,9 +37,9 @@ def _run(url: str, seed: int, *, steps: int, seconds: float) -> Machine:
     return machine
 
 
-def test_the_mirror_matches_the_oracle_at_a_fixed_seed(model_db: str) -> None:
+def test_the_mirror_matches_the_oracle_at_a_fixed_seed(worker_pool: str) -> None:
     seed = int(os.environ.get("CLERK_MIRROR_MODEL_SEED", FIXED_SEED))
-    machine = _run(model_db, seed, steps=FIXED_STEPS, seconds=float("inf"))
+    machine = _run(worker_pool, seed, steps=FIXED_STEPS, seconds=float("inf"))
     print(describe(machine, seed))
     assert machine.checks > FIXED_STEPS // 30
     assert all(machine.steps[name] > 0 for name, _ in Machine.STEPS)

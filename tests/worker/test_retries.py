@@ -58,16 +58,6 @@ def bob_breaks_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def worker_pool(database_url: str) -> Iterator[str]:
-    """The worker's own pool, on this test's database, as a worker process opens it."""
-    db.open_pool(database_url)
-    try:
-        yield database_url
-    finally:
-        db.close_pool()
-
-
-@pytest.fixture
 def bob_outlasts_statement_timeout(database_url: str) -> Iterator[str]:
     """A DBA's statement_timeout on the database, which writing Bob's phone exceeds."""
     with psycopg.connect(database_url, autocommit=True) as conn:
