@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from worker.inbox import claim as inbox
-from worker.mirror import queries, store
+from worker.mirror import queries, store, user_history
 from worker.mirror.events import Event, InvalidEvent, ms_to_datetime, parse_event
 from worker.mirror.fold import HistoryRow, UserState, apply_event
 
@@ -123,6 +123,7 @@ def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> N
             _refold(conn, state, events)
     store.write_states(conn, states.values())
     store.write_history(conn, history)
+    user_history.write(conn, [row for state in states.values() for row in state.user_rows])
 
 
 def _refold(conn: psycopg.Connection, state: UserState, late: list[Event]) -> None:
@@ -151,10 +152,12 @@ def _refold(conn: psycopg.Connection, state: UserState, late: list[Event]) -> No
         fields=state.fields,
         deleted_at=state.deleted_at if deleted_before else None,
         phones=store.load_checkpoint(conn, state.user_id, since),
+        tracked=user_history.load_checkpoint(conn, state.user_id, since),
     )
     rows: list[HistoryRow] = []
     for event in sorted(window, key=lambda e: e.key):
         rows += apply_event(fresh, event)
+    user_history.replace_from(conn, state.user_id, since, fresh.user_rows)
     old = store.load_history_from(conn, state.user_id, since)
     wanted = set(rows)
     store.write_history(
@@ -177,7 +180,9 @@ def _record_history_only(conn: psycopg.Connection, state: UserState, late: list[
         probe = UserState(
             state.user_id, phones=store.load_checkpoint(conn, state.user_id, event.effective_at)
         )
+        probe.tracked = user_history.load_checkpoint(conn, state.user_id, event.effective_at)
         store.write_history(conn, apply_event(probe, event))
+        user_history.write(conn, probe.user_rows)
 
 
 def _finish(conn: psycopg.Connection, result: BatchResult, errors: dict[str, str]) -> None:
