@@ -83,7 +83,10 @@ def replace_from(
     conn: psycopg.Connection, user_id: str, since: datetime, rows: list[UserHistoryRow]
 ) -> None:
     """Make the user's history from `since` on exactly `rows`, touching only what differs."""
-    old = {_row(found): found[0] for found in conn.execute(SELECT_FROM, {"user_id": user_id, "since": since})}
+    old = {
+        _row(found): found[0]
+        for found in conn.execute(SELECT_FROM, {"user_id": user_id, "since": since})
+    }
     wanted = set(rows)
     stale = [history_id for row, history_id in old.items() if row not in wanted]
     if stale:
