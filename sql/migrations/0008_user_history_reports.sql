@@ -2,8 +2,9 @@
 -- history; and SMS pumping (toll fraud: bots add numbers that never verify, and the
 -- Clerk customer pays for every code sent) shows first as a region's verification rate
 -- falling far below its own recent past. This adds clerk.user_history (written by the
--- apply path under the same rules as phone history), the two reports built on it, and a
--- per-user form of phone_numbers_as_of that is an index look-up.
+-- apply path under the same rules as phone history), the two reports built on it, a
+-- per-user form of phone_numbers_as_of that is an index look-up, and new shapes for
+-- three live reports that were far slower than a scan of what they read.
 
 -- One row per change of a user's followed fields (two_factor_enabled, totp_enabled,
 -- backup_code_enabled, primary_phone_number_id), plus its deletion: change is created

@@ -73,3 +73,17 @@ def test_per_user_as_of_equals_the_whole_mirror_as_of_filtered_to_the_user(
         assert one == whole, when
     held = conn.execute("SELECT * FROM clerk.phone_numbers_as_of(%s, %s)", (STEP_TIMES[3], ADA))
     assert len(held.fetchall()) == 2, "the comparison above is not between empty answers"
+
+
+def test_a_late_event_after_a_purge_is_recorded_in_user_history_at_its_place(
+    conn: psycopg.Connection,
+) -> None:
+    deliver(conn, [IN_ORDER[0], IN_ORDER[4]])
+    conn.execute("UPDATE clerk.webhook_events SET payload = NULL")  # as the purge leaves them
+    deliver(conn, [IN_ORDER[2]])  # 2FA turned on, older than what the mirror holds
+    t = STEP_TIMES
+    assert user_history(conn) == [
+        (ADA, "created", US, False, False, False, None, "msg_0", t[0]),
+        (ADA, "updated", US, True, False, True, None, "msg_2", t[2]),
+        (ADA, "updated", GB, True, True, True, None, "msg_4", t[4]),
+    ]
