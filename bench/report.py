@@ -102,6 +102,19 @@ def _latency_rows(r: dict[str, Any]) -> list[Row]:
     ]  # fmt: skip
 
 
+def _reports_rows(r: dict[str, Any]) -> list[Row]:
+    """Each report beside a full scan of the tables it reads (same run), within 3x."""
+    rows: list[Row] = []
+    for name, q in r["reports"].items():
+        rows.append((f"report {name} ms vs scan of {' + '.join(q['tables'])}", f"{q['ms']:,.0f}",
+                     f"{q['scan_ms']:,.0f}", f"{q['ratio']:.2f}x", "<= 3x",
+                     _met(q["ratio"] <= 3)))  # fmt: skip
+    ms = r["as_of_user_ms"]
+    rows.append(("report phone_numbers_as_of(now(), user) ms", f"{ms:.2f}", "", "", "< 10 ms",
+                 _met(ms < 10)))  # fmt: skip
+    return rows
+
+
 def table(results: dict[str, Any]) -> str:
     rows: list[Row] = [("figure", "measured", "baseline", "ratio", "target", "met")]
     if "ingest" in results:
@@ -136,6 +149,8 @@ def table(results: dict[str, Any]) -> str:
     if "ingest" in results:
         rows.append(("web peak RSS MB (ingest, 3 workers)",
                      f"{results['ingest']['endpoint']['rss_mb']:.0f}", "", "", "", ""))  # fmt: skip
+    if "reports" in results:
+        rows += _reports_rows(results["reports"])
     backfill = results.get("backfill")
     if "backfill" in results:
         rows.append(("backfill users/s", f"{backfill['users_per_s']:,.0f}", "", "", "", "")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from bench import db, drain, payloads, report, verify
+import psycopg
+
+from bench import db, drain, payloads, report, reports, verify
 
 
 def test_bench_drain_through_a_real_worker_equals_one_by_one_application(
@@ -74,3 +76,25 @@ def test_the_report_prints_every_figure_with_its_baseline_ratio_and_verdict() ->
     assert cells("2xx -> applied p99 ms (inbox)")[-1] == "NO"
     assert cells("drain events/s of each round")[1] == "11000 12000 13000"
     assert cells("backfill users/s")[1] == "2,000"
+
+
+def test_bench_reports_time_every_report_on_a_generated_mirror_with_its_indexes_intact(
+    services: dict[str, str],
+) -> None:
+    url = db.create(services["postgres"])
+    definitions = "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index"
+    try:
+        with psycopg.connect(url) as conn:
+            before = sorted(conn.execute(definitions).fetchall())
+        result = reports.run(url, 100)
+        with psycopg.connect(url) as conn:
+            after = sorted(conn.execute(definitions).fetchall())
+        assert after == before, "the load rebuilt every index and key as the migrations made it"
+        assert result["rows"] == {
+            "users": 100, "phone_numbers": 200, "phone_number_history": 1000, "user_history": 219
+        }  # fmt: skip
+        assert set(result["reports"]) == {name for name, _, _ in reports.QUERIES}
+        assert all(r["ms"] > 0 and r["scan_ms"] > 0 for r in result["reports"].values())
+        assert "report two_factor_adoption ms" in report.table({"sizes": {}, "reports": result})
+    finally:
+        db.drop(url, services["postgres"])

@@ -83,6 +83,8 @@ class ClerkUser:
     user_id: str
     phones: list[dict[str, Any]] = field(default_factory=list)
     two_factor: bool = False
+    totp: bool = False
+    backup: bool = False
     primary: str | None = None
     updated_ms: int = 0
     deleted: bool = False
@@ -95,6 +97,8 @@ class ClerkUser:
             at(self.updated_ms),
             copy.deepcopy(self.phones),
             two_factor=self.two_factor,
+            totp=self.totp,
+            backup=self.backup,
             primary=self.primary,
         )
 
@@ -156,6 +160,10 @@ class Clerk:
             user.two_factor = not user.two_factor
             target = self.rng.choice(user.phones)
             target["reserved_for_second_factor"] = user.two_factor
+        elif roll < 0.9:
+            user.totp = not user.totp
+        elif roll < 0.95:
+            user.backup = not user.backup
         ids = [p["id"] for p in user.phones]
         if user.primary not in ids or self.rng.random() < 0.1:
             user.primary = self.rng.choice(ids) if ids else None
@@ -215,6 +223,8 @@ class Expected:
     phones: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     # (phone_id, change, values..., deleted_at, effective_at, event_ms, svix_id)
     history: list[tuple[Any, ...]] = field(default_factory=list)
+    # (user_id, change, primary, 2fa, totp, backup, deleted_at, effective_at, event_ms, svix_id)
+    user_history: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def expected(told: dict[str, Told]) -> Expected:
@@ -225,6 +235,7 @@ def expected(told: dict[str, Told]) -> Expected:
     for user_id, events in by_user.items():
         _fold_user(user_id, sorted(events, key=lambda e: e.key), out)
     out.history.sort(key=lambda r: (r[0], r[-3], r[-2], r[-1]))
+    out.user_history.sort(key=lambda r: (r[0], r[-3], r[-2], r[-1]))
     return out
 
 
@@ -232,11 +243,14 @@ def _fold_user(user_id: str, events: list[Told], out: Expected) -> None:
     live: dict[str, tuple[Any, ...]] = {}
     gone: dict[str, tuple[tuple[Any, ...], datetime]] = {}
     fields: tuple[Any, ...] = (None, None, None)
+    tracked: tuple[Any, ...] | None = None
     deleted_at = None
     for event in events:
         version, ts, svix_id = event.key
         when = at(version)
         if event.deletion:
+            if tracked is not None:
+                out.user_history.append((user_id, "deleted", *tracked, when, when, ts, svix_id))
             for phone_id in sorted(live):
                 gone[phone_id] = (live[phone_id], when)
                 out.history.append((phone_id, "deleted", *live[phone_id], when, when, ts, svix_id))
@@ -244,6 +258,16 @@ def _fold_user(user_id: str, events: list[Told], out: Expected) -> None:
             break
         data = event.body["data"]
         fields = (data.get("primary_phone_number_id"), data["two_factor_enabled"], when)
+        followed = (
+            data.get("primary_phone_number_id"),
+            data["two_factor_enabled"],
+            data["totp_enabled"],
+            data["backup_code_enabled"],
+        )
+        if followed != tracked:
+            change = "created" if tracked is None else "updated"
+            out.user_history.append((user_id, change, *followed, None, when, ts, svix_id))
+            tracked = followed
         now = event.phones()
         for phone_id, values in now.items():
             if live.get(phone_id) == values:

@@ -162,6 +162,7 @@ class Machine:
         _same("users", self._users(), want.users)
         _same("phones", self._phones(), want.phones)
         _same_rows("history", self._history(), want.history)
+        _same_rows("user history", self._user_history(), want.user_history)
         for moment in self._moments(want.history):
             _same(f"as of {moment}", self._as_of(moment), as_of(want.history, moment))
 
@@ -193,6 +194,14 @@ class Machine:
             f"SELECT phone_number_id, change, {COMPARED}, deleted_at, effective_at,"  # noqa: S608
             " (extract(epoch FROM event_at) * 1000)::bigint, svix_id"
             " FROM clerk.phone_number_history"
+        ).fetchall()
+        return sorted((tuple(r) for r in rows), key=lambda r: (r[0], r[-3], r[-2], r[-1]))
+
+    def _user_history(self) -> list[tuple[Any, ...]]:
+        rows = self.conn.execute(
+            "SELECT user_id, change, primary_phone_number_id, two_factor_enabled, totp_enabled,"
+            " backup_code_enabled, deleted_at, effective_at,"
+            " (extract(epoch FROM event_at) * 1000)::bigint, svix_id FROM clerk.user_history"
         ).fetchall()
         return sorted((tuple(r) for r in rows), key=lambda r: (r[0], r[-3], r[-2], r[-1]))
 

@@ -203,3 +203,20 @@ def test_pii_reader_reads_raw_numbers_and_every_report_but_never_payloads(
             conn.rollback()
     assert [n for (n,) in numbers] == sorted(RAW)
     assert _denied(pii_reader_url, sql.SQL("SELECT payload FROM clerk.webhook_events"))
+
+
+def test_reporting_reads_user_history_and_the_reports_built_on_it(
+    database_url: str, analyst_url: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        deliver(conn, [("user.created__unverified_phone", "m0")])
+    with psycopg.connect(analyst_url) as conn:
+        for query in (
+            "SELECT count(*) FROM clerk.user_history",
+            "SELECT count(*) FROM clerk.report_two_factor_adoption",
+            "SELECT count(*) FROM clerk.report_sms_verification_by_region_day",
+            "SELECT count(*) FROM clerk.sms_verification_by_region_day(1, 0.5, 3)",
+            "SELECT count(*)"
+            " FROM clerk.phone_numbers_as_of(now(), 'user_2pAdaExample0000000000001')",
+        ):
+            assert conn.execute(query).fetchone() == (1,), query

@@ -64,7 +64,21 @@ REPORTS: Final[dict[str, Report]] = {
         "SELECT * FROM clerk.phone_numbers_as_of(%(as_of)s) ORDER BY id",
         parameters=("as_of",),
     ),
+    "user_phone_numbers_as_of": Report(
+        "What did clerk.phone_numbers hold for one user (--user-id) at a past moment (--as-of)?",
+        "SELECT * FROM clerk.phone_numbers_as_of(%(as_of)s, %(user_id)s) ORDER BY id",
+        parameters=("as_of", "user_id"),
+    ),
+    "two_factor_adoption": Report(
+        "How did 2FA adoption (TOTP, backup codes, phone) move, per month (UTC)?",
+        "SELECT * FROM clerk.report_two_factor_adoption",
+    ),
+    "sms_verification_by_region_day": Report(
+        "Per region and day, how many numbers were added and verified; is it SMS pumping?",
+        "SELECT * FROM clerk.report_sms_verification_by_region_day",
+    ),
 }
+METAVARS: Final[dict[str, str]] = {"as_of": "TIMESTAMP", "user_id": "USER_ID"}
 
 
 def run_report(
@@ -139,9 +153,25 @@ def print_table(columns: list[str], rows: Sequence[tuple[Any, ...]]) -> None:
     Console(width=width, highlight=False).print(table)
 
 
+def report_params(
+    name: str, chosen: Report, as_of: str | None, user_id: str | None
+) -> dict[str, Any]:
+    given = {"as_of": as_of, "user_id": user_id}
+    for parameter, value in given.items():
+        option = f"--{parameter.replace('_', '-')}"
+        if parameter in chosen.parameters and value is None:
+            raise click.UsageError(f"{name} needs {option} {METAVARS[parameter]}")
+        if parameter not in chosen.parameters and value is not None:
+            raise click.UsageError(f"{name} takes no {option}")
+    params: dict[str, Any] = {p: given[p] for p in chosen.parameters}
+    if as_of is not None:
+        params["as_of"] = parse_as_of(as_of)
+    return params
+
+
 def list_reports() -> None:
     for name, report in REPORTS.items():
-        options = "".join(f" --{p.replace('_', '-')} TIMESTAMP" for p in report.parameters)
+        options = "".join(f" --{p.replace('_', '-')} {METAVARS[p]}" for p in report.parameters)
         click.echo(f"{name}{options}\n    {report.question}")
 
 
@@ -158,7 +188,8 @@ def list_reports() -> None:
 @click.option(
     "--as-of", "as_of", help="ISO 8601 moment for phone_numbers_as_of (UTC if no offset)."
 )
-def report(name: str | None, fmt: str, as_of: str | None) -> None:
+@click.option("--user-id", "user_id", help="The Clerk user id, for user_phone_numbers_as_of.")
+def report(name: str | None, fmt: str, as_of: str | None, user_id: str | None) -> None:
     """Print a reporting view by NAME; without NAME, list the reports and their questions."""
     if name is None:
         list_reports()
@@ -166,13 +197,7 @@ def report(name: str | None, fmt: str, as_of: str | None) -> None:
     chosen = REPORTS.get(name)
     if chosen is None:
         raise click.UsageError(f"no report {name!r}; one of: {', '.join(REPORTS)}")
-    params: dict[str, Any] = {}
-    if "as_of" in chosen.parameters:
-        if as_of is None:
-            raise click.UsageError(f"{name} needs --as-of TIMESTAMP")
-        params["as_of"] = parse_as_of(as_of)
-    elif as_of is not None:
-        raise click.UsageError(f"{name} takes no --as-of")
+    params = report_params(name, chosen, as_of, user_id)
     with connect(database_url(or_make_runs=True)) as conn:
         columns, rows = run_report(conn, chosen, params)
     print_rows(columns, rows, fmt)

@@ -19,7 +19,7 @@ import psycopg
 
 from worker import db
 from worker.inbox import claim as inbox
-from worker.mirror import queries, store
+from worker.mirror import queries, store, user_history
 from worker.mirror.events import (
     DELETION_TYPE,
     Event,
@@ -28,8 +28,8 @@ from worker.mirror.events import (
     ms_to_datetime,
     parse_event,
 )
-from worker.mirror.fold import HistoryRow, PhoneRow, UserState, apply_event
-from worker.mirror.purged import rebuild
+from worker.mirror.fold import HistoryRow, UserState, apply_event
+from worker.mirror.purged import Recorded, rebuild
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> s
             _refold(conn, state, events)
     store.write_states(conn, states.values())
     store.write_history(conn, history)
+    user_history.write(conn, [row for state in states.values() for row in state.user_rows])
     return erased
 
 
@@ -158,20 +159,27 @@ def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> N
     a re-fold is always possible and the batch's newer events reach the current rows.
     """
     since = ms_to_datetime(batch[0].key.version_ms)
-    checkpoint = store.load_checkpoint(conn, state.user_id, since)
-    old = store.load_history_from(conn, state.user_id, since)
-    window = batch + _applied_since(conn, state, batch, checkpoint, list(old))
+    recorded = Recorded(
+        phones=store.load_checkpoint(conn, state.user_id, since),
+        tracked=user_history.load_checkpoint(conn, state.user_id, since),
+        phone_rows=store.load_history_from(conn, state.user_id, since),
+        user_rows=user_history.load_from(conn, state.user_id, since),
+        fields=state.fields,
+    )
+    window = batch + _applied_since(conn, state, batch, recorded)
     deleted_before = state.deleted_at is not None and state.deleted_at < since
     fresh = UserState(
         state.user_id,
         fields=state.fields,
         deleted_at=state.deleted_at if deleted_before else None,
-        phones=dict(checkpoint),
+        phones=dict(recorded.phones),
+        tracked=recorded.tracked,
     )
     rows: list[HistoryRow] = []
     for event in sorted(window, key=lambda e: e.key):
         rows += apply_event(fresh, event)
-    wanted = set(rows)
+    user_history.replace(conn, recorded.user_rows, fresh.user_rows)
+    old, wanted = recorded.phone_rows, set(rows)
     store.write_history(
         conn, [r for r in rows if r not in old], [hid for r, hid in old.items() if r not in wanted]
     )
@@ -182,11 +190,7 @@ def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> N
 
 
 def _applied_since(
-    conn: psycopg.Connection,
-    state: UserState,
-    batch: list[Event],
-    checkpoint: dict[str, PhoneRow],
-    history: list[HistoryRow],
+    conn: psycopg.Connection, state: UserState, batch: list[Event], recorded: Recorded
 ) -> list[Event]:
     """The user's applied events from the batch's oldest version on, purged ones rebuilt."""
     params = {
@@ -199,8 +203,7 @@ def _applied_since(
     for svix_id, payload, event_type, version_ms, event_ms in rows:
         if payload is None:
             key = EventKey(version_ms, event_ms, svix_id)
-            deletion = event_type == DELETION_TYPE
-            events.append(rebuild(key, state.user_id, deletion, state.fields, checkpoint, history))
+            events.append(rebuild(key, state.user_id, event_type == DELETION_TYPE, recorded))
             continue
         try:
             event = parse_event(svix_id, bytes(payload))

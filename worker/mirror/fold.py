@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from worker.mirror.events import Deletion, Event, EventKey, PhoneValues, UserFields, ms_to_datetime
 
@@ -34,9 +35,42 @@ class HistoryRow:
     event_at: datetime
 
 
+class UserTrack(NamedTuple):
+    """The user fields that clerk.user_history follows; a change of one writes a row."""
+
+    primary_phone_number_id: str | None
+    two_factor_enabled: bool | None
+    totp_enabled: bool | None
+    backup_code_enabled: bool | None
+
+    @classmethod
+    def of(cls, fields: UserFields) -> UserTrack:
+        return cls(
+            fields.primary_phone_number_id,
+            fields.two_factor_enabled,
+            fields.totp_enabled,
+            fields.backup_code_enabled,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UserHistoryRow:
+    user_id: str
+    change: str
+    values: UserTrack
+    deleted_at: datetime | None
+    svix_id: str
+    effective_at: datetime
+    event_at: datetime
+
+
 @dataclass(slots=True)
 class UserState:
-    """A user as the mirror holds it; fields is None until a snapshot was seen."""
+    """A user as the mirror holds it; fields is None until a snapshot was seen.
+
+    tracked is what user history last recorded before the events being folded (None:
+    nothing yet); user_rows collects the user-history rows the fold writes.
+    """
 
     user_id: str
     fields: UserFields | None = None
@@ -44,6 +78,8 @@ class UserState:
     key: EventKey | None = None
     phones: dict[str, PhoneRow] = field(default_factory=dict)
     dirty_phones: set[str] = field(default_factory=set)
+    tracked: UserTrack | None = None
+    user_rows: list[UserHistoryRow] = field(default_factory=list)
 
     def in_order(self, key: EventKey) -> bool:
         """True when key is newer than everything applied, so it can go on top."""
@@ -58,8 +94,11 @@ def apply_event(state: UserState, event: Event) -> list[HistoryRow]:
         return []
     if isinstance(event, Deletion):
         state.deleted_at = event.effective_at
+        if state.tracked is not None:
+            state.user_rows.append(_user_row(state, DELETED, state.tracked, event))
         return _delete_missing(state, set(), event)
     state.fields = event.user
+    _track(state, UserTrack.of(event.user), event)
     rows = []
     for phone_id, values in event.phones:
         old = state.phones.get(phone_id)
@@ -72,6 +111,26 @@ def apply_event(state: UserState, event: Event) -> list[HistoryRow]:
     present = {phone_id for phone_id, _ in event.phones}
     rows += _delete_missing(state, present, event)
     return rows
+
+
+def _track(state: UserState, values: UserTrack, event: Event) -> None:
+    # User history, like phone history, has a row only where a followed field changed.
+    if values != state.tracked:
+        change = CREATED if state.tracked is None else UPDATED
+        state.user_rows.append(_user_row(state, change, values, event))
+        state.tracked = values
+
+
+def _user_row(state: UserState, change: str, values: UserTrack, event: Event) -> UserHistoryRow:
+    return UserHistoryRow(
+        state.user_id,
+        change,
+        values,
+        state.deleted_at,
+        event.key.svix_id,
+        event.effective_at,
+        ms_to_datetime(event.key.event_ms),
+    )
 
 
 def _delete_missing(state: UserState, present: set[str], event: Event) -> list[HistoryRow]:

@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from worker.mirror import bulk, queries
 from worker.mirror.events import EventKey, PhoneValues, UserFields
-from worker.mirror.fold import HistoryRow, PhoneRow, UserState
+from worker.mirror.fold import HistoryRow, PhoneRow, UserState, UserTrack
 from worker.privacy import pii
 
 _VALUE_COLUMNS = tuple(f.name for f in dataclasses.fields(PhoneValues))
@@ -36,6 +36,9 @@ def load_states(conn: psycopg.Connection, user_ids: list[str]) -> dict[str, User
                     row["created_at"],
                     row["updated_at"],
                 )
+                # The newest fields are what user history recorded last (deleted: no more).
+                if row["deleted_at"] is None:
+                    state.tracked = UserTrack.of(state.fields)
         for row in cur.execute(queries.SELECT_PHONES, {"user_ids": user_ids}):
             states[row["user_id"]].phones[row["id"]] = _phone_row(row)
     return states

@@ -21,6 +21,7 @@ from worker.cli.main import main
 from worker.cli.report import REPORTS
 
 AS_OF = datetime(2025, 1, 1, 0, 3, 30, tzinfo=UTC)
+STORY_USER = "user_2pAdaExample0000000000001"
 SOURCES: dict[str, LiteralString] = {
     "verification_status": "SELECT * FROM clerk.report_verification_status",
     "two_factor": "SELECT * FROM clerk.report_two_factor",
@@ -30,6 +31,11 @@ SOURCES: dict[str, LiteralString] = {
     "time_to_verify": "SELECT * FROM clerk.report_time_to_verify",
     "shared_phone_numbers": "SELECT * FROM clerk.report_shared_phone_numbers",
     "phone_numbers_as_of": "SELECT * FROM clerk.phone_numbers_as_of(%(at)s) ORDER BY id",
+    "user_phone_numbers_as_of": (
+        "SELECT * FROM clerk.phone_numbers_as_of(%(at)s, %(user)s) ORDER BY id"
+    ),
+    "two_factor_adoption": "SELECT * FROM clerk.report_two_factor_adoption",
+    "sms_verification_by_region_day": "SELECT * FROM clerk.report_sms_verification_by_region_day",
 }
 
 
@@ -48,7 +54,7 @@ def filled_url(database_url: str) -> str:
 
 def view(url: str, name: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     with psycopg.connect(url) as conn:
-        cur = conn.execute(SOURCES[name], {"at": AS_OF})
+        cur = conn.execute(SOURCES[name], {"at": AS_OF, "user": STORY_USER})
         return [c.name for c in cur.description or ()], cur.fetchall()
 
 
@@ -58,6 +64,8 @@ def run(url: str | None, *args: str) -> Result:
 
 
 def args_for(name: str) -> list[str]:
+    if name == "user_phone_numbers_as_of":
+        return [name, "--as-of", AS_OF.isoformat(), "--user-id", STORY_USER]
     return [name, "--as-of", AS_OF.isoformat()] if name == "phone_numbers_as_of" else [name]
 
 
@@ -131,6 +139,7 @@ def test_report_without_a_name_lists_every_report_with_its_question() -> None:
         assert name in result.stdout
         assert report.question in result.stdout
     assert "phone_numbers_as_of --as-of TIMESTAMP" in result.stdout
+    assert "user_phone_numbers_as_of --as-of TIMESTAMP --user-id USER_ID" in result.stdout
 
 
 def test_as_of_without_an_offset_is_read_as_utc(filled_url: str) -> None:
@@ -149,6 +158,8 @@ def test_as_of_without_an_offset_is_read_as_utc(filled_url: str) -> None:
         (["phone_numbers_as_of"], "needs --as-of"),
         (["phone_numbers_as_of", "--as-of", "yesterday"], "not an ISO 8601 time"),
         (["two_factor", "--as-of", "2025-01-01"], "takes no --as-of"),
+        (["user_phone_numbers_as_of", "--as-of", "2025-01-01"], "needs --user-id USER_ID"),
+        (["phone_numbers_as_of", "--as-of", "2025-01-01", "--user-id", "u"], "takes no --user-id"),
         (["two_factor", "--format", "xml"], "'xml' is not one of"),
     ],
 )

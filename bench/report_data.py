@@ -1,0 +1,134 @@
+"""A generated mirror for the reports section: users, phones, both histories, an inbox.
+
+Set-up, not measured: generated in the server by SQL, then VACUUM ANALYZE (what autovacuum
+gives a mirror at rest). Per user: two phone numbers with five history rows each, two or
+three user-history rows; times spread over 700 days, history rows in time order (as the
+worker writes them). Regions, outcomes and 2FA take fixed shares from the row number.
+"""
+
+from __future__ import annotations
+
+from typing import Final, LiteralString
+
+import psycopg
+from psycopg import sql
+
+SESSION: Final[LiteralString] = """
+SET work_mem = '256MB'; SET maintenance_work_mem = '1GB'; SET synchronous_commit = off
+"""
+
+USER_HISTORY: Final[LiteralString] = """
+INSERT INTO clerk.user_history (user_id, change, primary_phone_number_id, two_factor_enabled,
+    totp_enabled, backup_code_enabled, deleted_at, svix_id, effective_at, event_at)
+SELECT 'user_' || g, change, 'idn_' || (2 * g - CASE WHEN j = 2 AND g %% 3 <> 0 THEN 0 ELSE 1 END),
+       j = 2 AND g %% 3 = 0, j = 2 AND g %% 6 = 0, j = 2 AND g %% 3 = 0,
+       CASE WHEN change = 'deleted' THEN at END, 'gen_u' || g || '_' || j, at, at
+FROM generate_series(1, %(users)s) AS g,
+     LATERAL (VALUES (1, 'created', 0), (2, 'updated', g %% 300 + 1),
+                     (3, CASE WHEN g %% 10 = 9 THEN 'deleted' ELSE 'updated' END,
+                      g %% 300 + g %% 60 + 2)) AS s (j, change, days),
+     LATERAL (SELECT timestamptz '2024-01-01 UTC' + (g::bigint * 7919 %% 60480000) * interval '1 s'
+                     + days * interval '1 day' AS at) AS t
+WHERE j < 3 OR g %% 10 = 9 OR g %% 9 = 0
+ORDER BY at
+"""
+
+USERS: Final[LiteralString] = """
+INSERT INTO clerk.users (id, primary_phone_number_id, two_factor_enabled, totp_enabled,
+    backup_code_enabled, created_at, updated_at, deleted_at, version_ms, version_event_ms,
+    version_svix_id)
+SELECT DISTINCT ON (user_id) user_id, primary_phone_number_id, two_factor_enabled,
+       totp_enabled, backup_code_enabled, effective_at, effective_at, deleted_at,
+       (extract(epoch FROM effective_at) * 1000)::bigint,
+       (extract(epoch FROM effective_at) * 1000)::bigint, svix_id
+FROM clerk.user_history
+ORDER BY user_id, effective_at DESC
+"""
+
+# Steps: 1 created unverified, 2 a second attempt, 3 verified (failed, expired: 5% each),
+# 4 reserved for 2FA (every 7th verified), 5 deleted (every 10th) or one more attempt.
+PHONE_HISTORY: Final[LiteralString] = """
+INSERT INTO clerk.phone_number_history (phone_number_id, user_id, change, phone_number,
+    region_code, reserved_for_second_factor, default_second_factor, is_primary,
+    verification_status, verification_strategy, verification_attempts, created_at,
+    updated_at, deleted_at, svix_id, effective_at, event_at)
+SELECT 'idn_' || g, 'user_' || ((g + 1) / 2),
+       CASE WHEN k = 1 THEN 'created' WHEN k = 5 AND g %% 10 = 9 THEN 'deleted'
+            ELSE 'updated' END,
+       r.prefix || lpad((g %% 10000000)::text, 7, '0'), r.region,
+       k >= 4 AND status = 'verified' AND g %% 7 = 0, k >= 4 AND status = 'verified' AND g %% 7 = 0,
+       g %% 2 = 1, CASE WHEN k < 3 THEN 'unverified' ELSE status END, 'phone_code', k,
+       t0, at, CASE WHEN k = 5 AND g %% 10 = 9 THEN at END, 'gen_p' || g || '_' || k, at, at
+FROM generate_series(1, 2 * %(users)s) AS g,
+     LATERAL (SELECT timestamptz '2024-01-01 UTC' + (g::bigint * 7919 %% 60480000) * interval '1 s'
+                     AS t0,
+                     CASE g %% 20 WHEN 0 THEN 'failed' WHEN 1 THEN 'expired'
+                          ELSE 'verified' END AS status,
+                     (ARRAY['+1202555', '+1202555', '+1202555', '+1202555', '+4477009',
+                            '+4477009', '+3361234', '+4915123', '+9198123', '+5511987'])
+                         [g %% 10 + 1] AS prefix,
+                     (ARRAY['US', 'US', 'US', 'US', 'GB', 'GB', 'FR', 'DE', 'IN', 'BR'])
+                         [g %% 10 + 1] AS region) AS r,
+     LATERAL (VALUES (1, interval '0'), (2, interval '30 s'), (3, (60 + g %% 600) * interval '1 s'),
+                     (4, (g %% 90) * interval '1 day' + interval '1 hour'),
+                     (5, (g %% 200 + 91) * interval '1 day')) AS s (k, offset_by),
+     LATERAL (SELECT t0 + offset_by AS at) AS t
+ORDER BY at
+"""
+
+PHONES: Final[LiteralString] = """
+INSERT INTO clerk.phone_numbers (id, user_id, phone_number, region_code,
+    reserved_for_second_factor, default_second_factor, is_primary, verification_status,
+    verification_strategy, verification_attempts, created_at, updated_at, deleted_at)
+SELECT phone_number_id, user_id, phone_number, region_code, reserved_for_second_factor,
+       default_second_factor, is_primary, verification_status, verification_strategy,
+       verification_attempts, created_at, updated_at, deleted_at
+FROM clerk.phone_number_history
+WHERE verification_attempts = 5
+"""
+
+INBOX: Final[LiteralString] = """
+INSERT INTO clerk.webhook_events (svix_id, event_type, received_at, status, processed_at,
+    user_id, version_ms, event_ms)
+SELECT 'gen_e' || g, 'user.updated', at, CASE WHEN g %% 1000 = 0 THEN 'failed' ELSE 'processed' END,
+       at, 'user_' || g, (extract(epoch FROM at) * 1000)::bigint,
+       (extract(epoch FROM at) * 1000)::bigint
+FROM generate_series(1, %(users)s) AS g,
+     LATERAL (SELECT timestamptz '2024-01-01 UTC' + g * interval '1 min' AS at) AS t
+"""
+
+STEPS: Final[tuple[LiteralString, ...]] = (USER_HISTORY, USERS, PHONE_HISTORY, PHONES, INBOX)
+TABLES: Final = ("user_history", "users", "phone_number_history", "phone_numbers", "webhook_events")
+
+# The migrations' own indexes and key constraints, exactly as defined, to be rebuilt after
+# the load: ten million rows go in several times faster without them.
+INDEXES: Final[LiteralString] = """
+SELECT i.indrelid::regclass::text, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid),
+       c.conname, pg_get_constraintdef(c.oid)
+FROM pg_index AS i LEFT JOIN pg_constraint AS c ON c.conindid = i.indexrelid
+WHERE i.indrelid = ANY(%(tables)s::regclass[])
+"""
+
+
+def generate(url: str, users: int) -> None:
+    """Fill a migrated, empty mirror: `users` users, twice as many phones, 10 rows each user."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(SESSION)
+        tables = [f"clerk.{t}" for t in TABLES]
+        indexes = conn.execute(INDEXES, {"tables": tables}).fetchall()
+        for table, index, _, constraint, _ in indexes:
+            conn.execute(_ddl("ALTER TABLE {} DROP CONSTRAINT {}", table, constraint)
+                         if constraint else _ddl("DROP INDEX {}", index))  # fmt: skip
+        for step in STEPS:
+            conn.execute(step, {"users": users})
+        for table, _, definition, constraint, con_def in indexes:
+            add = "ALTER TABLE {} ADD CONSTRAINT {} {}"
+            conn.execute(
+                _ddl(add, table, constraint, con_def) if constraint else _ddl("{}", definition)
+            )
+        conn.execute("VACUUM ANALYZE")
+
+
+def _ddl(template: LiteralString, *parts: str) -> sql.Composed:
+    # The parts are the catalog's own names and definitions, already quoted where needed.
+    return sql.SQL(template).format(*(sql.SQL(p) for p in parts))
