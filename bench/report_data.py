@@ -97,8 +97,18 @@ FROM generate_series(1, %(users)s) AS g,
      LATERAL (SELECT timestamptz '2024-01-01 UTC' + g * interval '1 min' AS at) AS t
 """
 
-STEPS: Final[tuple[LiteralString, ...]] = (USER_HISTORY, USERS, PHONE_HISTORY, PHONES, INBOX)
-TABLES: Final = ("user_history", "users", "phone_number_history", "phone_numbers", "webhook_events")
+# The per-phone facts, from the generated history by the migration's own definition.
+PHONE_FACTS: Final[LiteralString] = """
+INSERT INTO clerk.phone_facts SELECT * FROM clerk.phone_facts_of_history
+"""
+
+STEPS: Final[tuple[LiteralString, ...]] = (
+    USER_HISTORY, USERS, PHONE_HISTORY, PHONES, PHONE_FACTS, INBOX,
+)  # fmt: skip
+TABLES: Final = (
+    "user_history", "users", "phone_number_history", "phone_numbers", "phone_facts",
+    "webhook_events",
+)  # fmt: skip
 
 # The migrations' own indexes and key constraints, exactly as defined, to be rebuilt after
 # the load: ten million rows go in several times faster without them.

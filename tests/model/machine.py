@@ -165,6 +165,16 @@ class Machine:
         _same_rows("user history", self._user_history(), want.user_history)
         for moment in self._moments(want.history):
             _same(f"as of {moment}", self._as_of(moment), as_of(want.history, moment))
+        _same_rows("phone facts against a recomputation", self._stale_facts(), [])
+
+    def _stale_facts(self) -> list[tuple[Any, ...]]:
+        """Facts rows that differ from the history's own (kept: -, recomputed: +)."""
+        return self.conn.execute(
+            "(SELECT '-', * FROM clerk.phone_facts"
+            " EXCEPT SELECT '-', * FROM clerk.phone_facts_of_history)"
+            " UNION ALL (SELECT '+', * FROM clerk.phone_facts_of_history"
+            " EXCEPT SELECT '+', * FROM clerk.phone_facts)"
+        ).fetchall()
 
     def _moments(self, history: list[tuple[Any, ...]]) -> list[datetime]:
         times = sorted({row[-3] for row in history})

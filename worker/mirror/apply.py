@@ -138,6 +138,8 @@ def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> s
     user_ids = [u for u in user_ids if u not in erased]
     states = store.load_states(conn, user_ids)
     history: list[HistoryRow] = []
+    # Phones whose history rows this batch inserts or deletes: their facts are recomputed.
+    touched: set[str] = set()
     for user_id in user_ids:
         events = sorted(by_user[user_id], key=lambda e: e.key)
         state = states[user_id]
@@ -145,15 +147,18 @@ def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> s
             for event in events:
                 history += apply_event(state, event)
         else:
-            _refold(conn, state, events)
+            touched |= _refold(conn, state, events)
     store.write_states(conn, states.values())
     store.write_history(conn, history)
+    store.refresh_facts(conn, touched | {row.phone_number_id for row in history})
     user_history.write(conn, [row for state in states.values() for row in state.user_rows])
     return erased
 
 
-def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> None:
+def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> set[str]:
     """Fold the user's events again from the oldest one in the batch; replace what differs.
+
+    Returns the phones whose history rows it inserted or deleted.
 
     Events whose payload was purged are rebuilt from history (worker.mirror.purged), so
     a re-fold is always possible and the batch's newer events reach the current rows.
@@ -180,13 +185,14 @@ def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> N
         rows += apply_event(fresh, event)
     user_history.replace(conn, recorded.user_rows, fresh.user_rows)
     old, wanted = recorded.phone_rows, set(rows)
-    store.write_history(
-        conn, [r for r in rows if r not in old], [hid for r, hid in old.items() if r not in wanted]
-    )
+    added = [r for r in rows if r not in old]
+    removed = [r for r in old if r not in wanted]
+    store.write_history(conn, added, [old[r] for r in removed])
     state.fields, state.deleted_at = fresh.fields, fresh.deleted_at
     state.key = max(key for key in (state.key, fresh.key) if key is not None)
     state.phones.update(fresh.phones)
     state.dirty_phones.update(fresh.phones)
+    return {r.phone_number_id for r in (*added, *removed)}
 
 
 def _applied_since(

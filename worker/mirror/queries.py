@@ -70,3 +70,27 @@ WHERE user_id = %(user_id)s AND version_ms >= %(since_ms)s AND status = 'process
 DELETE_HISTORY: Final[LiteralString] = """
 DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
 """
+
+# The facts of exactly these phones, recomputed from their history (migration 0011 defines
+# them, in the view); a phone whose history is gone loses its facts row. One statement, so
+# the facts always move with the history in the same transaction.
+REFRESH_PHONE_FACTS: Final[LiteralString] = """
+WITH fresh AS (
+    SELECT * FROM clerk.phone_facts_of_history WHERE phone_number_id = ANY(%(phone_ids)s)
+), gone AS (
+    DELETE FROM clerk.phone_facts AS f
+    WHERE f.phone_number_id = ANY(%(phone_ids)s)
+      AND NOT EXISTS (SELECT FROM fresh WHERE fresh.phone_number_id = f.phone_number_id)
+)
+INSERT INTO clerk.phone_facts
+SELECT * FROM fresh
+ON CONFLICT (phone_number_id) DO UPDATE SET
+    user_id = EXCLUDED.user_id,
+    region_code = EXCLUDED.region_code,
+    first_seen_at = EXCLUDED.first_seen_at,
+    first_verified_at = EXCLUDED.first_verified_at,
+    first_verified_region_code = EXCLUDED.first_verified_region_code,
+    ever_failed = EXCLUDED.ever_failed,
+    ever_expired = EXCLUDED.ever_expired,
+    ever_reserved = EXCLUDED.ever_reserved
+"""

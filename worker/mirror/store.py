@@ -99,12 +99,20 @@ def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
 def write_history(
     conn: psycopg.Connection, rows: list[HistoryRow], delete_ids: list[int] | None = None
 ) -> None:
+    """Insert history rows and delete others; the caller refreshes the phones' facts."""
     if delete_ids:
         conn.execute(queries.DELETE_HISTORY, {"history_ids": delete_ids})
     if rows:
         digest = pii.hasher()
         values = (_history_values(seq, row, digest) for seq, row in enumerate(rows))
         bulk.write(conn, bulk.HISTORY, values)
+
+
+def refresh_facts(conn: psycopg.Connection, phone_ids: Iterable[str]) -> None:
+    """Recompute clerk.phone_facts of these phones from their history, after writing it."""
+    ids = sorted(set(phone_ids))
+    if ids:
+        conn.execute(queries.REFRESH_PHONE_FACTS, {"phone_ids": ids})
 
 
 def _phone_row(row: dict[str, Any]) -> PhoneRow:

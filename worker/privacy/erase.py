@@ -18,7 +18,7 @@ from typing import Final
 import psycopg
 
 from worker.inbox.queries import ERASED_NOTE
-from worker.mirror.queries import LOCK_USERS
+from worker.mirror.queries import LOCK_USERS, REFRESH_PHONE_FACTS
 from worker.privacy import queries
 
 E164: Final = re.compile(r"^\+[1-9][0-9]{5,14}$")
@@ -69,7 +69,9 @@ def erase_users(
 
 def _erase_one(conn: psycopg.Connection, user_id: str, reason: str) -> int:
     params = {"user_id": user_id, "reason": reason, "erased_note": ERASED_NOTE}
+    row = conn.execute(queries.USER_PHONE_IDS, params).fetchone()
     changed = sum(conn.execute(step, params).rowcount for step in _STEPS)
+    conn.execute(REFRESH_PHONE_FACTS, {"phone_ids": row[0] if row else []})
     conn.execute(queries.TOMBSTONE, params)
     return changed
 

@@ -42,6 +42,11 @@ WHERE user_id = %(user_id)s AND deleted_at IS NULL
 ON CONFLICT (phone_number_id, svix_id) DO NOTHING
 """
 
+# The phones the tombstone may have given a history row: their facts are recomputed.
+USER_PHONE_IDS: Final[LiteralString] = """
+SELECT coalesce(array_agg(id), '{}') FROM clerk.phone_numbers WHERE user_id = %(user_id)s
+"""
+
 ERASE_PHONES: Final[LiteralString] = """
 UPDATE clerk.phone_numbers
 SET phone_number = NULL, phone_number_hash = NULL, linked_to = NULL,
