@@ -92,5 +92,9 @@ ON CONFLICT (phone_number_id) DO UPDATE SET
     first_verified_region_code = EXCLUDED.first_verified_region_code,
     ever_failed = EXCLUDED.ever_failed,
     ever_expired = EXCLUDED.ever_expired,
-    ever_reserved = EXCLUDED.ever_reserved
+    ever_reserved = EXCLUDED.ever_reserved,
+    added_day = EXCLUDED.added_day,
+    verified_month = EXCLUDED.verified_month,
+    seconds_to_verify = EXCLUDED.seconds_to_verify,
+    outcome = EXCLUDED.outcome
 """
