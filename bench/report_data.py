@@ -101,13 +101,17 @@ FROM generate_series(1, %(users)s) AS g,
 PHONE_FACTS: Final[LiteralString] = """
 INSERT INTO clerk.phone_facts SELECT * FROM clerk.phone_facts_of_history
 """
+# 2FA adoption's per-user changes, after the facts (which say which phones were reserved).
+USER_FACTOR_CHANGES: Final[LiteralString] = """
+INSERT INTO clerk.user_factor_changes SELECT * FROM clerk.user_factor_changes_of_history
+"""
 
 STEPS: Final[tuple[LiteralString, ...]] = (
-    USER_HISTORY, USERS, PHONE_HISTORY, PHONES, PHONE_FACTS, INBOX,
+    USER_HISTORY, USERS, PHONE_HISTORY, PHONES, PHONE_FACTS, USER_FACTOR_CHANGES, INBOX,
 )  # fmt: skip
 TABLES: Final = (
     "user_history", "users", "phone_number_history", "phone_numbers", "phone_facts",
-    "webhook_events",
+    "user_factor_changes", "webhook_events",
 )  # fmt: skip
 
 # The migrations' own indexes and key constraints, exactly as defined, to be rebuilt after

@@ -23,7 +23,8 @@ AS_OF: Final = "2024-12-01 00:00:00+00"
 USER_SAMPLE = 5
 
 # name, query, the tables a full scan of which is its baseline (what its plan reads:
-# the history reports read clerk.phone_facts, which the apply path keeps, not the history)
+# the history reports read clerk.phone_facts or clerk.user_factor_changes, which the apply
+# path keeps, not the histories)
 QUERIES: Final[tuple[tuple[str, LiteralString, tuple[str, ...]], ...]] = (
     ("verification_status", "SELECT * FROM clerk.report_verification_status",
      ("phone_numbers", "users")),
@@ -33,7 +34,7 @@ QUERIES: Final[tuple[tuple[str, LiteralString, tuple[str, ...]], ...]] = (
     ("sync_health", "SELECT * FROM clerk.report_sync_health", ("webhook_events",)),
     ("time_to_verify", "SELECT * FROM clerk.report_time_to_verify", ("phone_facts",)),
     ("two_factor_adoption", "SELECT * FROM clerk.report_two_factor_adoption",
-     ("user_history", "phone_facts", "phone_number_history")),
+     ("user_factor_changes",)),
     ("sms_verification_by_region_day",
      "SELECT * FROM clerk.report_sms_verification_by_region_day", ("phone_facts",)),
     ("phone_numbers_as_of (whole mirror)",

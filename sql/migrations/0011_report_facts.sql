@@ -4,9 +4,10 @@
 -- by phone: 18x to 39x a scan of the history at 10,000,000 rows (docs/benchmarks.md,
 -- Reports). clerk.phone_facts keeps those facts, one row per phone, recomputed by the
 -- apply path (and erasure) from the history rows of exactly the phones whose history a
--- transaction changed, so the reports read 2,000,000 rows instead of 10,000,000. And
--- report_integrity, which materialized every live phone, reads only the phones that are
--- a second factor. Same questions, same columns, same rows as before.
+-- transaction changed, so the reports read 2,000,000 rows instead of 10,000,000.
+-- clerk.user_factor_changes does the same for 2FA adoption's per-user changes (windows
+-- over both histories before). And report_integrity, which materialized every live phone,
+-- reads only the phones that are a second factor. Same questions, same columns, same rows.
 
 -- A phone's facts as its history says them now: the one definition of clerk.phone_facts,
 -- which the writers use (filtered on phone_number_id, a grouping column, so the filter
@@ -200,9 +201,15 @@ WHERE u.deleted_at IS NULL AND u.primary_phone_number_id IS NOT NULL
   AND (p.id IS NULL OR p.user_id <> u.id OR p.deleted_at IS NOT NULL)
 ORDER BY kind, user_id, phone_number_id NULLS FIRST;
 
--- Q, columns and rows as in 0008; the phones that were ever reserved come from the facts
--- instead of a second pass over all history.
-CREATE OR REPLACE VIEW clerk.report_two_factor_adoption AS
+
+-- 2FA adoption's changes per user and month (UTC), from migration 0008's flips (+1 where a
+-- factor went on, -1 where it went off; lifecycle marks a user's first and deleted rows):
+-- for each of live, two_factor, totp, backup_codes and phone, the month's net change and
+-- whether the user switched it on (<factor>_on) or off (<factor>_off) that month. The
+-- definition of clerk.user_factor_changes, which the writers fill for the users whose
+-- history they wrote. Every window partitions by user_id (a phone belongs to one user),
+-- so a filter on user_id reaches the histories' user indexes.
+CREATE VIEW clerk.user_factor_changes_of_history AS
 WITH user_rows AS (
     SELECT user_id, svix_id, effective_at, event_at, change,
            (change <> 'deleted')::int AS live,
@@ -228,7 +235,7 @@ WITH user_rows AS (
 ), phone_deltas AS (
     SELECT user_id, svix_id, effective_at, event_at,
            sum(reserved - coalesce(lag_reserved, 0)) AS delta
-    FROM (SELECT *, lag(reserved) OVER (PARTITION BY phone_number_id
+    FROM (SELECT *, lag(reserved) OVER (PARTITION BY user_id, phone_number_id
                                         ORDER BY effective_at, event_at, svix_id COLLATE "C")
                         AS lag_reserved
           FROM phone_rows) AS p
@@ -247,8 +254,10 @@ WITH user_rows AS (
                                                       svix_id COLLATE "C"), 0) AS phone
     FROM phone_on
 ), flips AS (
+    -- only the rows that change a count (the report's own filter in 0008)
     SELECT user_id, effective_at, lifecycle, live, two_factor, totp, backup_codes, 0 AS phone
     FROM user_flips
+    WHERE live <> 0 OR two_factor <> 0 OR totp <> 0 OR backup_codes <> 0
     UNION ALL
     SELECT f.user_id, f.effective_at,
            EXISTS (SELECT FROM clerk.user_history AS l
@@ -257,24 +266,67 @@ WITH user_rows AS (
            0, 0, 0, 0, f.phone
     FROM phone_flips AS f
     WHERE f.phone <> 0
-), monthly AS (
-    SELECT date_trunc('month', effective_at AT TIME ZONE 'UTC')::date AS month,
+)
+SELECT user_id, date_trunc('month', effective_at AT TIME ZONE 'UTC')::date AS month,
+       sum(live)::integer AS live,
+       sum(two_factor)::integer AS two_factor,
+       bool_or(two_factor > 0 AND NOT lifecycle) AS two_factor_on,
+       bool_or(two_factor < 0 AND NOT lifecycle) AS two_factor_off,
+       sum(totp)::integer AS totp,
+       bool_or(totp > 0 AND NOT lifecycle) AS totp_on,
+       bool_or(totp < 0 AND NOT lifecycle) AS totp_off,
+       sum(backup_codes)::integer AS backup_codes,
+       bool_or(backup_codes > 0 AND NOT lifecycle) AS backup_codes_on,
+       bool_or(backup_codes < 0 AND NOT lifecycle) AS backup_codes_off,
+       sum(phone)::integer AS phone,
+       bool_or(phone > 0 AND NOT lifecycle) AS phone_on,
+       bool_or(phone < 0 AND NOT lifecycle) AS phone_off
+FROM flips
+GROUP BY user_id, month;
+
+-- Columns as in the view above; one row per user and month with a change.
+CREATE TABLE clerk.user_factor_changes (
+    user_id          text    NOT NULL,
+    month            date    NOT NULL,
+    live             integer NOT NULL,
+    two_factor       integer NOT NULL,
+    two_factor_on    boolean NOT NULL,
+    two_factor_off   boolean NOT NULL,
+    totp             integer NOT NULL,
+    totp_on          boolean NOT NULL,
+    totp_off         boolean NOT NULL,
+    backup_codes     integer NOT NULL,
+    backup_codes_on  boolean NOT NULL,
+    backup_codes_off boolean NOT NULL,
+    phone            integer NOT NULL,
+    phone_on         boolean NOT NULL,
+    phone_off        boolean NOT NULL,
+    PRIMARY KEY (user_id, month)
+);
+
+INSERT INTO clerk.user_factor_changes SELECT * FROM clerk.user_factor_changes_of_history;
+
+-- Q, columns and rows as in 0008; the per-user changes come from the table, kept as the
+-- history is written, instead of windows over both histories.
+CREATE OR REPLACE VIEW clerk.report_two_factor_adoption AS
+WITH monthly AS (
+    -- a user counts once per month and direction: the table holds that already
+    SELECT month,
            sum(live) AS live,
            sum(two_factor) AS two_factor,
-           count(DISTINCT user_id) FILTER (WHERE two_factor > 0 AND NOT lifecycle) AS two_factor_on,
-           count(DISTINCT user_id) FILTER (WHERE two_factor < 0 AND NOT lifecycle) AS two_factor_off,
+           count(*) FILTER (WHERE two_factor_on) AS two_factor_on,
+           count(*) FILTER (WHERE two_factor_off) AS two_factor_off,
            sum(totp) AS totp,
-           count(DISTINCT user_id) FILTER (WHERE totp > 0 AND NOT lifecycle) AS totp_on,
-           count(DISTINCT user_id) FILTER (WHERE totp < 0 AND NOT lifecycle) AS totp_off,
+           count(*) FILTER (WHERE totp_on) AS totp_on,
+           count(*) FILTER (WHERE totp_off) AS totp_off,
            sum(backup_codes) AS backup_codes,
-           count(DISTINCT user_id) FILTER (WHERE backup_codes > 0 AND NOT lifecycle) AS backup_on,
-           count(DISTINCT user_id) FILTER (WHERE backup_codes < 0 AND NOT lifecycle) AS backup_off,
+           count(*) FILTER (WHERE backup_codes_on) AS backup_on,
+           count(*) FILTER (WHERE backup_codes_off) AS backup_off,
            sum(phone) AS phone,
-           count(DISTINCT user_id) FILTER (WHERE phone > 0 AND NOT lifecycle) AS phone_on,
-           count(DISTINCT user_id) FILTER (WHERE phone < 0 AND NOT lifecycle) AS phone_off
-    FROM flips
-    WHERE live <> 0 OR two_factor <> 0 OR totp <> 0 OR backup_codes <> 0 OR phone <> 0
-    GROUP BY 1
+           count(*) FILTER (WHERE phone_on) AS phone_on,
+           count(*) FILTER (WHERE phone_off) AS phone_off
+    FROM clerk.user_factor_changes
+    GROUP BY month
 ), months AS (
     SELECT generate_series(min(month), max(month), interval '1 month')::date AS month
     FROM monthly

@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final, LiteralString
 
 from tests.model.clerk import AS_OF_COMPARED, COMPARED, Clerk, Expected, Told, as_of, at, expected
 from tests.worker.mirror.helpers import put
@@ -18,6 +18,20 @@ from worker import db, tasks
 from worker.backfill import run as backfill
 from worker.inbox import ops
 from worker.mirror.replay import replay
+
+# Each kept table against a recomputation from history (EXCEPT ALL: duplicates count).
+STALE_FACTS: Final[LiteralString] = """
+(SELECT '-', * FROM clerk.phone_facts EXCEPT ALL SELECT '-', * FROM clerk.phone_facts_of_history)
+UNION ALL
+(SELECT '+', * FROM clerk.phone_facts_of_history EXCEPT ALL SELECT '+', * FROM clerk.phone_facts)
+"""
+STALE_CHANGES: Final[LiteralString] = """
+(SELECT '-', * FROM clerk.user_factor_changes
+ EXCEPT ALL SELECT '-', * FROM clerk.user_factor_changes_of_history)
+UNION ALL
+(SELECT '+', * FROM clerk.user_factor_changes_of_history
+ EXCEPT ALL SELECT '+', * FROM clerk.user_factor_changes)
+"""
 
 
 class Crash(RuntimeError):
@@ -165,16 +179,12 @@ class Machine:
         _same_rows("user history", self._user_history(), want.user_history)
         for moment in self._moments(want.history):
             _same(f"as of {moment}", self._as_of(moment), as_of(want.history, moment))
-        _same_rows("phone facts against a recomputation", self._stale_facts(), [])
+        _same_rows("phone facts against a recomputation", self._stale(STALE_FACTS), [])
+        _same_rows("user factor changes against a recomputation", self._stale(STALE_CHANGES), [])
 
-    def _stale_facts(self) -> list[tuple[Any, ...]]:
-        """Facts rows that differ from the history's own (kept: -, recomputed: +)."""
-        return self.conn.execute(
-            "(SELECT '-', * FROM clerk.phone_facts"
-            " EXCEPT SELECT '-', * FROM clerk.phone_facts_of_history)"
-            " UNION ALL (SELECT '+', * FROM clerk.phone_facts_of_history"
-            " EXCEPT SELECT '+', * FROM clerk.phone_facts)"
-        ).fetchall()
+    def _stale(self, query: LiteralString) -> list[tuple[Any, ...]]:
+        """Kept rows that differ from the histories' own (kept: -, recomputed: +)."""
+        return self.conn.execute(query).fetchall()
 
     def _moments(self, history: list[tuple[Any, ...]]) -> list[datetime]:
         times = sorted({row[-3] for row in history})

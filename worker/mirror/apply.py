@@ -140,6 +140,7 @@ def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> s
     history: list[HistoryRow] = []
     # Phones whose history rows this batch inserts or deletes: their facts are recomputed.
     touched: set[str] = set()
+    refolded: set[str] = set()
     for user_id in user_ids:
         events = sorted(by_user[user_id], key=lambda e: e.key)
         state = states[user_id]
@@ -148,10 +149,15 @@ def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> s
                 history += apply_event(state, event)
         else:
             touched |= _refold(conn, state, events)
+            refolded.add(user_id)
     store.write_states(conn, states.values())
     store.write_history(conn, history)
     store.refresh_facts(conn, touched | {row.phone_number_id for row in history})
-    user_history.write(conn, [row for state in states.values() for row in state.user_rows])
+    user_rows = [row for state in states.values() for row in state.user_rows]
+    user_history.write(conn, user_rows)
+    # A re-fold may have replaced user rows too: its users count as written.
+    written = {row.user_id for row in history} | {row.user_id for row in user_rows}
+    store.refresh_user_facts(conn, written | refolded)
     return erased
 
 

@@ -98,3 +98,31 @@ ON CONFLICT (phone_number_id) DO UPDATE SET
     seconds_to_verify = EXCLUDED.seconds_to_verify,
     outcome = EXCLUDED.outcome
 """
+
+# 2FA adoption's changes of exactly these users, recomputed from both histories (0011's
+# view); after their phone facts, which say which phones were ever reserved.
+REFRESH_USER_FACTOR_CHANGES: Final[LiteralString] = """
+WITH fresh AS (
+    SELECT * FROM clerk.user_factor_changes_of_history WHERE user_id = ANY(%(user_ids)s)
+), gone AS (
+    DELETE FROM clerk.user_factor_changes AS c
+    WHERE c.user_id = ANY(%(user_ids)s)
+      AND NOT EXISTS (SELECT FROM fresh WHERE fresh.user_id = c.user_id AND fresh.month = c.month)
+)
+INSERT INTO clerk.user_factor_changes
+SELECT * FROM fresh
+ON CONFLICT (user_id, month) DO UPDATE SET
+    live = EXCLUDED.live,
+    two_factor = EXCLUDED.two_factor,
+    two_factor_on = EXCLUDED.two_factor_on,
+    two_factor_off = EXCLUDED.two_factor_off,
+    totp = EXCLUDED.totp,
+    totp_on = EXCLUDED.totp_on,
+    totp_off = EXCLUDED.totp_off,
+    backup_codes = EXCLUDED.backup_codes,
+    backup_codes_on = EXCLUDED.backup_codes_on,
+    backup_codes_off = EXCLUDED.backup_codes_off,
+    phone = EXCLUDED.phone,
+    phone_on = EXCLUDED.phone_on,
+    phone_off = EXCLUDED.phone_off
+"""

@@ -115,6 +115,13 @@ def refresh_facts(conn: psycopg.Connection, phone_ids: Iterable[str]) -> None:
         conn.execute(queries.REFRESH_PHONE_FACTS, {"phone_ids": ids})
 
 
+def refresh_user_facts(conn: psycopg.Connection, user_ids: Iterable[str]) -> None:
+    """Recompute clerk.user_factor_changes of these users, after both histories and facts."""
+    ids = sorted(set(user_ids))
+    if ids:
+        conn.execute(queries.REFRESH_USER_FACTOR_CHANGES, {"user_ids": ids})
+
+
 def _phone_row(row: dict[str, Any]) -> PhoneRow:
     return PhoneRow(row["user_id"], _values(row), row["deleted_at"])
 

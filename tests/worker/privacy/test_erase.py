@@ -78,7 +78,7 @@ def test_erasing_a_user_leaves_no_trace_of_their_numbers_in_any_table_or_payload
     # Only ids stay: the user's row, their inbox rows, history, and the tombstone.
     assert {t for t, _, _ in traces(conn, {ADA})} <= {
         "users", "phone_numbers", "phone_number_history", "webhook_events", "erased_users",
-        "user_history", "phone_facts",
+        "user_history", "phone_facts", "user_factor_changes",
     }  # fmt: skip
     assert conn.execute(
         "SELECT count(*) FROM clerk.webhook_events"
