@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Final, LiteralString
 
-import psycopg
 from psycopg import sql
+
+from worker import db
 
 SESSION: Final[LiteralString] = """
 SET work_mem = '256MB'; SET maintenance_work_mem = '1GB'; SET synchronous_commit = off
@@ -126,7 +127,7 @@ WHERE i.indrelid = ANY(%(tables)s::regclass[])
 
 def generate(url: str, users: int) -> None:
     """Fill a migrated, empty mirror: `users` users, twice as many phones, 10 rows each user."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with db.connect(url, autocommit=True) as conn:
         conn.execute(SESSION)
         tables = [f"clerk.{t}" for t in TABLES]
         indexes = conn.execute(INDEXES, {"tables": tables}).fetchall()

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from bench import report_data
+from worker import db
 
 RUNS = 3
 # The middle of the generated 700 days: about half of each phone's history lies after it.
@@ -74,7 +75,7 @@ def scans(conn: psycopg.Connection) -> dict[str, float]:
 
 
 def measure(url: str) -> dict[str, Any]:
-    with psycopg.connect(url, autocommit=True) as conn:
+    with db.connect(url, autocommit=True) as conn:
         scan = scans(conn)
         reports = {}
         for name, query, tables in QUERIES:
@@ -93,7 +94,7 @@ def run(url: str, users: int) -> dict[str, Any]:
     report_data.generate(url, users)
     took = time.perf_counter() - started
     print(f"  generated {users:,} users, {2 * users:,} phones, their history in {took:.0f} s")
-    with psycopg.connect(url) as conn:
+    with db.connect(url) as conn:
         counts = {
             t: conn.execute(sql.SQL(SCAN).format(sql.Identifier(t))).fetchone()
             for t in ("users", "phone_numbers", "phone_number_history", "user_history")

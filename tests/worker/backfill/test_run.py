@@ -718,5 +718,6 @@ def test_a_backfill_right_after_another_finds_the_lock_free(
             backfill.run(database_url, client)
             held = probe.execute(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ).fetchone()
             assert held == (0,)

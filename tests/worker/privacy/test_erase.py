@@ -77,8 +77,8 @@ def test_erasing_a_user_leaves_no_trace_of_their_numbers_in_any_table_or_payload
     assert traces(conn, ADA_NUMBERS) == []
     # Only ids stay: the user's row, their inbox rows, history, and the tombstone.
     assert {t for t, _, _ in traces(conn, {ADA})} <= {
-        "users", "phone_numbers", "phone_number_history", "webhook_events", "erased_users",
-        "user_history", "phone_facts", "user_factor_changes",
+        "users", "phone_numbers", "phone_number_history", "user_history", "webhook_events",
+        "erased_users", "phone_facts", "user_factor_changes",
     }  # fmt: skip
     assert conn.execute(
         "SELECT count(*) FROM clerk.webhook_events"
@@ -94,7 +94,7 @@ def test_erasing_a_user_leaves_no_trace_of_their_numbers_in_any_table_or_payload
         "SELECT deleted_at IS NOT NULL FROM clerk.users WHERE id = %s", (ADA,)
     ).fetchone() == (True,)
     for report in REPORTS.values():
-        conn.execute(report.sql, {"as_of": "2025-01-01T00:03:30Z"}).fetchall()
+        conn.execute(report.sql, {"as_of": "2025-01-01T00:03:30Z", "user_id": ADA}).fetchall()
     statuses_now = statuses(conn)
     assert {statuses_now[s] for s in ("msg_broken", "msg_pending", "msg_session")} == {"ignored"}
 
