@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -117,3 +120,46 @@ def test_migrate_without_database_url_says_which_variable(monkeypatch: pytest.Mo
     result = CliRunner().invoke(main, ["migrate"])
     assert result.exit_code == 2
     assert "DATABASE_URL is not set" in result.output
+
+
+EXISTING_HISTORY = """
+INSERT INTO clerk.phone_number_history
+    (phone_number_id, user_id, change, phone_number, region_code, reserved_for_second_factor,
+     default_second_factor, is_primary, verification_status, svix_id, effective_at, event_at)
+VALUES ('idn_1', 'user_1', 'created', '+12025550161', 'US', false, false, true, 'unverified',
+        'msg_1', '2025-01-10 00:00Z', '2025-01-10 00:00Z'),
+       ('idn_1', 'user_1', 'updated', '+12025550161', 'US', true, true, true, 'verified',
+        'msg_2', '2025-01-10 00:02Z', '2025-01-10 00:02Z');
+INSERT INTO clerk.user_history
+    (user_id, change, primary_phone_number_id, two_factor_enabled, totp_enabled,
+     backup_code_enabled, svix_id, effective_at, event_at)
+VALUES ('user_1', 'created', 'idn_1', false, false, false, 'msg_1', '2025-01-10 00:00Z',
+        '2025-01-10 00:00Z'),
+       ('user_1', 'updated', 'idn_1', true, false, false, 'msg_2', '2025-01-10 00:02Z',
+        '2025-01-10 00:02Z')
+"""
+
+
+def test_the_facts_migration_fills_the_facts_of_the_history_already_mirrored(
+    empty_db: str, tmp_path: Path
+) -> None:
+    for path in sorted(migrate.migrations_dir().glob("*.sql")):
+        if path.stem < "0011":
+            shutil.copy(path, tmp_path / path.name)
+    migrate.migrate(empty_db, tmp_path)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute(EXISTING_HISTORY)
+    assert "0011_report_facts" in migrate.migrate(empty_db)
+    with psycopg.connect(empty_db) as conn:
+        facts = conn.execute(
+            "SELECT phone_number_id, seconds_to_verify, outcome, ever_reserved"
+            " FROM clerk.phone_facts"
+        ).fetchall()
+        verify = conn.execute("SELECT * FROM clerk.report_time_to_verify").fetchall()
+        adoption = conn.execute(
+            "SELECT month, two_factor_users, two_factor_turned_on, phone_users"
+            " FROM clerk.report_two_factor_adoption"
+        ).fetchall()
+    assert facts == [("idn_1", 120.0, "verified", True)]
+    assert verify == [(date(2025, 1, 1), "US", 1, Decimal("120.000"), Decimal("120.000"))]
+    assert adoption == [(date(2025, 1, 1), 1, 1, 1)]
