@@ -83,7 +83,9 @@ def test_privacy_imports_only_the_mirror_and_the_inbox() -> None:
         assert all(under(m, "worker.privacy", "worker.mirror", "worker.inbox") for m in found), path
 
 
-@pytest.mark.parametrize("shared", ["config", "db", "logs", "metrics", "migrate", "task_names"])
+@pytest.mark.parametrize(
+    "shared", ["config", "db", "logs", "metrics", "migrate", "reports", "task_names"]
+)
 def test_shared_modules_import_no_room(shared: str) -> None:
     rooms = ("worker.mirror", "worker.inbox", "worker.backfill", "worker.cli", "worker.dev")
     rooms += ("worker.privacy",)

@@ -11,6 +11,7 @@ from flask import render_template, request
 from webhooks.console import charts, masking, queries
 from webhooks.console.blueprint import bp, moment
 from webhooks.runtime import runtime
+from worker.reports import REPORTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,56 +21,13 @@ class View:
     sql: LiteralString
 
 
-# The questions as README's Reporting states them; a test checks that every
-# clerk.report_* view in the database is listed here.
-VIEWS: Final[tuple[View, ...]] = (
-    View(
-        "verification_status",
-        "How many live phone numbers are in each verification status and strategy?",
-        "SELECT * FROM clerk.report_verification_status",
-    ),
-    View(
-        "phone_regions",
-        "Where are the live phone numbers, and how many of them are verified?",
-        "SELECT * FROM clerk.report_phone_regions",
-    ),
-    View(
-        "two_factor",
-        "How many live users have 2FA on, and what second factors do they hold?",
-        "SELECT * FROM clerk.report_two_factor",
-    ),
-    View(
-        "time_to_verify",
-        "How long does a number take to get verified, per month (UTC) and region?",
-        "SELECT * FROM clerk.report_time_to_verify",
-    ),
-    View(
-        "sync_health",
-        "Is the sync keeping up (pending, failed, dead events, oldest pending, last received)?",
-        "SELECT * FROM clerk.report_sync_health",
-    ),
-    View(
-        "integrity",
-        "Where does the live mirror contradict itself or Clerk's 2FA rules?",
-        "SELECT * FROM clerk.report_integrity",
-    ),
-    View(
-        "two_factor_adoption",
-        "How did 2FA adoption move, per month (UTC), by second factor?",
-        "SELECT * FROM clerk.report_two_factor_adoption",
-    ),
-    View(
-        "sms_verification_by_region_day",
-        "Per region and day, how many numbers were added and verified, and is any pumped?",
-        "SELECT * FROM clerk.report_sms_verification_by_region_day",
-    ),
-    View(
-        "shared_phone_numbers",
-        "Which numbers are held by more than one live user, or taken again after a deletion?",
-        "SELECT * FROM clerk.report_shared_phone_numbers",
-    ),
+# Every report of worker.reports that takes no parameter is a view the console shows.
+VIEWS: Final[tuple[View, ...]] = tuple(
+    View(name, report.question, report.sql)
+    for name, report in REPORTS.items()
+    if not report.parameters
 )
-AS_OF: Final[LiteralString] = "SELECT * FROM clerk.phone_numbers_as_of(%(as_of)s) ORDER BY id"
+AS_OF: Final[LiteralString] = REPORTS["phone_numbers_as_of"].sql
 # Columns whose values are phone numbers: shown masked, whatever the report.
 PHONE_COLUMNS = frozenset({"phone_number"})
 
