@@ -47,19 +47,25 @@ ORDER BY user_id, effective_at DESC
 """
 
 # Steps: 1 created unverified, 2 a second attempt, 3 verified (failed, expired: 5% each),
-# 4 reserved for 2FA (every 7th verified), 5 deleted (every 10th) or one more attempt.
+# 4 reserved for 2FA (every 7th verified), 5 deleted (every 10th, and every phone of a
+# deleted user, as the worker deletes them with their user) or one more attempt.
 PHONE_HISTORY: Final[LiteralString] = """
 INSERT INTO clerk.phone_number_history (phone_number_id, user_id, change, phone_number,
     region_code, reserved_for_second_factor, default_second_factor, is_primary,
     verification_status, verification_strategy, verification_attempts, created_at,
-    updated_at, deleted_at, svix_id, effective_at, event_at)
+    updated_at, deleted_at, svix_id, effective_at, event_at, valid_until)
 SELECT 'idn_' || g, 'user_' || ((g + 1) / 2),
-       CASE WHEN k = 1 THEN 'created' WHEN k = 5 AND g %% 10 = 9 THEN 'deleted'
+       CASE WHEN k = 1 THEN 'created'
+            WHEN k = 5 AND (g %% 10 = 9 OR (g + 1) / 2 %% 10 = 9) THEN 'deleted'
             ELSE 'updated' END,
        r.prefix || lpad((g %% 10000000)::text, 7, '0'), r.region,
        k >= 4 AND status = 'verified' AND g %% 7 = 0, k >= 4 AND status = 'verified' AND g %% 7 = 0,
-       g %% 2 = 1, CASE WHEN k < 3 THEN 'unverified' ELSE status END, 'phone_code', k,
-       t0, at, CASE WHEN k = 5 AND g %% 10 = 9 THEN at END, 'gen_p' || g || '_' || k, at, at
+       -- the user's primary is its even phone after its second row unless it has a third
+       -- (USER_HISTORY), as the fold marks it
+       (g %% 2 = 0) = ((g + 1) / 2 %% 3 <> 0 AND (g + 1) / 2 %% 10 <> 9),
+       CASE WHEN k < 3 THEN 'unverified' ELSE status END, 'phone_code', k,
+       t0, at, CASE WHEN k = 5 AND (g %% 10 = 9 OR (g + 1) / 2 %% 10 = 9) THEN at END,
+       'gen_p' || g || '_' || k, at, at, t0 + next_by
 FROM generate_series(1, 2 * %(users)s) AS g,
      LATERAL (SELECT timestamptz '2024-01-01 UTC' + (g::bigint * 7919 %% 60480000) * interval '1 s'
                      AS t0,
@@ -70,9 +76,12 @@ FROM generate_series(1, 2 * %(users)s) AS g,
                          [g %% 10 + 1] AS prefix,
                      (ARRAY['US', 'US', 'US', 'US', 'GB', 'GB', 'FR', 'DE', 'IN', 'BR'])
                          [g %% 10 + 1] AS region) AS r,
-     LATERAL (VALUES (1, interval '0'), (2, interval '30 s'), (3, (60 + g %% 600) * interval '1 s'),
-                     (4, (g %% 90) * interval '1 day' + interval '1 hour'),
-                     (5, (g %% 200 + 91) * interval '1 day')) AS s (k, offset_by),
+     LATERAL (SELECT (60 + g %% 600) * interval '1 s' AS o3,
+                     (g %% 90) * interval '1 day' + interval '1 hour' AS o4,
+                     (g %% 200 + 91) * interval '1 day' AS o5) AS o,
+     -- each step's offset and the next one's, which ends it (valid_until)
+     LATERAL (VALUES (1, interval '0', interval '30 s'), (2, interval '30 s', o3), (3, o3, o4),
+                     (4, o4, o5), (5, o5, NULL)) AS s (k, offset_by, next_by),
      LATERAL (SELECT t0 + offset_by AS at) AS t
 ORDER BY at
 """
@@ -98,6 +107,12 @@ FROM generate_series(1, %(users)s) AS g,
      LATERAL (SELECT timestamptz '2024-01-01 UTC' + g * interval '1 min' AS at) AS t
 """
 
+# Each user's primary_phone_problem, by migration 0012's own definition (as it fills it).
+PRIMARY_PHONE_PROBLEM: Final[LiteralString] = """
+UPDATE clerk.users AS u SET primary_phone_problem = m.primary_phone_problem
+FROM clerk.users_primary_phone_problem AS m
+WHERE m.id = u.id AND m.primary_phone_problem IS NOT NULL
+"""
 # The per-phone facts, from the generated history by the migration's own definition.
 PHONE_FACTS: Final[LiteralString] = """
 INSERT INTO clerk.phone_facts SELECT * FROM clerk.phone_facts_of_history
@@ -108,7 +123,8 @@ INSERT INTO clerk.user_factor_changes SELECT * FROM clerk.user_factor_changes_of
 """
 
 STEPS: Final[tuple[LiteralString, ...]] = (
-    USER_HISTORY, USERS, PHONE_HISTORY, PHONES, PHONE_FACTS, USER_FACTOR_CHANGES, INBOX,
+    USER_HISTORY, USERS, PHONE_HISTORY, PHONES, PRIMARY_PHONE_PROBLEM, PHONE_FACTS,
+    USER_FACTOR_CHANGES, INBOX,
 )  # fmt: skip
 TABLES: Final = (
     "user_history", "users", "phone_number_history", "phone_numbers", "phone_facts",

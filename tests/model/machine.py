@@ -33,6 +33,27 @@ UNION ALL
  EXCEPT ALL SELECT '+', * FROM clerk.user_factor_changes)
 """
 
+# Each history row's valid_until against the migration's definition (0012).
+STALE_VALID_UNTIL: Final[LiteralString] = """
+SELECT h.history_id, h.valid_until, v.valid_until
+FROM clerk.phone_number_history AS h JOIN clerk.phone_history_valid_until AS v USING (history_id)
+WHERE h.valid_until IS DISTINCT FROM v.valid_until
+"""
+# The live reports count a phone as live by its own deleted_at (0012): a live phone has a
+# user row and it is not deleted.
+LIVE_PHONES_OF_GONE_USERS: Final[LiteralString] = """
+SELECT p.id, p.user_id, u.deleted_at
+FROM clerk.phone_numbers AS p LEFT JOIN clerk.users AS u ON u.id = p.user_id
+WHERE p.deleted_at IS NULL AND (u.id IS NULL OR u.deleted_at IS NOT NULL)
+"""
+
+# users.primary_phone_problem against its definition (0012).
+STALE_PRIMARY_PHONE: Final[LiteralString] = """
+SELECT u.id, u.primary_phone_problem
+FROM clerk.users AS u JOIN clerk.users_primary_phone_problem AS m USING (id)
+WHERE u.primary_phone_problem IS DISTINCT FROM m.primary_phone_problem
+"""
+
 
 class Crash(RuntimeError):
     """A batch that dies mid-transaction."""
@@ -181,6 +202,9 @@ class Machine:
             _same(f"as of {moment}", self._as_of(moment), as_of(want.history, moment))
         _same_rows("phone facts against a recomputation", self._stale(STALE_FACTS), [])
         _same_rows("user factor changes against a recomputation", self._stale(STALE_CHANGES), [])
+        _same_rows("valid_until against a recomputation", self._stale(STALE_VALID_UNTIL), [])
+        _same_rows("live phones of deleted users", self._stale(LIVE_PHONES_OF_GONE_USERS), [])
+        _same_rows("primary_phone_problem", self._stale(STALE_PRIMARY_PHONE), [])
 
     def _stale(self, query: LiteralString) -> list[tuple[Any, ...]]:
         """Kept rows that differ from the histories' own (kept: -, recomputed: +)."""

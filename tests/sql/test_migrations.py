@@ -163,3 +163,37 @@ def test_the_facts_migration_fills_the_facts_of_the_history_already_mirrored(
     assert facts == [("idn_1", 120.0, "verified", True)]
     assert verify == [(date(2025, 1, 1), "US", 1, Decimal("120.000"), Decimal("120.000"))]
     assert adoption == [(date(2025, 1, 1), 1, 1, 1)]
+
+
+def test_the_as_of_migration_dates_the_end_of_each_history_row_already_mirrored(
+    empty_db: str, tmp_path: Path
+) -> None:
+    for path in sorted(migrate.migrations_dir().glob("*.sql")):
+        if path.stem < "0012":
+            shutil.copy(path, tmp_path / path.name)
+    migrate.migrate(empty_db, tmp_path)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute(EXISTING_HISTORY)
+        before = [
+            conn.execute(
+                "SELECT id, verification_status FROM clerk.phone_numbers_as_of(%s)", (at,)
+            ).fetchall()
+            for at in ("2025-01-10 00:01Z", "2025-01-10 00:02Z", "2025-01-09 00:00Z")
+        ]
+    assert "0012_report_shapes_at_scale" in migrate.migrate(empty_db)
+    with psycopg.connect(empty_db) as conn:
+        ends = conn.execute(
+            "SELECT svix_id, valid_until FROM clerk.phone_number_history ORDER BY svix_id"
+        ).fetchall()
+        after = [
+            conn.execute(
+                "SELECT id, verification_status FROM clerk.phone_numbers_as_of(%s)", (at,)
+            ).fetchall()
+            for at in ("2025-01-10 00:01Z", "2025-01-10 00:02Z", "2025-01-09 00:00Z")
+        ]
+    assert [(s, v.isoformat() if v else None) for s, v in ends] == [
+        ("msg_1", "2025-01-10T00:02:00+00:00"),
+        ("msg_2", None),
+    ]
+    assert before == [[("idn_1", "unverified")], [("idn_1", "verified")], []]
+    assert after == before

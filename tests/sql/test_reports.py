@@ -201,3 +201,33 @@ def test_integrity_reports_each_anomaly_once_without_phone_numbers(
         ),
     ]
     assert not any("+" in detail or "2025550" in detail for *_, detail in found)
+
+
+def test_a_primary_phone_written_under_another_user_changes_the_holder_s_finding(
+    conn: psycopg.Connection,
+) -> None:
+    # user_a is never written again after its first snapshot, yet its finding follows the
+    # phone its primary_phone_number_id names (users.primary_phone_problem, 0012).
+    def findings() -> list[tuple[Any, ...]]:
+        return [r for r in rows(conn, "report_integrity") if r[0] == "primary_phone_missing"]
+
+    apply(conn, snapshot("user_a", moment(1), [], primary="idn_x"))
+    assert findings() == [
+        ("primary_phone_missing", "user_a", "idn_x", "primary_phone_number_id is not in the mirror")
+    ]
+    apply(conn, snapshot("user_b", moment(2), [phone("idn_x", "+12025550161")]))
+    belongs = "primary_phone_number_id belongs to another user"
+    assert findings() == [("primary_phone_missing", "user_a", "idn_x", belongs)]
+    # user_a takes the phone: its finding goes, and user_b (not written) gets one.
+    apply(conn, snapshot("user_a", moment(3), [phone("idn_x", "+12025550161")], primary="idn_x"))
+    assert findings() == [("primary_phone_missing", "user_b", "idn_x", belongs)]
+    apply(conn, snapshot("user_a", moment(4), [], primary="idn_x"))
+    assert findings() == [
+        (
+            "primary_phone_missing",
+            "user_a",
+            "idn_x",
+            "primary_phone_number_id was deleted at 2025-01-04T00:00:00Z",
+        ),
+        ("primary_phone_missing", "user_b", "idn_x", belongs),
+    ]

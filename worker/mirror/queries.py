@@ -99,6 +99,26 @@ ON CONFLICT (phone_number_id) DO UPDATE SET
     outcome = EXCLUDED.outcome
 """
 
+# Until when each history row of these phones held (migration 0012 defines it, in the
+# view): only the rows whose end moved are written, most often the phone's previous newest.
+REFRESH_VALID_UNTIL: Final[LiteralString] = """
+UPDATE clerk.phone_number_history AS h
+SET valid_until = v.valid_until
+FROM clerk.phone_history_valid_until AS v
+WHERE v.phone_number_id = ANY(%(phone_ids)s) AND h.history_id = v.history_id
+  AND h.valid_until IS DISTINCT FROM v.valid_until
+"""
+
+# users.primary_phone_problem (migration 0012) of the users written and of the users whose
+# primary phone is one of the phones written, after both upserts.
+REFRESH_PRIMARY_PHONE_PROBLEM: Final[LiteralString] = """
+UPDATE clerk.users AS u
+SET primary_phone_problem = m.primary_phone_problem
+FROM clerk.users_primary_phone_problem AS m
+WHERE (m.id = ANY(%(user_ids)s) OR m.primary_phone_number_id = ANY(%(phone_ids)s))
+  AND u.id = m.id AND u.primary_phone_problem IS DISTINCT FROM m.primary_phone_problem
+"""
+
 # 2FA adoption's changes of exactly these users, recomputed from both histories (0011's
 # view); after their phone facts, which say which phones were ever reserved.
 REFRESH_USER_FACTOR_CHANGES: Final[LiteralString] = """

@@ -94,6 +94,17 @@ def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
         bulk.write(conn, bulk.USERS, users.values())
     if phones:
         bulk.write(conn, bulk.PHONES, phones.values())
+    refresh_primary_phones(conn, users, phones)
+
+
+def refresh_primary_phones(
+    conn: psycopg.Connection, user_ids: Iterable[str], phone_ids: Iterable[str]
+) -> None:
+    """Recompute users.primary_phone_problem where these users' or phones' rows changed."""
+    users, phones = sorted(set(user_ids)), sorted(set(phone_ids))
+    if users or phones:
+        params = {"user_ids": users, "phone_ids": phones}
+        conn.execute(queries.REFRESH_PRIMARY_PHONE_PROBLEM, params)
 
 
 def write_history(
@@ -109,9 +120,11 @@ def write_history(
 
 
 def refresh_facts(conn: psycopg.Connection, phone_ids: Iterable[str]) -> None:
-    """Recompute clerk.phone_facts of these phones from their history, after writing it."""
+    """Recompute what is kept of these phones' history (their clerk.phone_facts and each
+    row's valid_until), after writing it."""
     ids = sorted(set(phone_ids))
     if ids:
+        conn.execute(queries.REFRESH_VALID_UNTIL, {"phone_ids": ids})
         conn.execute(queries.REFRESH_PHONE_FACTS, {"phone_ids": ids})
 
 

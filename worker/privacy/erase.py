@@ -18,7 +18,8 @@ from typing import Final
 import psycopg
 
 from worker.inbox.queries import ERASED_NOTE
-from worker.mirror.queries import LOCK_USERS, REFRESH_PHONE_FACTS, REFRESH_USER_FACTOR_CHANGES
+from worker.mirror import store
+from worker.mirror.queries import LOCK_USERS, REFRESH_USER_FACTOR_CHANGES
 from worker.privacy import queries
 
 E164: Final = re.compile(r"^\+[1-9][0-9]{5,14}$")
@@ -71,7 +72,9 @@ def _erase_one(conn: psycopg.Connection, user_id: str, reason: str) -> int:
     params = {"user_id": user_id, "reason": reason, "erased_note": ERASED_NOTE}
     row = conn.execute(queries.USER_PHONE_IDS, params).fetchone()
     changed = sum(conn.execute(step, params).rowcount for step in _STEPS)
-    conn.execute(REFRESH_PHONE_FACTS, {"phone_ids": row[0] if row else []})
+    phone_ids = row[0] if row else []
+    store.refresh_facts(conn, phone_ids)
+    store.refresh_primary_phones(conn, [user_id], phone_ids)
     conn.execute(REFRESH_USER_FACTOR_CHANGES, {"user_ids": [user_id]})
     conn.execute(queries.TOMBSTONE, params)
     return changed
