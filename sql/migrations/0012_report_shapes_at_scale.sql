@@ -16,21 +16,23 @@ ALTER TABLE clerk.phone_number_history
 -- clerk_reporting reads this table column by column (0007); the new one is no number.
 GRANT SELECT (valid_until) ON clerk.phone_number_history TO clerk_reporting;
 
--- The one definition of valid_until, which the writers use (filtered on phone_number_id,
--- the partition, so the filter reaches the history's phone index) and a check compares
--- the column against.
+-- The one definition of valid_until, beside the value kept (kept_valid_until): the
+-- writers use it filtered on phone_number_id (the partition, so the filter reaches the
+-- history's phone index) and on the two differing, so that only the rows to change are
+-- joined back; a check compares them for every row.
 CREATE VIEW clerk.phone_history_valid_until AS
 SELECT history_id,
+       phone_number_id,
        lead(effective_at) OVER (PARTITION BY phone_number_id
                                 ORDER BY effective_at, event_at, svix_id COLLATE "C")
            AS valid_until,
-       phone_number_id
+       valid_until AS kept_valid_until
 FROM clerk.phone_number_history;
 
 UPDATE clerk.phone_number_history AS h
 SET valid_until = v.valid_until
 FROM clerk.phone_history_valid_until AS v
-WHERE v.history_id = h.history_id AND v.valid_until IS NOT NULL;
+WHERE v.history_id = h.history_id AND v.valid_until IS DISTINCT FROM v.kept_valid_until;
 
 -- History is written in about effective_at order (events arrive about when they happen),
 -- so a block range index lets an as-of skip the blocks written after its moment; where a

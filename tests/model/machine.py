@@ -35,9 +35,9 @@ UNION ALL
 
 # Each history row's valid_until against the migration's definition (0012).
 STALE_VALID_UNTIL: Final[LiteralString] = """
-SELECT h.history_id, h.valid_until, v.valid_until
-FROM clerk.phone_number_history AS h JOIN clerk.phone_history_valid_until AS v USING (history_id)
-WHERE h.valid_until IS DISTINCT FROM v.valid_until
+SELECT history_id, kept_valid_until, valid_until
+FROM clerk.phone_history_valid_until
+WHERE kept_valid_until IS DISTINCT FROM valid_until
 """
 # The live reports count a phone as live by its own deleted_at (0012): a live phone has a
 # user row and it is not deleted.

@@ -105,8 +105,8 @@ REFRESH_VALID_UNTIL: Final[LiteralString] = """
 UPDATE clerk.phone_number_history AS h
 SET valid_until = v.valid_until
 FROM clerk.phone_history_valid_until AS v
-WHERE v.phone_number_id = ANY(%(phone_ids)s) AND h.history_id = v.history_id
-  AND h.valid_until IS DISTINCT FROM v.valid_until
+WHERE v.phone_number_id = ANY(%(phone_ids)s)
+  AND v.valid_until IS DISTINCT FROM v.kept_valid_until AND h.history_id = v.history_id
 """
 
 # users.primary_phone_problem (migration 0012) of the users written and of the users whose
