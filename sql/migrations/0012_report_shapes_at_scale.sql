@@ -3,7 +3,13 @@
 -- history row up to t by phone, at full width, to keep each phone's last one.
 -- report_integrity joined every live user to every phone (12x a scan of both), and the
 -- live phone counts anti-joined every live phone to the deleted users, which the mirror's
--- own rules make redundant. Same questions, same columns, same rows.
+-- own rules make redundant. Same questions, same columns, same rows, but one: the per-user
+-- as-of now follows each phone's own rows, so it no longer returns, for a phone id that
+-- another user's snapshots took over (Clerk does not move phone ids), the last row the
+-- first user had.
+--
+-- Stop the workers of an earlier release before this migration: they would write history
+-- without valid_until and users without primary_phone_problem.
 --
 -- On an existing mirror this migration rewrites every history row but each phone's newest
 -- (to fill valid_until): about 8.5 minutes at 10,000,000 rows; (auto)vacuum then makes

@@ -78,6 +78,8 @@ class UserState:
     key: EventKey | None = None
     phones: dict[str, PhoneRow] = field(default_factory=dict)
     dirty_phones: set[str] = field(default_factory=set)
+    # Phones a re-fold found the user never had (worker.mirror.apply): their rows go.
+    removed_phones: set[str] = field(default_factory=set)
     tracked: UserTrack | None = None
     user_rows: list[UserHistoryRow] = field(default_factory=list)
 

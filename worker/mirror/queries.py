@@ -66,6 +66,11 @@ WHERE user_id = %(user_id)s AND version_ms >= %(since_ms)s AND status = 'process
   AND NOT (svix_id = ANY(%(exclude)s))
 """
 
+# Phones a re-fold found the user never had (worker.mirror.apply._refold).
+DELETE_PHONES: Final[LiteralString] = """
+DELETE FROM clerk.phone_numbers WHERE id = ANY(%(phone_ids)s) AND user_id = ANY(%(user_ids)s)
+"""
+
 # A late event made these rows redundant (same state as the row now before them).
 DELETE_HISTORY: Final[LiteralString] = """
 DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
@@ -107,6 +112,22 @@ SET valid_until = v.valid_until
 FROM clerk.phone_history_valid_until AS v
 WHERE v.phone_number_id = ANY(%(phone_ids)s)
   AND v.valid_until IS DISTINCT FROM v.kept_valid_until AND h.history_id = v.history_id
+"""
+
+# The user locks do not order two workers of which one writes a user and the other, under
+# another user, the phone the first names as primary: each would refresh
+# users.primary_phone_problem without seeing the other's rows. So before its upserts each
+# locks every phone id it involves: the phones it writes, the primary ids its users will
+# have (passed in with them) and the ones they have now (read here, before the upsert);
+# in one statement, in one global order (of the keys).
+LOCK_PRIMARY_PHONES: Final[LiteralString] = """
+SELECT count(pg_advisory_xact_lock(k))
+FROM (SELECT DISTINCT hashtextextended('phone ' || p, 0) AS k
+      FROM (SELECT unnest(%(phone_ids)s::text[]) AS p
+            UNION ALL
+            SELECT primary_phone_number_id FROM clerk.users
+            WHERE id = ANY(%(user_ids)s) AND primary_phone_number_id IS NOT NULL) AS ids
+      ORDER BY 1) AS locks
 """
 
 # users.primary_phone_problem (migration 0012) of the users written and of the users whose

@@ -77,11 +77,16 @@ def load_history_from(
 def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
     """Upsert users and the phones the fold touched, one statement per table."""
     users, phones = {}, {}
+    primaries: set[str] = set()
+    removed: dict[str, str] = {}
     digest = pii.hasher()
     for state in states:
         if state.key is None:
             continue
         users[state.user_id] = _user_values(state, state.key)
+        if state.fields is not None and state.fields.primary_phone_number_id is not None:
+            primaries.add(state.fields.primary_phone_number_id)
+        removed.update(dict.fromkeys(state.removed_phones, state.user_id))
         for phone_id in sorted(state.dirty_phones):
             phone = state.phones[phone_id]
             phones[phone_id] = (
@@ -89,12 +94,25 @@ def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
                 phone.user_id,
                 *_phone_values(phone.values, phone.deleted_at, digest),
             )
+    lock_primary_phones(conn, users, [*phones, *primaries, *removed])
+    if removed:
+        params = {"phone_ids": sorted(removed), "user_ids": sorted(set(removed.values()))}
+        conn.execute(queries.DELETE_PHONES, params)
     # ON CONFLICT DO UPDATE may touch a row once per statement: the dicts keep ids unique.
     if users:
         bulk.write(conn, bulk.USERS, users.values())
     if phones:
         bulk.write(conn, bulk.PHONES, phones.values())
-    refresh_primary_phones(conn, users, phones)
+    refresh_primary_phones(conn, users, [*phones, *removed])
+
+
+def lock_primary_phones(
+    conn: psycopg.Connection, user_ids: Iterable[str], phone_ids: Iterable[str]
+) -> None:
+    """Before writing these users and phones: serialize with writers of the same phone ids."""
+    users, phones = sorted(set(user_ids)), sorted(set(phone_ids))
+    if users or phones:
+        conn.execute(queries.LOCK_PRIMARY_PHONES, {"user_ids": users, "phone_ids": phones})
 
 
 def refresh_primary_phones(

@@ -71,8 +71,9 @@ def erase_users(
 def _erase_one(conn: psycopg.Connection, user_id: str, reason: str) -> int:
     params = {"user_id": user_id, "reason": reason, "erased_note": ERASED_NOTE}
     row = conn.execute(queries.USER_PHONE_IDS, params).fetchone()
-    changed = sum(conn.execute(step, params).rowcount for step in _STEPS)
     phone_ids = row[0] if row else []
+    store.lock_primary_phones(conn, [user_id], phone_ids)
+    changed = sum(conn.execute(step, params).rowcount for step in _STEPS)
     store.refresh_facts(conn, phone_ids)
     store.refresh_primary_phones(conn, [user_id], phone_ids)
     conn.execute(REFRESH_USER_FACTOR_CHANGES, {"user_ids": [user_id]})

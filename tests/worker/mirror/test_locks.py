@@ -9,7 +9,9 @@ from typing import Any
 import psycopg
 
 from tests.conftest import fixture_body
+from tests.crafted import moment, phone, snapshot
 from tests.processes import wait_for
+from tests.worker.mirror.helpers import put
 from worker.mirror import apply as mirror
 
 # Chosen so that the order of their lock keys (hashtextextended) is the reverse of theirs.
@@ -71,3 +73,49 @@ def test_a_batch_and_an_isolated_apply_of_the_same_users_do_not_deadlock(
         thread.join(10)
         assert not thread.is_alive()
     assert (second.processed, second.retrying, errors) == (["i_dee"], [], [])
+
+
+def test_a_user_and_its_primary_phone_written_at_once_under_another_user_agree(
+    database_url: str,
+) -> None:
+    # Worker 1 writes user_a, whose primary phone is idn_x; worker 2, at the same time,
+    # writes idn_x under user_b. Their user locks differ: only the phone locks make the
+    # second wait, so that one of them refreshes user_a's finding seeing both.
+    a = snapshot("user_a", moment(1), [], primary="idn_x")
+    b = snapshot("user_b", moment(1), [phone("idn_x", "+12025550161")])
+    done: list[BaseException | None] = []
+
+    def write_b(conn: psycopg.Connection) -> None:
+        try:
+            with conn.transaction():
+                put(conn, b, "msg_b")
+                mirror.apply_ids(conn, ["msg_b"])
+            done.append(None)
+        except BaseException as exc:  # reported by the assertion below
+            done.append(exc)
+
+    with (
+        psycopg.connect(database_url, autocommit=True) as probe,
+        psycopg.connect(database_url) as first,
+        psycopg.connect(database_url) as second,
+    ):
+        with first.transaction():
+            put(first, a, "msg_a")
+            mirror.apply_ids(first, ["msg_a"])
+            thread = threading.Thread(target=write_b, args=(second,))
+            thread.start()
+            wait_for(
+                lambda: bool(done) or waits_for_a_user_lock(probe, second.info.backend_pid),
+                10,
+                "the second writer done or waiting",
+            )
+        thread.join(10)
+        assert not thread.is_alive()
+        found = probe.execute(
+            "SELECT id, primary_phone_problem FROM clerk.users ORDER BY id"
+        ).fetchall()
+    assert done == [None]
+    assert found == [
+        ("user_a", "primary_phone_number_id belongs to another user"),
+        ("user_b", None),
+    ]
