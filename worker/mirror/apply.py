@@ -196,6 +196,10 @@ def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> s
     store.write_history(conn, added, [old[r] for r in removed])
     state.fields, state.deleted_at = fresh.fields, fresh.deleted_at
     state.key = max(key for key in (state.key, fresh.key) if key is not None)
+    if deleted_before:
+        # In order, nothing after the deletion counts: no phone is written again (the
+        # history checkpoint may still list a phone id another user has taken since).
+        return {r.phone_number_id for r in (*added, *removed)}
     # A phone the user holds that the re-fold never reaches (created after a deletion that
     # now comes first, which ends the fold) never was: in-order delivery has no row of it.
     for phone_id in set(state.phones) - set(fresh.phones):

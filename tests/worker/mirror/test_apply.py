@@ -228,3 +228,23 @@ def test_a_deletion_dated_before_an_applied_snapshot_leaves_the_phones_of_in_ord
     assert [{k: v for k, v in state.items() if k != "users"} for state in states] == [
         {k: v for k, v in states[0].items() if k != "users"}
     ] * 2
+
+
+def test_a_late_event_of_a_deleted_user_writes_none_of_its_old_phones_again(
+    conn: psycopg.Connection,
+) -> None:
+    # user_b's snapshots took over idn_x (Clerk never moves a phone id; the mirror must
+    # still not resurrect it): a late event of the deleted user_a re-folds after its
+    # deletion, where nothing counts, and must leave idn_x as user_b holds it.
+    x = phone("idn_x", "+12025550161")
+    for body, svix_id in (
+        (snapshot("user_a", moment(1), [x]), "a1"),
+        (snapshot("user_b", moment(2), [x]), "b2"),
+        (deletion("user_a", moment(3)), "a3"),
+        (snapshot("user_a", moment(5), [x]), "a5"),
+        (snapshot("user_a", moment(4), [x]), "a4"),
+    ):
+        put(conn, body, svix_id)
+        drain(conn)
+    rows = conn.execute("SELECT id, user_id, deleted_at FROM clerk.phone_numbers").fetchall()
+    assert rows == [("idn_x", "user_b", None)]
