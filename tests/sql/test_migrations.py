@@ -140,15 +140,20 @@ VALUES ('user_1', 'created', 'idn_1', false, false, false, 'msg_1', '2025-01-10 
 """
 
 
+def _mirrored_before(url: str, tmp_path: Path, stem: str) -> None:
+    """Migrate up to (not including) migration `stem` and mirror EXISTING_HISTORY."""
+    for path in sorted(migrate.migrations_dir().glob("*.sql")):
+        if path.stem < stem:
+            shutil.copy(path, tmp_path / path.name)
+    migrate.migrate(url, tmp_path)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(EXISTING_HISTORY)
+
+
 def test_the_facts_migration_fills_the_facts_of_the_history_already_mirrored(
     empty_db: str, tmp_path: Path
 ) -> None:
-    for path in sorted(migrate.migrations_dir().glob("*.sql")):
-        if path.stem < "0011":
-            shutil.copy(path, tmp_path / path.name)
-    migrate.migrate(empty_db, tmp_path)
-    with psycopg.connect(empty_db, autocommit=True) as conn:
-        conn.execute(EXISTING_HISTORY)
+    _mirrored_before(empty_db, tmp_path, "0011")
     assert "0011_report_facts" in migrate.migrate(empty_db)
     with psycopg.connect(empty_db) as conn:
         facts = conn.execute(
@@ -168,12 +173,8 @@ def test_the_facts_migration_fills_the_facts_of_the_history_already_mirrored(
 def test_the_as_of_migration_dates_the_end_of_each_history_row_already_mirrored(
     empty_db: str, tmp_path: Path
 ) -> None:
-    for path in sorted(migrate.migrations_dir().glob("*.sql")):
-        if path.stem < "0012":
-            shutil.copy(path, tmp_path / path.name)
-    migrate.migrate(empty_db, tmp_path)
+    _mirrored_before(empty_db, tmp_path, "0012")
     with psycopg.connect(empty_db, autocommit=True) as conn:
-        conn.execute(EXISTING_HISTORY)
         before = [
             conn.execute(
                 "SELECT id, verification_status FROM clerk.phone_numbers_as_of(%s)", (at,)
