@@ -194,12 +194,13 @@ def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> s
     added = [r for r in rows if r not in old]
     removed = [r for r in old if r not in wanted]
     store.write_history(conn, added, [old[r] for r in removed])
+    changed = {r.phone_number_id for r in (*added, *removed)}
     state.fields, state.deleted_at = fresh.fields, fresh.deleted_at
     state.key = max(key for key in (state.key, fresh.key) if key is not None)
     if deleted_before:
         # In order, nothing after the deletion counts: no phone is written again (the
         # history checkpoint may still list a phone id another user has taken since).
-        return {r.phone_number_id for r in (*added, *removed)}
+        return changed
     # A phone the user holds that the re-fold never reaches (created after a deletion that
     # now comes first, which ends the fold) never was: in-order delivery has no row of it.
     for phone_id in set(state.phones) - set(fresh.phones):
@@ -208,7 +209,7 @@ def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> s
         state.removed_phones.add(phone_id)
     state.phones.update(fresh.phones)
     state.dirty_phones.update(fresh.phones)
-    return {r.phone_number_id for r in (*added, *removed)}
+    return changed
 
 
 def _applied_since(

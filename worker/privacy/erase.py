@@ -19,7 +19,7 @@ import psycopg
 
 from worker.inbox.queries import ERASED_NOTE
 from worker.mirror import store
-from worker.mirror.queries import LOCK_USERS, REFRESH_USER_FACTOR_CHANGES
+from worker.mirror.queries import LOCK_USERS
 from worker.privacy import queries
 
 E164: Final = re.compile(r"^\+[1-9][0-9]{5,14}$")
@@ -76,7 +76,7 @@ def _erase_one(conn: psycopg.Connection, user_id: str, reason: str) -> int:
     changed = sum(conn.execute(step, params).rowcount for step in _STEPS)
     store.refresh_facts(conn, phone_ids)
     store.refresh_primary_phones(conn, [user_id], phone_ids)
-    conn.execute(REFRESH_USER_FACTOR_CHANGES, {"user_ids": [user_id]})
+    store.refresh_user_facts(conn, [user_id])
     conn.execute(queries.TOMBSTONE, params)
     return changed
 
