@@ -11,7 +11,7 @@ from celery import Celery
 
 from bench import db, procs
 from bench.noop_app import NOOP_TASK
-from tests.processes import running, worker_argv
+from tests.support.processes import running, worker_argv
 from worker.db import connect
 from worker.task_names import DRAIN_TASK
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench import payloads, procs
 from bench.baseline_apps import NAIVE_TABLE
-from tests.processes import free_port, running, wait_for, web_ready
+from tests.support.processes import free_port, running, wait_for, web_ready
 from worker.db import connect
 
 APPS = {

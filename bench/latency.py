@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import payloads, procs
-from tests.processes import free_port, running, wait_for, web_ready, worker_argv
+from tests.support.processes import free_port, running, wait_for, web_ready, worker_argv
 from worker.db import connect
 
 # Inbox timing of the run's events: received (committed before the 2xx) to applied.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_SECRET
+from tests.support.signing import TEST_SECRET
 
 ROOT = Path(__file__).parent.parent
 FRAMEWORKS = ("flask", "celery", "click", "httpx", "psycopg", "psycopg_pool", "redis")

@@ -9,8 +9,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import STORY, TEST_SECRET, every_database, fixture_body, sign
-from tests.processes import free_port, running, wait_for, web_argv, web_ready, worker_argv
+from tests.support.bodies import STORY, fixture_body
+from tests.support.databases import every_database
+from tests.support.processes import free_port, running, wait_for, web_argv, web_ready, worker_argv
+from tests.support.signing import TEST_SECRET, sign
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

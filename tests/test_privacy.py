@@ -14,9 +14,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import FIXTURES, STORY, TEST_SECRET, fixture_body, sign
-from tests.processes import free_port, running, wait_for, web_argv, web_ready, worker_argv
 from tests.sql.test_reporting_role import login_in
+from tests.support.bodies import FIXTURES, STORY, fixture_body
+from tests.support.processes import free_port, running, wait_for, web_argv, web_ready, worker_argv
+from tests.support.signing import TEST_SECRET, sign
 from tests.worker.privacy.helpers import traces, with_and_without_plus
 from worker.cli.report import REPORTS, run_report
 

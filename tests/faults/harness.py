@@ -12,9 +12,9 @@ from typing import Any
 import psycopg
 from celery import Celery
 
-from tests.conftest import _with_dbname, create_database, drop_database
 from tests.faults.synth import Event, newest_per_user
-from tests.processes import wait_for
+from tests.support.databases import create_database, drop_database, with_dbname
+from tests.support.processes import wait_for
 from tests.worker.mirror.helpers import mirror_state, put
 from worker.mirror import apply as mirror
 from worker.mirror.events import EPOCH
@@ -66,7 +66,7 @@ def one_by_one(server_url: str, template: str, events: list[Event]) -> dict[str,
     each in one transaction, so that neither sees (and drains) the other's events.
     """
     name = create_database(server_url, template=template)
-    url = _with_dbname(server_url, name)
+    url = with_dbname(server_url, name)
     shares = [[e for e in events if int(e[1]["data"]["id"][-6:]) % 2 == k] for k in (0, 1)]
     try:
         with ThreadPoolExecutor(2) as pool:

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from tests.conftest import fixture_body
+from tests.support.bodies import fixture_body
 from worker.inbox import insert as inbox
 from worker.mirror.events import envelope
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.faults.harness import Waker, assert_applied_exactly_once, drained_counts, wait_processed
 from tests.faults.synth import Event, store_at
-from tests.processes import running, worker_argv
+from tests.support.processes import running, worker_argv
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import TEST_SECRET, sign
 from tests.faults.harness import beat_argv, wait_processed
 from tests.faults.synth import snapshot
-from tests.processes import running, wait_for, web_argv, web_ready, worker_argv
+from tests.support.processes import running, wait_for, web_argv, web_ready, worker_argv
+from tests.support.signing import TEST_SECRET, sign
 from worker.dev import services as devservices
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from tests.faults.harness import (
     wait_processed,
 )
 from tests.faults.synth import Event, store_at
-from tests.processes import running, stop, wait_for, worker_argv
+from tests.support.processes import running, stop, wait_for, worker_argv
 
 pytestmark = pytest.mark.slow
 

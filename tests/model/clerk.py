@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.crafted import phone, snapshot
+from tests.support.crafted import phone, snapshot
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 START_MS = 1_735_689_600_000  # 2025-01-01, Clerk's clock in the model

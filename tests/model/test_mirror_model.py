@@ -49,7 +49,7 @@ def test_the_mirror_matches_the_oracle_at_a_fixed_seed(worker_pool: str) -> None
 def test_the_mirror_matches_the_oracle_for_as_long_as_the_soak_runs(
     services: dict[str, str], template_db: str, far_template_db: str
 ) -> None:
-    from tests.conftest import _with_dbname, create_database, drop_database
+    from tests.support.databases import create_database, drop_database, with_dbname
 
     minutes = float(os.environ.get("CLERK_MIRROR_SOAK_MINUTES", "30"))
     deadline = time.monotonic() + minutes * 60
@@ -59,7 +59,7 @@ def test_the_mirror_matches_the_oracle_for_as_long_as_the_soak_runs(
         print(f"soak run {runs + 1}: seed {seed}", flush=True)
         template = (template_db, far_template_db)[runs % 2]
         name = create_database(services["postgres"], template=template, far=runs % 2 == 1)
-        url = _with_dbname(services["postgres"], name)
+        url = with_dbname(services["postgres"], name)
         db.open_pool(url)
         try:
             machine = _run(url, seed, steps=5_000, seconds=deadline - time.monotonic())

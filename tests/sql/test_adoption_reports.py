@@ -9,8 +9,8 @@ from typing import Any
 
 import psycopg
 
-from tests.crafted import apply, deletion, moment, phone, snapshot
 from tests.sql.test_history_reports import IN_ORDER
+from tests.support.crafted import apply, deletion, moment, phone, snapshot
 from tests.worker.mirror.helpers import deliver
 
 ADOPTION = "SELECT * FROM clerk.report_two_factor_adoption"

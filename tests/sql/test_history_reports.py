@@ -10,8 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import STORY, every_database
-from tests.crafted import HIGH_ID, LOW_ID, apply, deletion, moment, ms, phone, snapshot
+from tests.support.bodies import STORY
+from tests.support.crafted import HIGH_ID, LOW_ID, apply, deletion, moment, ms, phone, snapshot
+from tests.support.databases import every_database
 from tests.worker.mirror.helpers import deliver, drain, put
 
 

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import _with_dbname, create_database, drop_database
+from tests.support.databases import create_database, drop_database, with_dbname
 from worker import migrate
 from worker.cli.main import main
 
@@ -62,7 +62,7 @@ HISTORY_EXTRA = {"phone_number_id", "change", "svix_id", "effective_at", "record
 @pytest.fixture
 def empty_db(services: dict[str, str]) -> Iterator[str]:
     name = create_database(services["postgres"])
-    yield _with_dbname(services["postgres"], name)
+    yield with_dbname(services["postgres"], name)
     drop_database(services["postgres"], name)
 
 

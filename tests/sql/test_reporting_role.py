@@ -12,7 +12,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import STORY, create_database, drop_database
+from tests.support.bodies import STORY
+from tests.support.databases import create_database, drop_database
 from tests.worker.mirror.helpers import deliver
 from worker import migrate
 from worker.cli.report import REPORTS, run_report

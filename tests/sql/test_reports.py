@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import every_database
-from tests.crafted import apply, deletion, moment, phone, snapshot
+from tests.support.crafted import apply, deletion, moment, phone, snapshot
+from tests.support.databases import every_database
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import TEST_SECRET, sign
-from tests.crafted import apply, deletion, moment, ms, phone, snapshot
+from tests.support.crafted import apply, deletion, moment, ms, phone, snapshot
+from tests.support.signing import TEST_SECRET, sign
 from tests.worker.mirror.helpers import drain
 from webhooks import create_app
 from worker.privacy import erase, pii

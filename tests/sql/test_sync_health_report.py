@@ -7,7 +7,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from tests.crafted import moment, phone, snapshot
+from tests.support.crafted import moment, phone, snapshot
 from tests.worker.mirror.helpers import drain, put
 from worker.inbox import claim
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import psycopg
 
-from tests.conftest import STORY
 from tests.sql.test_history_reports import IN_ORDER, STEP_TIMES
+from tests.support.bodies import STORY
 from tests.worker.mirror.helpers import deliver
 
 ADA = "user_2pAdaExample0000000000001"

@@ -8,10 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import TEST_SECRET
+from tests.support.signing import OTHER_SECRET, TEST_SECRET
 from webhooks import create_app
-
-OTHER_SECRET = "whsec_" + "b3RoZXItc2VjcmV0LWZvci1yb3RhdGlvbi10ZXN0"
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import re
 import psycopg
 from flask.testing import FlaskClient
 
-from tests.conftest import FIXTURES, STORY
+from tests.support.bodies import FIXTURES, STORY
 from tests.worker.mirror.helpers import deliver, put
 
 PASSWORD = "correct horse battery staple"

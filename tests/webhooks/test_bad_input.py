@@ -13,8 +13,9 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import mutations
-from tests.conftest import fixture_body, sign
+from tests.support import mutations
+from tests.support.bodies import fixture_body
+from tests.support.signing import sign
 from worker import db, tasks
 
 URL = "/webhooks/clerk"

@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import fixture_body, sign
-from tests.webhooks.conftest import OTHER_SECRET
+from tests.support.bodies import fixture_body
+from tests.support.signing import OTHER_SECRET, sign
 from webhooks import create_app
 from worker.config import ConfigError
 

@@ -11,7 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import TEST_SECRET, fixture_body
+from tests.support.bodies import fixture_body
+from tests.support.signing import TEST_SECRET
 from tests.webhooks.console_helpers import (
     DEAD_ID,
     PASSWORD,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import TEST_SECRET
-from tests.processes import free_port, running, wait_for, web_argv, web_ready
+from tests.support.processes import free_port, running, wait_for, web_argv, web_ready
+from tests.support.signing import TEST_SECRET
 from tests.webhooks.console_helpers import DEAD_ID, PASSWORD, raw_numbers_in, seed
 
 CHROMIUM_FLAGS = [

@@ -14,8 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from psycopg_pool import ConnectionPool
 
-from tests.conftest import fixture_body, sign
-from tests.processes import wait_for
+from tests.support.bodies import fixture_body
+from tests.support.processes import wait_for
+from tests.support.signing import sign
 
 
 class AnswerLost:

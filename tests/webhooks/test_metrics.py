@@ -10,7 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import fixture_body, sign
+from tests.support.bodies import fixture_body
+from tests.support.signing import sign
 from worker import db, tasks
 
 URL = "/webhooks/clerk"

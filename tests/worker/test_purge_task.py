@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tests.conftest import STORY
+from tests.support.bodies import STORY
 from tests.worker.mirror.helpers import deliver, mirror_state
 from worker import config, db, tasks
 from worker.app import PURGE_EVERY_S, celery_settings

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import fixture_body
+from tests.support.bodies import fixture_body
 from tests.worker.mirror.helpers import put, statuses
 from worker import db, tasks
 from worker.inbox import claim

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from celery import Celery
 
-from tests.processes import running, wait_for, worker_argv
+from tests.support.processes import running, wait_for, worker_argv
 from tests.worker.mirror.helpers import put
 from worker.inbox.claim import BACKOFF_S
 from worker.task_names import DRAIN_TASK

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.conftest import STORY
+from tests.support.bodies import STORY
 from tests.worker.mirror.helpers import deliver, mirror_state
 from worker.cli.main import main
 

@@ -12,7 +12,8 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.conftest import STORY, _with_dbname, create_database, drop_database, fixture_body
+from tests.support.bodies import STORY, fixture_body
+from tests.support.databases import create_database, drop_database, with_dbname
 from tests.worker.mirror.helpers import deliver, put
 from worker.cli import common
 from worker.cli.main import main
@@ -67,7 +68,7 @@ def test_a_database_without_the_schema_says_to_migrate(
 ) -> None:
     name = create_database(services["postgres"])
     try:
-        monkeypatch.setenv("DATABASE_URL", _with_dbname(services["postgres"], name))
+        monkeypatch.setenv("DATABASE_URL", with_dbname(services["postgres"], name))
         assert_clean(run("status"), common.EXIT_DATABASE, "clerk-mirror migrate")
     finally:
         drop_database(services["postgres"], name)

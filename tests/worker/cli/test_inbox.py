@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.conftest import STORY
+from tests.support.bodies import STORY
 from tests.worker.mirror.helpers import deliver, put, statuses
 from tests.worker.test_retries import bob_event
 from worker.cli.main import main

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import STORY
+from tests.support.bodies import STORY
 from tests.worker.mirror.helpers import deliver
 from worker.cli.main import main
 from worker.privacy import pii, rehash

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.conftest import STORY
-from tests.crafted import apply, moment, phone, snapshot
+from tests.support.bodies import STORY
+from tests.support.crafted import apply, moment, phone, snapshot
 from tests.worker.mirror.helpers import deliver
 from worker.cli.main import main
 from worker.cli.report import REPORTS

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import STORY
+from tests.support.bodies import STORY
 from tests.worker.mirror.helpers import deliver, drain, mirror_state, put, statuses
 from tests.worker.test_retries import BOB, bob_event
 from worker.inbox import ops

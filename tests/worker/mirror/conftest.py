@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import every_database
+from tests.support.databases import every_database
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

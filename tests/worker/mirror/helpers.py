@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from tests.conftest import fixture_body
+from tests.support.bodies import fixture_body
 from worker.inbox import insert as inbox
 from worker.mirror import apply as mirror
 from worker.mirror.events import envelope

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from tests.conftest import STORY
-from tests.crafted import deletion, moment, phone, snapshot
+from tests.support.bodies import STORY
+from tests.support.crafted import deletion, moment, phone, snapshot
 from tests.worker.mirror.helpers import deliver, drain, mirror_state, put, statuses
 from worker.mirror import bulk
 
@@ -176,7 +176,7 @@ def test_ignored_types_are_stored_as_ignored_and_change_nothing(conn: psycopg.Co
 def test_unusable_signed_event_is_marked_failed_with_reason(
     conn: psycopg.Connection, mutate: object, reason: str
 ) -> None:
-    from tests.conftest import fixture_body
+    from tests.support.bodies import fixture_body
 
     body = fixture_body(STORY[0])
     mutate(body["data"])  # type: ignore[operator]

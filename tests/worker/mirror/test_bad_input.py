@@ -11,9 +11,10 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tests import mutations
-from tests.conftest import FAR_ZONE, fixture_body
-from tests.crafted import ms
+from tests.support import mutations
+from tests.support.bodies import fixture_body
+from tests.support.crafted import ms
+from tests.support.databases import FAR_ZONE
 from tests.worker.mirror.helpers import drain, mirror_state, put
 from worker.inbox import insert as inbox
 from worker.mirror.events import MAX_MS, InvalidEvent, envelope, ms_to_datetime, parse_event

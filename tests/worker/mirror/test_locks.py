@@ -8,9 +8,9 @@ from typing import Any
 
 import psycopg
 
-from tests.conftest import fixture_body
-from tests.crafted import moment, phone, snapshot
-from tests.processes import wait_for
+from tests.support.bodies import fixture_body
+from tests.support.crafted import moment, phone, snapshot
+from tests.support.processes import wait_for
 from tests.worker.mirror.helpers import put
 from worker.mirror import apply as mirror
 

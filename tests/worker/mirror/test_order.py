@@ -6,8 +6,8 @@ from typing import Any
 
 import psycopg
 
-from tests.conftest import FAR_ZONE
-from tests.crafted import HIGH_ID, LOW_ID, moment, phone, snapshot
+from tests.support.crafted import HIGH_ID, LOW_ID, moment, phone, snapshot
+from tests.support.databases import FAR_ZONE
 from tests.worker.mirror.helpers import drain, mirror_state, put
 
 NUMBER = "+12025550181"

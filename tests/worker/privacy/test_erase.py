@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import STORY, fixture_body
-from tests.crafted import ms
+from tests.support.bodies import STORY, fixture_body
+from tests.support.crafted import ms
 from tests.worker.mirror.helpers import deliver, drain, mirror_state, put, statuses
 from tests.worker.privacy.helpers import searched_columns, traces, with_and_without_plus
 from worker.backfill import page, sync_runs

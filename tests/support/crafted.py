@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from tests.conftest import fixture_body
+from tests.support.bodies import fixture_body
 from tests.worker.mirror.helpers import drain, put
 
 # Two svix-ids whose order Python (code points, as COLLATE "C") and an en-US ICU collation

@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.conftest import STORY, fixture_body
+from tests.support.bodies import STORY, fixture_body
 
 Path = tuple[str | int, ...]
 MISSING = object()

@@ -1,0 +1,1 @@
+"""What tests import: signed bodies, databases, crafted events, processes. Never a conftest."""
