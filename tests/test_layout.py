@@ -84,7 +84,7 @@ def test_privacy_imports_only_the_mirror_and_the_inbox() -> None:
 
 
 @pytest.mark.parametrize(
-    "shared", ["config", "db", "logs", "metrics", "migrate", "reports", "task_names"]
+    "shared", ["config", "db", "logs", "metrics", "migrate", "reports", "sqlfiles", "task_names"]
 )
 def test_shared_modules_import_no_room(shared: str) -> None:
     rooms = ("worker.mirror", "worker.inbox", "worker.backfill", "worker.cli", "worker.dev")

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support.databases import create_database, drop_database, with_dbname
-from worker import migrate
+from worker import migrate, sqlfiles
 from worker.cli.main import main
 
 CONTRACT = {
@@ -78,7 +78,8 @@ def columns(url: str, table: str) -> set[str]:
 
 def test_migrate_builds_the_contract_schema_from_empty(empty_db: str) -> None:
     applied = migrate.migrate(empty_db)
-    assert applied == sorted(p.stem for p in migrate.migrations_dir().glob("*.sql"))
+    assert list(applied.versions) == sorted(p.stem for p in migrate.migrations_dir().glob("*.sql"))
+    assert len(applied.objects) == len(sqlfiles.repeatables(sqlfiles.root()))
     for table, expected in CONTRACT.items():
         assert expected <= columns(empty_db, table), table
     history = columns(empty_db, "phone_number_history")
@@ -104,13 +105,24 @@ def test_two_releases_migrating_at_once_apply_each_file_once(empty_db: str) -> N
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(len(r) for r in results) == [0, len(list(migrate.migrations_dir().glob("*.sql")))]
+    everything = migrate.migrate(empty_db)  # up to date by now
+    assert not everything.versions
+    assert not everything.objects
+    assert sorted(len(r.versions) for r in results) == [
+        0,
+        len(sqlfiles.migrations(sqlfiles.root())),
+    ]
+    assert sorted(len(r.objects) for r in results) == [
+        0,
+        len(sqlfiles.repeatables(sqlfiles.root())),
+    ]
 
 
 def test_an_edited_migration_is_refused(empty_db: str, tmp_path: Path) -> None:
-    (tmp_path / "0001_a.sql").write_text("CREATE TABLE clerk.a (x int);")
-    assert migrate.migrate(empty_db, tmp_path) == ["0001_a"]
-    (tmp_path / "0001_a.sql").write_text("CREATE TABLE clerk.a (x bigint);")
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "0001_a.sql").write_text("CREATE TABLE clerk.a (x int);")
+    assert migrate.migrate(empty_db, tmp_path).versions == ("0001_a",)
+    (tmp_path / "migrations" / "0001_a.sql").write_text("CREATE TABLE clerk.a (x bigint);")
     with pytest.raises(migrate.MigrationError, match=r"0001_a\.sql changed"):
         migrate.migrate(empty_db, tmp_path)
 
@@ -142,9 +154,10 @@ VALUES ('user_1', 'created', 'idn_1', false, false, false, 'msg_1', '2025-01-10 
 
 def _mirrored_before(url: str, tmp_path: Path, stem: str) -> None:
     """Migrate up to (not including) migration `stem` and mirror EXISTING_HISTORY."""
+    (tmp_path / "migrations").mkdir()
     for path in sorted(migrate.migrations_dir().glob("*.sql")):
         if path.stem < stem:
-            shutil.copy(path, tmp_path / path.name)
+            shutil.copy(path, tmp_path / "migrations" / path.name)
     migrate.migrate(url, tmp_path)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(EXISTING_HISTORY)
@@ -154,7 +167,7 @@ def test_the_facts_migration_fills_the_facts_of_the_history_already_mirrored(
     empty_db: str, tmp_path: Path
 ) -> None:
     _mirrored_before(empty_db, tmp_path, "0011")
-    assert "0011_report_facts" in migrate.migrate(empty_db)
+    assert "0011_report_facts" in migrate.migrate(empty_db).versions
     with psycopg.connect(empty_db) as conn:
         facts = conn.execute(
             "SELECT phone_number_id, seconds_to_verify, outcome, ever_reserved"
@@ -181,7 +194,7 @@ def test_the_as_of_migration_dates_the_end_of_each_history_row_already_mirrored(
             ).fetchall()
             for at in ("2025-01-10 00:01Z", "2025-01-10 00:02Z", "2025-01-09 00:00Z")
         ]
-    assert "0012_report_shapes_at_scale" in migrate.migrate(empty_db)
+    assert "0012_report_shapes_at_scale" in migrate.migrate(empty_db).versions
     with psycopg.connect(empty_db) as conn:
         ends = conn.execute(
             "SELECT svix_id, valid_until FROM clerk.phone_number_history ORDER BY svix_id"

@@ -134,7 +134,7 @@ def test_migration_succeeds_when_the_role_already_exists_from_another_database(
         applied = migrate.migrate(psycopg.conninfo.make_conninfo(**info))
     finally:
         drop_database(services["postgres"], name)
-    assert "0002_reporting_role" in applied
+    assert "0002_reporting_role" in applied.versions
 
 
 RAW = ("+12025550143", "+447700900123", "+33612345678", "+819012345678")

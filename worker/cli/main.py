@@ -24,8 +24,16 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Create or upgrade the clerk schema; safe to run again."""
-    applied = migrations.migrate(database_url())
-    click.echo(f"applied {', '.join(applied)}" if applied else "schema is up to date")
+    try:
+        done = migrations.migrate(database_url())
+    except migrations.MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    if done.versions:
+        click.echo(f"applied {', '.join(done.versions)}")
+    if done.objects:
+        click.echo(f"ran sql/{', sql/'.join(done.objects)}")
+    if not done.versions and not done.objects:
+        click.echo("schema is up to date")
 
 
 main.add_command(replay)
