@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Tools spawned by tests and Procfile lines (celery, gunicorn, clerk-mirror) come from the venv.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install test test-tools soak run bench clean
+.PHONY: install test test-tools soak run bench schema clean
 
 install: $(STAMP)
 
@@ -51,6 +51,11 @@ bench: install
 	else \
 	  echo "no benchmarks yet: bench/__main__.py does not exist"; \
 	fi
+
+# sql/schema.sql anew, from a database that migrate builds on DATABASE_URL's server (else the
+# local one); tests/sql/test_schema.py checks that migrate still builds exactly that.
+schema: install
+	$(BIN)/python -m tests.support.schema
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info

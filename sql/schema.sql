@@ -1,0 +1,943 @@
+CREATE SCHEMA clerk;
+
+CREATE FUNCTION clerk.mask_phone_number(raw text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+DECLARE
+    digits text := regexp_replace(raw, '[^0-9]', '', 'g');
+    cc int;
+BEGIN
+    IF left(btrim(raw), 1) <> '+' THEN
+        cc := 0;
+    ELSIF left(digits, 1) IN ('1', '7') THEN
+        cc := 1;
+    ELSIF left(digits, 2) IN (
+        '20', '27', '30', '31', '32', '33', '34', '36', '39', '40', '41', '43',
+        '44', '45', '46', '47', '48', '49', '51', '52', '53', '54', '55', '56',
+        '57', '58', '60', '61', '62', '63', '64', '65', '66', '81', '82', '84',
+        '86', '90', '91', '92', '93', '94', '95', '98') THEN
+        cc := 2;
+    ELSE
+        cc := 3;
+    END IF;
+    IF length(digits) - cc < 3 THEN
+        RETURN repeat('•', length(digits));
+    END IF;
+    RETURN CASE WHEN cc > 0 THEN '+' || left(digits, cc) || ' ' ELSE '' END
+        || repeat('•', length(digits) - cc - 2) || right(digits, 2);
+END
+$$;
+
+CREATE FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone) RETURNS TABLE(id text, user_id text, phone_number_masked text, phone_number_hash text, region_code text, reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean, verification_status text, verification_strategy text, verification_attempts integer, verification_expire_at timestamp with time zone, linked_to jsonb, created_at timestamp with time zone, updated_at timestamp with time zone, deleted_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    AS $$
+SELECT h.phone_number_id, h.user_id, h.phone_number_masked, h.phone_number_hash,
+       h.region_code, h.reserved_for_second_factor, h.default_second_factor, h.is_primary,
+       h.verification_status, h.verification_strategy, h.verification_attempts,
+       h.verification_expire_at, h.linked_to, h.created_at, h.updated_at, h.deleted_at
+FROM clerk.phone_number_history AS h
+WHERE h.effective_at <= phone_numbers_as_of.at
+  AND (h.valid_until > phone_numbers_as_of.at OR h.valid_until IS NULL)
+$$;
+
+COMMENT ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone) IS 'What did clerk.phone_numbers hold at a past moment (--as-of)?';
+
+CREATE FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone, for_user_id text) RETURNS TABLE(id text, user_id text, phone_number_masked text, phone_number_hash text, region_code text, reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean, verification_status text, verification_strategy text, verification_attempts integer, verification_expire_at timestamp with time zone, linked_to jsonb, created_at timestamp with time zone, updated_at timestamp with time zone, deleted_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    AS $$
+SELECT * FROM clerk.phone_numbers_as_of(phone_numbers_as_of.at) AS a
+WHERE a.user_id = phone_numbers_as_of.for_user_id
+$$;
+
+COMMENT ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone, for_user_id text) IS 'What did clerk.phone_numbers hold for one user (--user-id) at a past moment (--as-of)?';
+
+CREATE FUNCTION clerk.sms_verification_by_region_day(min_added integer DEFAULT 20, min_rise numeric DEFAULT 0.25, min_z numeric DEFAULT 4) RETURNS TABLE(day date, region_code text, added bigint, verified bigint, failed bigint, expired bigint, verification_rate numeric, unverified_share numeric, baseline_added bigint, baseline_unverified_share numeric, suspicious boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+WITH outcomes AS (
+    -- one count per row, in the window's (and phone_facts_added_idx's) order
+    SELECT region_code, added_day, outcome, count(*) AS phones
+    FROM clerk.phone_facts
+    GROUP BY region_code, added_day, outcome
+), daily AS (
+    SELECT added_day AS day, region_code,
+           sum(phones)::bigint AS added,
+           coalesce(sum(phones) FILTER (WHERE outcome = 'verified'), 0)::bigint AS verified,
+           coalesce(sum(phones) FILTER (WHERE outcome = 'failed'), 0)::bigint AS failed,
+           coalesce(sum(phones) FILTER (WHERE outcome = 'expired'), 0)::bigint AS expired
+    FROM outcomes
+    GROUP BY region_code, added_day
+), with_baseline AS (
+    SELECT d.*,
+           sum(added) OVER w AS baseline_added,
+           sum(added - verified) OVER w AS baseline_unverified
+    FROM daily AS d
+    WINDOW w AS (PARTITION BY region_code ORDER BY day
+                 RANGE BETWEEN interval '28 days' PRECEDING AND interval '1 day' PRECEDING)
+), shares AS (
+    SELECT b.*,
+           (added - verified)::numeric / added AS share,
+           baseline_unverified::numeric / NULLIF(baseline_added, 0) AS base,
+           least(greatest(baseline_unverified::numeric / NULLIF(baseline_added, 0), 0.01), 0.99)
+               AS p
+    FROM with_baseline AS b
+)
+SELECT day, region_code, added, verified, failed, expired,
+       round(verified::numeric / added, 4),
+       round(share, 4),
+       coalesce(baseline_added, 0)::bigint,
+       round(base, 4),
+       coalesce(added >= sms_verification_by_region_day.min_added
+                AND baseline_added >= sms_verification_by_region_day.min_added
+                AND share - base >= sms_verification_by_region_day.min_rise
+                AND (share - p) / sqrt(p * (1 - p) / added) >= sms_verification_by_region_day.min_z,
+                false)
+FROM shares
+ORDER BY day, region_code NULLS LAST
+$$;
+
+COMMENT ON FUNCTION clerk.sms_verification_by_region_day(min_added integer, min_rise numeric, min_z numeric) IS 'report_sms_verification_by_region_day with thresholds of your own (min_added, min_rise, min_z)';
+
+CREATE TABLE clerk.erased_users (
+    user_id text NOT NULL,
+    erased_at timestamp with time zone DEFAULT now() NOT NULL,
+    reason text NOT NULL,
+    CONSTRAINT erased_users_reason_check CHECK ((reason = ANY (ARRAY['request'::text, 'deleted'::text])))
+);
+
+CREATE TABLE clerk.phone_facts (
+    phone_number_id text NOT NULL,
+    user_id text NOT NULL,
+    region_code text,
+    first_seen_at timestamp with time zone NOT NULL,
+    first_verified_at timestamp with time zone,
+    first_verified_region_code text,
+    ever_failed boolean NOT NULL,
+    ever_expired boolean NOT NULL,
+    ever_reserved boolean NOT NULL,
+    added_day date NOT NULL,
+    verified_month date,
+    seconds_to_verify double precision,
+    outcome text
+);
+
+CREATE TABLE clerk.phone_number_history (
+    history_id bigint NOT NULL,
+    phone_number_id text NOT NULL,
+    user_id text NOT NULL,
+    change text NOT NULL,
+    phone_number text,
+    region_code text,
+    reserved_for_second_factor boolean NOT NULL,
+    default_second_factor boolean NOT NULL,
+    is_primary boolean NOT NULL,
+    verification_status text,
+    verification_strategy text,
+    verification_attempts integer,
+    verification_expire_at timestamp with time zone,
+    linked_to jsonb DEFAULT '[]'::jsonb,
+    created_at timestamp with time zone,
+    updated_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    svix_id text NOT NULL,
+    effective_at timestamp with time zone NOT NULL,
+    event_at timestamp with time zone NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    phone_number_masked text GENERATED ALWAYS AS (clerk.mask_phone_number(phone_number)) STORED,
+    phone_number_hash text,
+    valid_until timestamp with time zone,
+    CONSTRAINT phone_number_history_change_check CHECK ((change = ANY (ARRAY['created'::text, 'updated'::text, 'deleted'::text])))
+)
+WITH (fillfactor='90');
+
+CREATE VIEW clerk.phone_facts_of_history AS
+ SELECT phone_number_id,
+    min(user_id) AS user_id,
+    min(region_code) AS region_code,
+    min(effective_at) AS first_seen_at,
+    min(effective_at) FILTER (WHERE ((verification_status = 'verified'::text) AND (change <> 'deleted'::text))) AS first_verified_at,
+    (array_agg(region_code ORDER BY effective_at, event_at, (svix_id COLLATE "C")) FILTER (WHERE ((verification_status = 'verified'::text) AND (change <> 'deleted'::text))))[1] AS first_verified_region_code,
+    COALESCE(bool_or((verification_status = 'failed'::text)), false) AS ever_failed,
+    COALESCE(bool_or((verification_status = 'expired'::text)), false) AS ever_expired,
+    bool_or(reserved_for_second_factor) AS ever_reserved,
+    ((min(effective_at) AT TIME ZONE 'UTC'::text))::date AS added_day,
+    (date_trunc('month'::text, (min(effective_at) FILTER (WHERE ((verification_status = 'verified'::text) AND (change <> 'deleted'::text))) AT TIME ZONE 'UTC'::text)))::date AS verified_month,
+    (EXTRACT(epoch FROM (min(effective_at) FILTER (WHERE ((verification_status = 'verified'::text) AND (change <> 'deleted'::text))) - min(effective_at))))::double precision AS seconds_to_verify,
+        CASE
+            WHEN bool_or(((verification_status = 'verified'::text) AND (change <> 'deleted'::text))) THEN 'verified'::text
+            WHEN bool_or((verification_status = 'failed'::text)) THEN 'failed'::text
+            WHEN bool_or((verification_status = 'expired'::text)) THEN 'expired'::text
+            ELSE NULL::text
+        END AS outcome
+   FROM phone_number_history
+  GROUP BY phone_number_id;
+
+COMMENT ON VIEW clerk.phone_facts_of_history IS 'What does each phone''s whole history say about it now (first seen, first verified, outcome)?';
+
+CREATE VIEW clerk.phone_history_valid_until AS
+ SELECT history_id,
+    phone_number_id,
+    lead(effective_at) OVER (PARTITION BY phone_number_id ORDER BY effective_at, event_at, (svix_id COLLATE "C")) AS valid_until,
+    valid_until AS kept_valid_until
+   FROM phone_number_history;
+
+COMMENT ON VIEW clerk.phone_history_valid_until IS 'Until when did each phone history row hold?';
+
+ALTER TABLE clerk.phone_number_history ALTER COLUMN history_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME clerk.phone_number_history_history_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE clerk.phone_numbers (
+    id text NOT NULL,
+    user_id text NOT NULL,
+    phone_number text,
+    region_code text,
+    reserved_for_second_factor boolean NOT NULL,
+    default_second_factor boolean NOT NULL,
+    is_primary boolean NOT NULL,
+    verification_status text,
+    verification_strategy text,
+    verification_attempts integer,
+    verification_expire_at timestamp with time zone,
+    linked_to jsonb DEFAULT '[]'::jsonb,
+    created_at timestamp with time zone,
+    updated_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    phone_number_masked text GENERATED ALWAYS AS (clerk.mask_phone_number(phone_number)) STORED,
+    phone_number_hash text
+);
+
+CREATE TABLE clerk.users (
+    id text NOT NULL,
+    primary_phone_number_id text,
+    two_factor_enabled boolean,
+    totp_enabled boolean,
+    backup_code_enabled boolean,
+    created_at timestamp with time zone,
+    updated_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    version_ms bigint NOT NULL,
+    version_event_ms bigint NOT NULL,
+    version_svix_id text NOT NULL,
+    synced_at timestamp with time zone DEFAULT now() NOT NULL,
+    primary_phone_problem text
+);
+
+CREATE VIEW clerk.report_integrity AS
+ SELECT 'several_default_second_factors'::text AS kind,
+    user_id,
+    NULL::text AS phone_number_id,
+    ((count(*) || ' phone numbers are default_second_factor: '::text) || string_agg(id, ', '::text ORDER BY id)) AS detail
+   FROM phone_numbers p
+  WHERE ((deleted_at IS NULL) AND default_second_factor AND (user_id IN ( SELECT user_id
+           FROM phone_numbers d
+          WHERE ((deleted_at IS NULL) AND default_second_factor)
+          GROUP BY user_id
+         HAVING (count(*) > 1))))
+  GROUP BY user_id
+UNION ALL
+ SELECT 'default_not_reserved'::text AS kind,
+    user_id,
+    id AS phone_number_id,
+    'default_second_factor but not reserved_for_second_factor'::text AS detail
+   FROM phone_numbers p
+  WHERE ((deleted_at IS NULL) AND default_second_factor AND (NOT reserved_for_second_factor))
+UNION ALL
+ SELECT 'reserved_not_verified'::text AS kind,
+    user_id,
+    id AS phone_number_id,
+    ('reserved_for_second_factor but verification_status is '::text || COALESCE(verification_status, 'null'::text)) AS detail
+   FROM phone_numbers p
+  WHERE ((deleted_at IS NULL) AND reserved_for_second_factor AND (verification_status IS DISTINCT FROM 'verified'::text))
+UNION ALL
+ SELECT 'two_factor_without_factor'::text AS kind,
+    id AS user_id,
+    NULL::text AS phone_number_id,
+    'two_factor_enabled with no phone reserved_for_second_factor, no TOTP, no backup codes'::text AS detail
+   FROM users u
+  WHERE ((deleted_at IS NULL) AND two_factor_enabled AND (totp_enabled IS NOT TRUE) AND (backup_code_enabled IS NOT TRUE) AND (NOT (EXISTS ( SELECT
+           FROM phone_numbers p
+          WHERE ((user_id = id) AND (deleted_at IS NULL) AND reserved_for_second_factor)))))
+UNION ALL
+ SELECT 'primary_phone_missing'::text AS kind,
+    id AS user_id,
+    primary_phone_number_id AS phone_number_id,
+    primary_phone_problem AS detail
+   FROM users u
+  WHERE ((primary_phone_problem IS NOT NULL) AND (deleted_at IS NULL))
+  ORDER BY 1, 2, 3 NULLS FIRST;
+
+COMMENT ON VIEW clerk.report_integrity IS 'Where does the live mirror contradict itself or Clerk''s 2FA rules?';
+
+CREATE VIEW clerk.report_phone_regions AS
+ SELECT region_code,
+    count(*) AS phone_numbers,
+    count(*) FILTER (WHERE (verification_status = 'verified'::text)) AS verified,
+    round(((count(*) FILTER (WHERE (verification_status = 'verified'::text)))::numeric / (NULLIF(count(*), 0))::numeric), 4) AS verified_share
+   FROM phone_numbers p
+  WHERE (deleted_at IS NULL)
+  GROUP BY region_code
+  ORDER BY (count(*)) DESC, region_code;
+
+COMMENT ON VIEW clerk.report_phone_regions IS 'Where are the live phone numbers, and how many of them are verified?';
+
+CREATE VIEW clerk.report_shared_phone_numbers AS
+ WITH holdings AS (
+         SELECT phone_number,
+            phone_number_hash,
+            phone_number_masked,
+            region_code,
+            user_id,
+            COALESCE(created_at, ( SELECT min(effective_at) AS min
+                   FROM phone_number_history h
+                  WHERE (phone_number_id = id))) AS held_from,
+            ((deleted_at IS NULL) AND (deleted_at IS NULL)) AS live,
+            deleted_at AS user_deleted_at
+           FROM (phone_numbers p
+             JOIN users u ON ((id = user_id)))
+          WHERE (phone_number IS NOT NULL)
+        ), reheld AS (
+         SELECT DISTINCT phone_number,
+            user_id
+           FROM (holdings a
+             JOIN holdings b ON (((phone_number = phone_number) AND (user_id <> user_id))))
+          WHERE ((user_deleted_at IS NOT NULL) AND (held_from >= user_deleted_at))
+        ), numbers AS (
+         SELECT phone_number,
+            max(phone_number_hash) AS phone_number_hash,
+            max(phone_number_masked) AS phone_number_masked,
+            max(region_code) AS region_code,
+            count(DISTINCT user_id) FILTER (WHERE live) AS live_users,
+            count(DISTINCT user_id) FILTER (WHERE (user_deleted_at IS NOT NULL)) AS deleted_users,
+            ( SELECT count(*) AS count
+                   FROM reheld r
+                  WHERE (phone_number = phone_number)) AS reheld_users
+           FROM holdings h
+          GROUP BY phone_number
+         HAVING (count(DISTINCT user_id) > 1)
+        )
+ SELECT phone_number_hash,
+    phone_number_masked,
+    region_code,
+    live_users,
+    deleted_users,
+    reheld_users,
+    ARRAY( SELECT user_id
+           FROM holdings x
+          WHERE (phone_number = phone_number)
+          GROUP BY user_id
+          ORDER BY (min(held_from)), user_id) AS user_ids
+   FROM numbers n
+  WHERE ((live_users > 1) OR (reheld_users > 0))
+  ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, ARRAY( SELECT user_id
+           FROM holdings x
+          WHERE (phone_number = phone_number)
+          GROUP BY user_id
+          ORDER BY (min(held_from)), user_id);
+
+COMMENT ON VIEW clerk.report_shared_phone_numbers IS 'Which numbers do several live users hold, or did a new user take after a deletion?';
+
+CREATE VIEW clerk.report_sms_verification_by_region_day AS
+ SELECT day,
+    region_code,
+    added,
+    verified,
+    failed,
+    expired,
+    verification_rate,
+    unverified_share,
+    baseline_added,
+    baseline_unverified_share,
+    suspicious
+   FROM sms_verification_by_region_day() sms_verification_by_region_day(day, region_code, added, verified, failed, expired, verification_rate, unverified_share, baseline_added, baseline_unverified_share, suspicious);
+
+COMMENT ON VIEW clerk.report_sms_verification_by_region_day IS 'Per region and day, how many numbers were added and verified; is it SMS pumping?';
+
+CREATE TABLE clerk.webhook_events (
+    svix_id text NOT NULL,
+    event_type text NOT NULL,
+    payload bytea,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    processed_at timestamp with time zone,
+    user_id text,
+    version_ms bigint,
+    event_ms bigint,
+    next_attempt_at timestamp with time zone,
+    source text DEFAULT 'webhook'::text NOT NULL,
+    CONSTRAINT webhook_events_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text])))
+);
+
+CREATE VIEW clerk.report_sync_health AS
+ SELECT count(*) FILTER (WHERE (status = 'pending'::text)) AS pending,
+    count(*) FILTER (WHERE (status = 'failed'::text)) AS failed,
+    count(*) FILTER (WHERE (status = 'dead'::text)) AS dead,
+    round(EXTRACT(epoch FROM (now() - min(received_at) FILTER (WHERE (status = 'pending'::text)))), 3) AS oldest_pending_seconds,
+    max(received_at) AS last_received_at,
+    count(*) FILTER (WHERE (received_at > (now() - '01:00:00'::interval))) AS received_last_hour
+   FROM webhook_events;
+
+COMMENT ON VIEW clerk.report_sync_health IS 'Is the sync keeping up (pending, failed, dead events, oldest pending, last received)?';
+
+CREATE VIEW clerk.report_time_to_verify AS
+ WITH durations AS (
+         SELECT verified_month AS month,
+            first_verified_region_code AS region_code,
+            seconds_to_verify AS seconds
+           FROM phone_facts
+          WHERE (verified_month IS NOT NULL)
+        )
+ SELECT month,
+    region_code,
+    count(*) AS verified,
+    round((percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY seconds))::numeric, 3) AS median_seconds,
+    round((percentile_cont((0.9)::double precision) WITHIN GROUP (ORDER BY seconds))::numeric, 3) AS p90_seconds
+   FROM durations
+  GROUP BY month, region_code
+  ORDER BY month, region_code;
+
+COMMENT ON VIEW clerk.report_time_to_verify IS 'How long does a number take to get verified, per month (UTC) and region?';
+
+CREATE VIEW clerk.report_two_factor AS
+ WITH user_counts AS (
+         SELECT count(*) AS users,
+            count(*) FILTER (WHERE two_factor_enabled) AS two_factor_users,
+            count(*) FILTER (WHERE (two_factor_enabled AND totp_enabled)) AS with_totp,
+            count(*) FILTER (WHERE (two_factor_enabled AND backup_code_enabled)) AS with_backup_codes
+           FROM users
+          WHERE (deleted_at IS NULL)
+        ), phone_counts AS (
+         SELECT count(DISTINCT user_id) FILTER (WHERE reserved_for_second_factor) AS with_reserved_phone,
+            count(DISTINCT user_id) FILTER (WHERE default_second_factor) AS with_default_phone
+           FROM (phone_numbers p
+             JOIN users u ON ((id = user_id)))
+          WHERE ((deleted_at IS NULL) AND (reserved_for_second_factor OR default_second_factor) AND two_factor_enabled AND (deleted_at IS NULL))
+        ), counts AS (
+         SELECT users,
+            two_factor_users,
+            with_totp,
+            with_backup_codes,
+            with_reserved_phone,
+            with_default_phone
+           FROM user_counts,
+            phone_counts
+        )
+ SELECT users,
+    two_factor_users,
+    round(((two_factor_users)::numeric / (NULLIF(users, 0))::numeric), 4) AS two_factor_share,
+    with_reserved_phone,
+    round(((with_reserved_phone)::numeric / (NULLIF(two_factor_users, 0))::numeric), 4) AS with_reserved_phone_share,
+    with_default_phone,
+    round(((with_default_phone)::numeric / (NULLIF(two_factor_users, 0))::numeric), 4) AS with_default_phone_share,
+    with_totp,
+    round(((with_totp)::numeric / (NULLIF(two_factor_users, 0))::numeric), 4) AS with_totp_share,
+    with_backup_codes,
+    round(((with_backup_codes)::numeric / (NULLIF(two_factor_users, 0))::numeric), 4) AS with_backup_codes_share
+   FROM counts;
+
+COMMENT ON VIEW clerk.report_two_factor IS 'How many live users have 2FA on, and what second factors do they hold?';
+
+CREATE TABLE clerk.user_factor_changes (
+    user_id text NOT NULL,
+    month date NOT NULL,
+    live integer NOT NULL,
+    two_factor integer NOT NULL,
+    two_factor_on boolean NOT NULL,
+    two_factor_off boolean NOT NULL,
+    totp integer NOT NULL,
+    totp_on boolean NOT NULL,
+    totp_off boolean NOT NULL,
+    backup_codes integer NOT NULL,
+    backup_codes_on boolean NOT NULL,
+    backup_codes_off boolean NOT NULL,
+    phone integer NOT NULL,
+    phone_on boolean NOT NULL,
+    phone_off boolean NOT NULL
+);
+
+CREATE VIEW clerk.report_two_factor_adoption AS
+ WITH monthly AS (
+         SELECT month,
+            sum(live) AS live,
+            sum(two_factor) AS two_factor,
+            count(*) FILTER (WHERE two_factor_on) AS two_factor_on,
+            count(*) FILTER (WHERE two_factor_off) AS two_factor_off,
+            sum(totp) AS totp,
+            count(*) FILTER (WHERE totp_on) AS totp_on,
+            count(*) FILTER (WHERE totp_off) AS totp_off,
+            sum(backup_codes) AS backup_codes,
+            count(*) FILTER (WHERE backup_codes_on) AS backup_on,
+            count(*) FILTER (WHERE backup_codes_off) AS backup_off,
+            sum(phone) AS phone,
+            count(*) FILTER (WHERE phone_on) AS phone_on,
+            count(*) FILTER (WHERE phone_off) AS phone_off
+           FROM user_factor_changes
+          GROUP BY month
+        ), months AS (
+         SELECT (generate_series((min(month))::timestamp with time zone, (max(month))::timestamp with time zone, '1 mon'::interval))::date AS month
+           FROM monthly
+        ), running AS (
+         SELECT month,
+            sum(COALESCE(live, (0)::bigint)) OVER w AS users,
+            sum(COALESCE(two_factor, (0)::bigint)) OVER w AS two_factor_users,
+            COALESCE(two_factor_on, (0)::bigint) AS two_factor_turned_on,
+            COALESCE(two_factor_off, (0)::bigint) AS two_factor_turned_off,
+            sum(COALESCE(totp, (0)::bigint)) OVER w AS totp_users,
+            COALESCE(totp_on, (0)::bigint) AS totp_turned_on,
+            COALESCE(totp_off, (0)::bigint) AS totp_turned_off,
+            sum(COALESCE(backup_codes, (0)::bigint)) OVER w AS backup_codes_users,
+            COALESCE(backup_on, (0)::bigint) AS backup_codes_turned_on,
+            COALESCE(backup_off, (0)::bigint) AS backup_codes_turned_off,
+            sum(COALESCE(phone, (0)::bigint)) OVER w AS phone_users,
+            COALESCE(phone_on, (0)::bigint) AS phone_turned_on,
+            COALESCE(phone_off, (0)::bigint) AS phone_turned_off
+           FROM (months m
+             LEFT JOIN monthly c USING (month))
+          WINDOW w AS (ORDER BY month)
+        )
+ SELECT month,
+    (users)::bigint AS users,
+    (two_factor_users)::bigint AS two_factor_users,
+    two_factor_turned_on,
+    two_factor_turned_off,
+    round((two_factor_users / NULLIF(users, (0)::numeric)), 4) AS two_factor_share,
+    (totp_users)::bigint AS totp_users,
+    totp_turned_on,
+    totp_turned_off,
+    (backup_codes_users)::bigint AS backup_codes_users,
+    backup_codes_turned_on,
+    backup_codes_turned_off,
+    (phone_users)::bigint AS phone_users,
+    phone_turned_on,
+    phone_turned_off
+   FROM running
+  ORDER BY month;
+
+COMMENT ON VIEW clerk.report_two_factor_adoption IS 'How did 2FA adoption (TOTP, backup codes, phone) move, per month (UTC)?';
+
+CREATE VIEW clerk.report_verification_status AS
+ SELECT verification_status,
+    verification_strategy,
+    count(*) AS phone_numbers,
+    round(((count(*))::numeric / NULLIF(sum(count(*)) OVER (), (0)::numeric)), 4) AS share
+   FROM phone_numbers p
+  WHERE (deleted_at IS NULL)
+  GROUP BY verification_status, verification_strategy
+  ORDER BY (count(*)) DESC, verification_status, verification_strategy;
+
+COMMENT ON VIEW clerk.report_verification_status IS 'How many live phone numbers are in each verification status and strategy?';
+
+CREATE TABLE clerk.schema_migrations (
+    version text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE clerk.schema_repeatables (
+    path text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE clerk.sync_run_users (
+    run_id bigint NOT NULL,
+    user_id text NOT NULL
+);
+
+CREATE TABLE clerk.sync_runs (
+    id bigint NOT NULL,
+    kind text DEFAULT 'backfill'::text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    status text DEFAULT 'running'::text NOT NULL,
+    pages integer DEFAULT 0 NOT NULL,
+    users_seen integer DEFAULT 0 NOT NULL,
+    users_changed integer DEFAULT 0 NOT NULL,
+    next_offset integer DEFAULT 0 NOT NULL,
+    error text,
+    reconcile boolean DEFAULT false NOT NULL,
+    tombstoned integer DEFAULT 0 NOT NULL,
+    after_user_id text,
+    CONSTRAINT sync_runs_kind_check CHECK ((kind = 'backfill'::text)),
+    CONSTRAINT sync_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'failed'::text, 'interrupted'::text])))
+);
+
+COMMENT ON COLUMN clerk.sync_runs.next_offset IS 'checkpoint of runs before cursor paging (0009); no longer written';
+
+COMMENT ON COLUMN clerk.sync_runs.after_user_id IS 'checkpoint: id of the last user listed; the listing goes on with starting_after';
+
+ALTER TABLE clerk.sync_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME clerk.sync_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE clerk.user_history (
+    history_id bigint NOT NULL,
+    user_id text NOT NULL,
+    change text NOT NULL,
+    primary_phone_number_id text,
+    two_factor_enabled boolean,
+    totp_enabled boolean,
+    backup_code_enabled boolean,
+    deleted_at timestamp with time zone,
+    svix_id text NOT NULL,
+    effective_at timestamp with time zone NOT NULL,
+    event_at timestamp with time zone NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_history_change_check CHECK ((change = ANY (ARRAY['created'::text, 'updated'::text, 'deleted'::text])))
+);
+
+CREATE VIEW clerk.user_factor_changes_of_history AS
+ WITH user_rows AS (
+         SELECT user_id,
+            svix_id,
+            effective_at,
+            event_at,
+            change,
+            ((change <> 'deleted'::text))::integer AS live,
+            (((change <> 'deleted'::text) AND (two_factor_enabled IS TRUE)))::integer AS two_factor,
+            (((change <> 'deleted'::text) AND (totp_enabled IS TRUE)))::integer AS totp,
+            (((change <> 'deleted'::text) AND (backup_code_enabled IS TRUE)))::integer AS backup_codes
+           FROM user_history
+        ), user_flips AS (
+         SELECT user_id,
+            svix_id,
+            effective_at,
+            (change = ANY (ARRAY['created'::text, 'deleted'::text])) AS lifecycle,
+            (live - COALESCE(lag(live) OVER w, 0)) AS live,
+            (two_factor - COALESCE(lag(two_factor) OVER w, 0)) AS two_factor,
+            (totp - COALESCE(lag(totp) OVER w, 0)) AS totp,
+            (backup_codes - COALESCE(lag(backup_codes) OVER w, 0)) AS backup_codes
+           FROM user_rows
+          WINDOW w AS (PARTITION BY user_id ORDER BY effective_at, event_at, (svix_id COLLATE "C"))
+        ), phone_rows AS (
+         SELECT user_id,
+            phone_number_id,
+            svix_id,
+            effective_at,
+            event_at,
+            ((reserved_for_second_factor AND (change <> 'deleted'::text)))::integer AS reserved
+           FROM phone_number_history
+          WHERE (phone_number_id IN ( SELECT phone_number_id
+                   FROM phone_facts
+                  WHERE ever_reserved))
+        ), phone_deltas AS (
+         SELECT user_id,
+            svix_id,
+            effective_at,
+            event_at,
+            sum((reserved - COALESCE(lag_reserved, 0))) AS delta
+           FROM ( SELECT user_id,
+                    phone_number_id,
+                    svix_id,
+                    effective_at,
+                    event_at,
+                    reserved,
+                    lag(reserved) OVER (PARTITION BY user_id, phone_number_id ORDER BY effective_at, event_at, (svix_id COLLATE "C")) AS lag_reserved
+                   FROM phone_rows) p
+          GROUP BY user_id, svix_id, effective_at, event_at
+         HAVING (sum((reserved - COALESCE(lag_reserved, 0))) <> 0)
+        ), phone_on AS (
+         SELECT user_id,
+            svix_id,
+            effective_at,
+            event_at,
+            ((sum(delta) OVER w > (0)::numeric))::integer AS phone
+           FROM phone_deltas
+          WINDOW w AS (PARTITION BY user_id ORDER BY effective_at, event_at, (svix_id COLLATE "C"))
+        ), phone_flips AS (
+         SELECT user_id,
+            svix_id,
+            effective_at,
+            (phone - COALESCE(lag(phone) OVER (PARTITION BY user_id ORDER BY effective_at, event_at, (svix_id COLLATE "C")), 0)) AS phone
+           FROM phone_on
+        ), flips AS (
+         SELECT user_id,
+            effective_at,
+            lifecycle,
+            live,
+            two_factor,
+            totp,
+            backup_codes,
+            0 AS phone
+           FROM user_flips
+          WHERE ((live <> 0) OR (two_factor <> 0) OR (totp <> 0) OR (backup_codes <> 0))
+        UNION ALL
+         SELECT user_id,
+            effective_at,
+            (EXISTS ( SELECT
+                   FROM user_history l
+                  WHERE ((user_id = user_id) AND (svix_id = svix_id) AND (change = ANY (ARRAY['created'::text, 'deleted'::text]))))) AS "exists",
+            0,
+            0,
+            0,
+            0,
+            phone
+           FROM phone_flips f
+          WHERE (phone <> 0)
+        )
+ SELECT user_id,
+    (date_trunc('month'::text, (effective_at AT TIME ZONE 'UTC'::text)))::date AS month,
+    (sum(live))::integer AS live,
+    (sum(two_factor))::integer AS two_factor,
+    bool_or(((two_factor > 0) AND (NOT lifecycle))) AS two_factor_on,
+    bool_or(((two_factor < 0) AND (NOT lifecycle))) AS two_factor_off,
+    (sum(totp))::integer AS totp,
+    bool_or(((totp > 0) AND (NOT lifecycle))) AS totp_on,
+    bool_or(((totp < 0) AND (NOT lifecycle))) AS totp_off,
+    (sum(backup_codes))::integer AS backup_codes,
+    bool_or(((backup_codes > 0) AND (NOT lifecycle))) AS backup_codes_on,
+    bool_or(((backup_codes < 0) AND (NOT lifecycle))) AS backup_codes_off,
+    (sum(phone))::integer AS phone,
+    bool_or(((phone > 0) AND (NOT lifecycle))) AS phone_on,
+    bool_or(((phone < 0) AND (NOT lifecycle))) AS phone_off
+   FROM flips
+  GROUP BY user_id, ((date_trunc('month'::text, (effective_at AT TIME ZONE 'UTC'::text)))::date);
+
+COMMENT ON VIEW clerk.user_factor_changes_of_history IS 'How did each user''s 2FA factors change, per month (UTC)?';
+
+ALTER TABLE clerk.user_history ALTER COLUMN history_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME clerk.user_history_history_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE VIEW clerk.users_primary_phone_problem AS
+ SELECT id,
+    primary_phone_number_id,
+        CASE
+            WHEN (primary_phone_number_id IS NULL) THEN NULL::text
+            WHEN (id IS NULL) THEN 'primary_phone_number_id is not in the mirror'::text
+            WHEN (user_id <> id) THEN 'primary_phone_number_id belongs to another user'::text
+            WHEN (deleted_at IS NOT NULL) THEN ('primary_phone_number_id was deleted at '::text || to_char((deleted_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'::text))
+            ELSE NULL::text
+        END AS primary_phone_problem
+   FROM (users u
+     LEFT JOIN phone_numbers p ON ((id = primary_phone_number_id)));
+
+COMMENT ON VIEW clerk.users_primary_phone_problem IS 'What, if anything, is wrong with each user''s primary phone number?';
+
+ALTER TABLE ONLY clerk.erased_users
+    ADD CONSTRAINT erased_users_pkey PRIMARY KEY (user_id);
+
+ALTER TABLE ONLY clerk.phone_facts
+    ADD CONSTRAINT phone_facts_pkey PRIMARY KEY (phone_number_id);
+
+ALTER TABLE ONLY clerk.phone_number_history
+    ADD CONSTRAINT phone_number_history_phone_number_id_svix_id_key UNIQUE (phone_number_id, svix_id);
+
+ALTER TABLE ONLY clerk.phone_number_history
+    ADD CONSTRAINT phone_number_history_pkey PRIMARY KEY (history_id);
+
+ALTER TABLE ONLY clerk.phone_numbers
+    ADD CONSTRAINT phone_numbers_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY clerk.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY clerk.schema_repeatables
+    ADD CONSTRAINT schema_repeatables_pkey PRIMARY KEY (path);
+
+ALTER TABLE ONLY clerk.sync_run_users
+    ADD CONSTRAINT sync_run_users_pkey PRIMARY KEY (run_id, user_id);
+
+ALTER TABLE ONLY clerk.sync_runs
+    ADD CONSTRAINT sync_runs_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY clerk.user_factor_changes
+    ADD CONSTRAINT user_factor_changes_pkey PRIMARY KEY (user_id, month);
+
+ALTER TABLE ONLY clerk.user_history
+    ADD CONSTRAINT user_history_pkey PRIMARY KEY (history_id);
+
+ALTER TABLE ONLY clerk.user_history
+    ADD CONSTRAINT user_history_user_id_svix_id_key UNIQUE (user_id, svix_id);
+
+ALTER TABLE ONLY clerk.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY clerk.webhook_events
+    ADD CONSTRAINT webhook_events_pkey PRIMARY KEY (svix_id);
+
+CREATE INDEX phone_facts_added_idx ON clerk.phone_facts USING btree (region_code, added_day, outcome);
+
+CREATE INDEX phone_facts_reserved_idx ON clerk.phone_facts USING btree (phone_number_id) WHERE ever_reserved;
+
+CREATE INDEX phone_facts_verified_idx ON clerk.phone_facts USING btree (verified_month, first_verified_region_code, seconds_to_verify) WHERE (verified_month IS NOT NULL);
+
+CREATE INDEX phone_number_history_effective_brin ON clerk.phone_number_history USING brin (effective_at);
+
+CREATE INDEX phone_number_history_phone_idx ON clerk.phone_number_history USING btree (phone_number_id, effective_at);
+
+CREATE INDEX phone_number_history_user_idx ON clerk.phone_number_history USING btree (user_id, effective_at);
+
+CREATE INDEX phone_numbers_second_factor_idx ON clerk.phone_numbers USING btree (user_id, id) INCLUDE (default_second_factor, reserved_for_second_factor, verification_status) WHERE ((deleted_at IS NULL) AND (default_second_factor OR reserved_for_second_factor));
+
+CREATE INDEX phone_numbers_user_idx ON clerk.phone_numbers USING btree (user_id);
+
+CREATE INDEX user_history_user_idx ON clerk.user_history USING btree (user_id, effective_at);
+
+CREATE INDEX users_deleted_at_idx ON clerk.users USING btree (deleted_at) WHERE (deleted_at IS NOT NULL);
+
+CREATE INDEX users_primary_phone_number_idx ON clerk.users USING btree (primary_phone_number_id);
+
+CREATE INDEX users_primary_phone_problem_idx ON clerk.users USING btree (id) WHERE ((primary_phone_problem IS NOT NULL) AND (deleted_at IS NULL));
+
+CREATE INDEX webhook_events_pending_idx ON clerk.webhook_events USING btree (received_at) WHERE (status = 'pending'::text);
+
+CREATE INDEX webhook_events_unsettled_idx ON clerk.webhook_events USING btree (status, received_at) WHERE (status = ANY (ARRAY['failed'::text, 'dead'::text]));
+
+CREATE INDEX webhook_events_user_idx ON clerk.webhook_events USING btree (user_id, version_ms);
+
+ALTER TABLE ONLY clerk.sync_run_users
+    ADD CONSTRAINT sync_run_users_run_id_fkey FOREIGN KEY (run_id) REFERENCES clerk.sync_runs(id) ON DELETE CASCADE;
+
+GRANT USAGE ON SCHEMA clerk TO clerk_reporting;
+GRANT USAGE ON SCHEMA clerk TO clerk_pii_reader;
+
+GRANT ALL ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone) TO clerk_reporting;
+
+GRANT ALL ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone, for_user_id text) TO clerk_reporting;
+
+GRANT ALL ON FUNCTION clerk.sms_verification_by_region_day(min_added integer, min_rise numeric, min_z numeric) TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.erased_users TO clerk_pii_reader;
+
+GRANT SELECT ON TABLE clerk.phone_facts TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.phone_number_history TO clerk_pii_reader;
+
+GRANT SELECT(history_id) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(phone_number_id) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(user_id) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(change) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(region_code) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(reserved_for_second_factor) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(default_second_factor) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(is_primary) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(verification_status) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(verification_strategy) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(verification_attempts) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(verification_expire_at) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(linked_to) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(created_at) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(updated_at) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(deleted_at) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(svix_id) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(effective_at) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(event_at) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(recorded_at) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(phone_number_masked) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(phone_number_hash) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(valid_until) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.phone_facts_of_history TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.phone_history_valid_until TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.phone_numbers TO clerk_pii_reader;
+
+GRANT SELECT(id) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(user_id) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(region_code) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(reserved_for_second_factor) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(default_second_factor) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(is_primary) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(verification_status) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(verification_strategy) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(verification_attempts) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(verification_expire_at) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(linked_to) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(created_at) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(updated_at) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(deleted_at) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(phone_number_masked) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(phone_number_hash) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.users TO clerk_reporting;
+GRANT SELECT ON TABLE clerk.users TO clerk_pii_reader;
+
+GRANT SELECT ON TABLE clerk.report_integrity TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_phone_regions TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_shared_phone_numbers TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_sms_verification_by_region_day TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_sync_health TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_time_to_verify TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_two_factor TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.user_factor_changes TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_two_factor_adoption TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_verification_status TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.schema_repeatables TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.sync_run_users TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.sync_runs TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.user_history TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.user_factor_changes_of_history TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.users_primary_phone_problem TO clerk_reporting;
+
+ALTER DEFAULT PRIVILEGES FOR ROLE owner IN SCHEMA clerk GRANT SELECT ON TABLES TO clerk_reporting;
