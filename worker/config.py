@@ -78,3 +78,119 @@ def _number(env: Mapping[str, str], name: str, default: str) -> int:
 def parse_secrets(raw: str) -> tuple[str, ...]:
     """Split CLERK_WEBHOOK_SIGNING_SECRET: several secrets during a rotation."""
     return tuple(s for s in re.split(r"[\s,]+", raw) if s)
+
+
+# Stand-in: the documented list of variables, which the docs' configuration page is built
+# from, until Settings itself is parsed from such a list.
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    default: str  # the documented default, as text
+    meaning: str  # one or two sentences for the docs
+    processes: str  # who reads it: all, web, worker, beat, cli (or several)
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("DATABASE_URL", "none", "Postgres connection string.", "all"),
+    Variable("REDIS_URL", DEFAULT_REDIS_URL, "The Celery broker.", "web, worker, beat"),
+    Variable(
+        "CLERK_WEBHOOK_SIGNING_SECRET",
+        "none",
+        "The endpoint's whsec_... secret; during a rotation several, separated by spaces or"
+        " commas. The web process refuses to start without it.",
+        "web",
+    ),
+    Variable("CLERK_SECRET_KEY", "none", "sk_... Backend API key, for backfill.", "worker, cli"),
+    Variable("CLERK_API_URL", DEFAULT_CLERK_API_URL, "Backend API base.", "worker, cli"),
+    Variable("PORT", "8000", "The web port.", "web"),
+    Variable(
+        "CLERK_MIRROR_MAX_BODY_BYTES",
+        "1048576",
+        "Largest webhook body accepted (413 above).",
+        "web",
+    ),
+    Variable(
+        "CLERK_MIRROR_QUEUE",
+        "clerk_mirror",
+        "Celery queue name (and prefix of its Redis keys).",
+        "web, worker, beat",
+    ),
+    Variable(
+        "CLERK_MIRROR_SWEEP_INTERVAL",
+        "30",
+        "Seconds between sweeps for pending events whose wake-up was lost.",
+        "beat",
+    ),
+    Variable(
+        "CLERK_MIRROR_SWEEP_GRACE",
+        "10",
+        "Seconds an event may wait before the sweep wakes a worker for it.",
+        "worker",
+    ),
+    Variable(
+        "CLERK_MIRROR_RETENTION_DAYS",
+        "30",
+        "Days to keep applied events' raw payloads; 0 keeps them.",
+        "worker, beat",
+    ),
+    Variable(
+        "CLERK_MIRROR_PII_KEY",
+        "none",
+        "Secret key of phone_number_hash (HMAC-SHA256); without it the hash columns stay NULL."
+        " Keep it stable (see Privacy).",
+        "worker, beat, cli",
+    ),
+    Variable(
+        "CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS",
+        "30",
+        "Erase deleted users' personal data this many days after their deletion; 0 at once,"
+        " off never.",
+        "beat, worker",
+    ),
+    Variable(
+        "CLERK_API_RATE_LIMIT",
+        DEFAULT_CLERK_API_RATE_LIMIT,
+        "Backfill's client-side limit, requests/seconds, or off.",
+        "worker, cli",
+    ),
+    Variable(
+        "CLERK_MIRROR_RECONCILE_INTERVAL",
+        "none",
+        "Seconds between scheduled backfills with reconciliation; unset, they are off.",
+        "beat",
+    ),
+    Variable(
+        "PROMETHEUS_MULTIPROC_DIR",
+        "a directory under the system temp dir",
+        "Where web and worker processes share their metrics (one host).",
+        "web, worker",
+    ),
+    Variable(
+        "CLERK_MIRROR_CONSOLE_PASSWORD",
+        "none",
+        "Turns the console at /console/ on, and is the password to log in; unset, /console/"
+        " answers 404.",
+        "web",
+    ),
+    Variable(
+        "CLERK_MIRROR_CONSOLE_SECRET",
+        "derived from the password",
+        "Key that signs the console's session cookie; set it to keep sessions apart from the"
+        " password.",
+        "web",
+    ),
+    Variable(
+        "LOG_FORMAT",
+        "text at a terminal, else json",
+        "json or text.",
+        "all",
+    ),
+    Variable("WEB_CONCURRENCY", "3", "gunicorn processes.", "web"),
+    Variable(
+        "WEB_THREADS",
+        "4",
+        "Threads per web process, each with its own database connection.",
+        "web",
+    ),
+    Variable("CELERY_CONCURRENCY", "2", "Celery worker processes.", "worker"),
+)
