@@ -1,9 +1,10 @@
-"""The docs site builds strictly, with a page per report."""
+"""The docs site builds strictly, the README stays short, and each question is written once."""
 
 from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from worker.reports import REPORTS
 
 ROOT = Path(__file__).parent.parent
+README = ROOT / "README.md"
 
 
 def build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
@@ -47,3 +49,22 @@ def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
     done = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert done.returncode != 0
     assert "missing.md" in done.stderr
+
+
+def test_the_readme_is_short_and_every_link_in_it_resolves() -> None:
+    text = README.read_text()
+    assert 60 <= len(text.splitlines()) <= 100
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
+    assert links
+    for link in links:
+        if not link.startswith("http"):
+            assert (ROOT / link).exists(), link
+
+
+def test_each_question_is_written_in_its_sql_file_only() -> None:
+    written = [README, *(ROOT / "docs").rglob("*.md")]
+    written += [*(ROOT / "worker").rglob("*.py"), *(ROOT / "webhooks").rglob("*.py")]
+    written += [*(ROOT / "webhooks").rglob("*.html")]
+    for report in REPORTS.values():
+        for path in written:
+            assert report.question not in path.read_text(), (report.question, path)
