@@ -107,13 +107,13 @@ FROM generate_series(1, %(users)s) AS g,
      LATERAL (SELECT timestamptz '2024-01-01 UTC' + g * interval '1 min' AS at) AS t
 """
 
-# Each user's primary_phone_problem, by migration 0012's own definition (as it fills it).
+# Each user's primary_phone_problem, by its definition (the view of sql/views/04_*.sql).
 PRIMARY_PHONE_PROBLEM: Final[LiteralString] = """
 UPDATE clerk.users AS u SET primary_phone_problem = m.primary_phone_problem
 FROM clerk.users_primary_phone_problem AS m
 WHERE m.id = u.id AND m.primary_phone_problem IS NOT NULL
 """
-# The per-phone facts, from the generated history by the migration's own definition.
+# The per-phone facts, from the generated history by their definition (sql/views/01_*.sql).
 PHONE_FACTS: Final[LiteralString] = """
 INSERT INTO clerk.phone_facts SELECT * FROM clerk.phone_facts_of_history
 """

@@ -31,7 +31,7 @@ FROM clerk.webhook_events
 WHERE status = 'pending'
 """
 
-# Served by the partial index of migration 0006: cheap however many events were applied.
+# Served by the partial index of migration 0010: cheap however many events were applied.
 INBOX_UNSETTLED: Final[LiteralString] = """
 SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'dead')
 FROM clerk.webhook_events

@@ -33,7 +33,7 @@ UNION ALL
  EXCEPT ALL SELECT '+', * FROM clerk.user_factor_changes)
 """
 
-# Each history row's valid_until against the migration's definition (0012).
+# Each history row's valid_until against its definition (sql/views/03_*.sql).
 STALE_VALID_UNTIL: Final[LiteralString] = """
 SELECT history_id, kept_valid_until, valid_until
 FROM clerk.phone_history_valid_until
@@ -47,7 +47,7 @@ FROM clerk.phone_numbers AS p LEFT JOIN clerk.users AS u ON u.id = p.user_id
 WHERE p.deleted_at IS NULL AND (u.id IS NULL OR u.deleted_at IS NOT NULL)
 """
 
-# users.primary_phone_problem against its definition (0012).
+# users.primary_phone_problem against its definition (sql/views/04_*.sql).
 STALE_PRIMARY_PHONE: Final[LiteralString] = """
 SELECT u.id, u.primary_phone_problem
 FROM clerk.users AS u JOIN clerk.users_primary_phone_problem AS m USING (id)

@@ -27,7 +27,8 @@ CHROMIUM_FLAGS = [
 ]
 # The machine may be busy (the suite starts servers beside this test): wait longer than 5 s.
 expect.set_options(timeout=15_000)
-# Where to keep the overview's screenshot, e.g. docs/console-overview.png (README shows it).
+# Where to keep the overview's screenshot, e.g. docs/console-overview.png (docs/console.md
+# shows it).
 SCREENSHOT = os.environ.get("CLERK_MIRROR_CONSOLE_SCREENSHOT")
 
 

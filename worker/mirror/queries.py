@@ -76,9 +76,10 @@ DELETE_HISTORY: Final[LiteralString] = """
 DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
 """
 
-# The facts of exactly these phones, recomputed from their history (migration 0011 defines
-# them, in the view); a phone whose history is gone loses its facts row. One statement, so
-# the facts always move with the history in the same transaction.
+# The facts of exactly these phones, recomputed from their history (the view of
+# sql/views/01_phone_facts_of_history.sql defines them); a phone whose history is gone
+# loses its facts row. One statement, so the facts always move with the history in the
+# same transaction.
 REFRESH_PHONE_FACTS: Final[LiteralString] = """
 WITH fresh AS (
     SELECT * FROM clerk.phone_facts_of_history WHERE phone_number_id = ANY(%(phone_ids)s)
@@ -104,8 +105,8 @@ ON CONFLICT (phone_number_id) DO UPDATE SET
     outcome = EXCLUDED.outcome
 """
 
-# Until when each history row of these phones held (migration 0012 defines it, in the
-# view): only the rows whose end moved are written, most often the phone's previous newest.
+# Until when each history row of these phones held (sql/views/03_phone_history_valid_until.sql
+# defines it): only the rows whose end moved are written, most often the phone's previous newest.
 REFRESH_VALID_UNTIL: Final[LiteralString] = """
 UPDATE clerk.phone_number_history AS h
 SET valid_until = v.valid_until
@@ -130,8 +131,9 @@ FROM (SELECT DISTINCT hashtextextended('phone ' || p, 0) AS k
       ORDER BY 1) AS locks
 """
 
-# users.primary_phone_problem (migration 0012) of the users written and of the users whose
-# primary phone is one of the phones written, after both upserts.
+# users.primary_phone_problem (sql/views/04_users_primary_phone_problem.sql defines it) of the
+# users written and of the users whose primary phone is one of the phones written, after both
+# upserts.
 REFRESH_PRIMARY_PHONE_PROBLEM: Final[LiteralString] = """
 UPDATE clerk.users AS u
 SET primary_phone_problem = m.primary_phone_problem
@@ -140,8 +142,9 @@ WHERE (m.id = ANY(%(user_ids)s) OR m.primary_phone_number_id = ANY(%(phone_ids)s
   AND u.id = m.id AND u.primary_phone_problem IS DISTINCT FROM m.primary_phone_problem
 """
 
-# 2FA adoption's changes of exactly these users, recomputed from both histories (0011's
-# view); after their phone facts, which say which phones were ever reserved.
+# 2FA adoption's changes of exactly these users, recomputed from both histories (the view of
+# sql/views/02_user_factor_changes_of_history.sql); after their phone facts, which say which
+# phones were ever reserved.
 REFRESH_USER_FACTOR_CHANGES: Final[LiteralString] = """
 WITH fresh AS (
     SELECT * FROM clerk.user_factor_changes_of_history WHERE user_id = ANY(%(user_ids)s)
