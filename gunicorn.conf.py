@@ -6,6 +6,7 @@ create_app() sets up logging in each worker process; this covers the master's li
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -48,5 +49,17 @@ def worker_exit(server: Any, worker: Any) -> None:
         extensions["clerk_mirror"].close()
 
 
-logconfig_dict = gunicorn_logconfig()
+def _log_format() -> str | None:
+    # The master's own read of the web's settings (each web process reads them again in
+    # create_app); a bad one stops it here in one line instead of a traceback. Imported
+    # here: gunicorn takes every global of this file named like a setting (`config` is).
+    from worker import config
+
+    try:
+        return config.from_env(os.environ, (config.WEB,)).log_format
+    except config.ConfigError as exc:
+        raise SystemExit(f"clerk-mirror: {exc}") from None
+
+
+logconfig_dict = gunicorn_logconfig(_log_format())
 logger_class = JsonLogger

@@ -84,12 +84,51 @@ def test_privacy_imports_only_the_mirror_and_the_inbox() -> None:
 
 
 @pytest.mark.parametrize(
-    "shared", ["config", "db", "logs", "metrics", "migrate", "reports", "task_names"]
+    "shared",
+    [
+        "config",
+        "db",
+        "directories",
+        "logs",
+        "metrics",
+        "migrate",
+        "reports",
+        "task_names",
+        "variables",
+    ],
 )
 def test_shared_modules_import_no_room(shared: str) -> None:
     rooms = ("worker.mirror", "worker.inbox", "worker.backfill", "worker.cli", "worker.dev")
     rooms += ("worker.privacy",)
     assert not {m for m in imports(ROOT / "worker" / f"{shared}.py") if under(m, *rooms)}
+
+
+# Each process reads its settings once, here, and hands them down (worker.config).
+ENTRY_POINTS = ("webhooks/__init__.py", "worker/app.py", "worker/cli/main.py", "worker/dev/run.py")
+ENVIRONMENT = frozenset({"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"})
+
+
+def _environment_uses(path: Path) -> list[int]:
+    """Lines where a file reads or writes the process environment."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and node.attr in ENVIRONMENT:
+            if isinstance(node.value, ast.Name) and node.value.id == "os":
+                found.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            found += [node.lineno for alias in node.names if alias.name in ENVIRONMENT]
+    return found
+
+
+def test_only_config_and_the_entry_points_touch_the_environment() -> None:
+    allowed = {ROOT / "worker" / "config.py", *(ROOT / p for p in ENTRY_POINTS)}
+    touching = {
+        str(path.relative_to(ROOT))
+        for path in [*room("webhooks"), *room("worker")]
+        if _environment_uses(path)
+    }
+    assert touching <= {str(p.relative_to(ROOT)) for p in allowed}
+    assert "worker/config.py" in touching  # the check sees what it looks for
 
 
 def test_the_web_starts_without_building_the_celery_app(database_url: str, redis_url: str) -> None:

@@ -146,7 +146,7 @@ class SharedFilesCollector(MultiProcessCollector):
 @bp.get("/metrics")
 def scrape() -> Response:
     registry = CollectorRegistry()
-    SharedFilesCollector(registry, path=str(metrics.MULTIPROC_DIR))  # type: ignore[no-untyped-call]
+    SharedFilesCollector(registry, path=str(metrics.directory()))  # type: ignore[no-untyped-call]
     registry.register(InboxCollector(runtime().pool))
     registry.register(
         ReadinessCollector({"postgres": runtime().database_ready, "redis": runtime().broker_ready})

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from worker import logs
+from worker import config, logs
 
 
 @pytest.fixture
@@ -100,10 +100,7 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_a_terminal_gets_readable_lines_and_a_pipe_gets_json(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("LOG_FORMAT", raising=False)
+def test_a_terminal_gets_readable_lines_and_a_pipe_gets_json() -> None:
     record = logging.makeLogRecord(
         {"name": "clerk", "levelname": "INFO", "msg": "sent to +12025550143", "svix_id": "msg_1"}
     )
@@ -117,11 +114,9 @@ def test_a_terminal_gets_readable_lines_and_a_pipe_gets_json(
 
 
 @pytest.mark.parametrize(("setting", "json_lines"), [("json", True), ("text", False)])
-def test_log_format_overrides_the_terminal_check(
-    setting: str, json_lines: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LOG_FORMAT", setting)
+def test_log_format_overrides_the_terminal_check(setting: str, json_lines: bool) -> None:
+    chosen = config.from_env({"LOG_FORMAT": setting}).log_format
     for stream in (Terminal(), io.StringIO()):
-        logs.handler(stream).handle(logging.makeLogRecord({"msg": "hello"}))
+        logs.handler(stream, chosen).handle(logging.makeLogRecord({"msg": "hello"}))
         first = stream.getvalue().strip()
         assert first.startswith("{") is json_lines

@@ -45,7 +45,12 @@ ON CONFLICT (svix_id) DO NOTHING
 
 
 def apply_page(
-    conn: psycopg.Connection, run_id: int, users: list[Any], *, after_user_id: str | None
+    conn: psycopg.Connection,
+    run_id: int,
+    users: list[Any],
+    *,
+    after_user_id: str | None,
+    pii_key: bytes | None = None,
 ) -> None:
     """Store and apply one page of users in the caller's transaction, then checkpoint."""
     now_ms = time.time_ns() // 1_000_000
@@ -53,7 +58,7 @@ def apply_page(
     new_ids = store_each(conn, events)
     user_ids = [env.user_id for _, _, env in events if env.user_id]
     # An id already stored is an unchanged user a previous run applied: a no-op.
-    changed = apply_each(conn, new_ids) if new_ids else 0
+    changed = apply_each(conn, new_ids, pii_key=pii_key) if new_ids else 0
     sync_runs.checkpoint(
         conn, run_id, user_ids, seen=len(users), changed=changed, after_user_id=after_user_id
     )
@@ -130,8 +135,10 @@ def _store_failed(
         log.exception("event not stored, not even as failed", extra={"svix_id": svix_id})
 
 
-def apply_each(conn: psycopg.Connection, svix_ids: list[str]) -> int:
+def apply_each(
+    conn: psycopg.Connection, svix_ids: list[str], *, pii_key: bytes | None = None
+) -> int:
     """Apply the events, each user isolated by apply_ids; how many users they changed."""
-    apply_ids(conn, svix_ids)
+    apply_ids(conn, svix_ids, pii_key=pii_key)
     row = conn.execute(COUNT_CHANGED, {"svix_ids": svix_ids}).fetchone()
     return int(row[0]) if row else 0

@@ -74,12 +74,14 @@ def load_history_from(
         }
 
 
-def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
+def write_states(
+    conn: psycopg.Connection, states: Iterable[UserState], *, pii_key: bytes | None
+) -> None:
     """Upsert users and the phones the fold touched, one statement per table."""
     users, phones = {}, {}
     primaries: set[str] = set()
     removed: dict[str, str] = {}
-    digest = pii.hasher()
+    digest = pii.hasher(pii_key)
     for state in states:
         if state.key is None:
             continue
@@ -126,13 +128,17 @@ def refresh_primary_phones(
 
 
 def write_history(
-    conn: psycopg.Connection, rows: list[HistoryRow], delete_ids: list[int] | None = None
+    conn: psycopg.Connection,
+    rows: list[HistoryRow],
+    delete_ids: list[int] | None = None,
+    *,
+    pii_key: bytes | None,
 ) -> None:
     """Insert history rows and delete others; the caller refreshes the phones' facts."""
     if delete_ids:
         conn.execute(queries.DELETE_HISTORY, {"history_ids": delete_ids})
     if rows:
-        digest = pii.hasher()
+        digest = pii.hasher(pii_key)
         values = (_history_values(seq, row, digest) for seq, row in enumerate(rows))
         bulk.write(conn, bulk.HISTORY, values)
 
