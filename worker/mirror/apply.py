@@ -19,6 +19,7 @@ import psycopg
 
 from worker import db
 from worker.inbox import claim as inbox
+from worker.inbox import forget
 from worker.mirror import queries, store, user_history
 from worker.mirror.events import (
     DELETION_TYPE,
@@ -264,4 +265,4 @@ def _finish(conn: psycopg.Connection, result: BatchResult, errors: dict[str, str
     outcomes = [("processed", result.processed), ("ignored", result.ignored)]
     outcomes.append(("failed", result.failed))
     inbox.finish(conn, [(i, s, errors.get(i)) for s, ids in outcomes for i in ids])
-    inbox.forget(conn, result.erased)
+    forget.events(conn, result.erased)

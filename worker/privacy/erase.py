@@ -17,7 +17,7 @@ from typing import Final
 
 import psycopg
 
-from worker.inbox.queries import ERASED_NOTE
+from worker.inbox import forget
 from worker.mirror import store
 from worker.mirror.queries import LOCK_USERS
 from worker.privacy import queries
@@ -34,7 +34,6 @@ _STEPS = (
     queries.ERASE_PHONES,
     queries.ERASE_HISTORY,
     queries.DELETE_USER,
-    queries.FORGET_USER_EVENTS,
 )
 
 
@@ -69,11 +68,12 @@ def erase_users(
 
 
 def _erase_one(conn: psycopg.Connection, user_id: str, reason: str) -> int:
-    params = {"user_id": user_id, "reason": reason, "erased_note": ERASED_NOTE}
+    params = {"user_id": user_id, "reason": reason}
     row = conn.execute(queries.USER_PHONE_IDS, params).fetchone()
     phone_ids = row[0] if row else []
     store.lock_primary_phones(conn, [user_id], phone_ids)
     changed = sum(conn.execute(step, params).rowcount for step in _STEPS)
+    changed += forget.of_users(conn, [user_id])
     store.refresh_facts(conn, phone_ids)
     store.refresh_primary_phones(conn, [user_id], phone_ids)
     store.refresh_user_facts(conn, [user_id])
@@ -84,11 +84,8 @@ def _erase_one(conn: psycopg.Connection, user_id: str, reason: str) -> int:
 def _forget_mentions(
     conn: psycopg.Connection, owners: list[str], needles: list[str], counts: dict[str, int]
 ) -> dict[str, int]:
-    params = {"owners": owners, "needles": needles, "erased_note": ERASED_NOTE}
-    if not needles:
-        return {}
-    hits = conn.execute(queries.FORGET_MENTIONS, params).fetchall()
-    return {owner: counts[owner] + int(n) for owner, n in hits}
+    hits = forget.mentioning(conn, owners, needles)
+    return {owner: counts[owner] + n for owner, n in hits.items()}
 
 
 def holders(conn: psycopg.Connection, number: str) -> list[str]:
