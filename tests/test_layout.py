@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,50 @@ def test_shared_modules_import_no_room(shared: str) -> None:
     rooms = ("worker.mirror", "worker.inbox", "worker.backfill", "worker.cli", "worker.dev")
     rooms += ("worker.privacy",)
     assert not {m for m in imports(ROOT / "worker" / f"{shared}.py") if under(m, *rooms)}
+
+
+def _sql_constants(path: Path) -> list[str]:
+    """Every string literal of a module (its SQL constants among them)."""
+    return [
+        node.value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+
+
+def writers_of(table: str) -> set[str]:
+    """The modules whose SQL inserts into, updates or deletes from a table."""
+    write = re.compile(rf"\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+{re.escape(table)}\b", re.I)
+    return {
+        str(path.relative_to(ROOT))
+        for path in [*room("webhooks"), *room("worker")]
+        if any(write.search(text) for text in _sql_constants(path))
+    }
+
+
+def test_the_inbox_is_written_only_through_worker_inbox() -> None:
+    writers = writers_of("clerk.webhook_events")
+    assert writers
+    assert all(w.startswith("worker/inbox/") for w in writers), writers
+
+
+def test_the_forget_update_is_stated_once() -> None:
+    forgets = [
+        (str(path.relative_to(ROOT)), text)
+        for path in [*room("webhooks"), *room("worker")]
+        for text in _sql_constants(path)
+        if re.search(r"\bSET\s+payload\s*=\s*NULL\s*,", text)
+    ]
+    assert [where for where, _ in forgets] == ["worker/inbox/queries.py"]
+
+
+def test_backfill_runs_are_read_only_through_sync_runs() -> None:
+    readers = {
+        str(path.relative_to(ROOT))
+        for path in [*room("webhooks"), *room("worker")]
+        if any("clerk.sync_runs" in text for text in _sql_constants(path))
+    }
+    assert readers == {"worker/backfill/sync_runs.py"}
 
 
 # Each process reads its settings once, here, and hands them down (worker.config).

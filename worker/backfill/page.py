@@ -18,7 +18,7 @@ import psycopg
 
 from worker import db
 from worker.backfill import sync_runs
-from worker.inbox.insert import store_event
+from worker.inbox.insert import store_event, store_failed
 from worker.mirror.apply import apply_ids
 from worker.mirror.events import Envelope, envelope
 
@@ -29,18 +29,6 @@ SOURCE: Final = "backfill"
 # Users whose current row now comes from one of these events: the ones the page changed.
 COUNT_CHANGED: Final[LiteralString] = """
 SELECT count(*) FROM clerk.users WHERE version_svix_id = ANY(%(svix_ids)s)
-"""
-
-# An event whose insert failed, kept as a failed row with the reason, so that an
-# operator sees it and can redrive it (replay --status failed) once the cause is fixed.
-STORE_FAILED: Final[LiteralString] = """
-INSERT INTO clerk.webhook_events
-    (svix_id, event_type, payload, user_id, version_ms, event_ms, status, last_error,
-     processed_at, source)
-VALUES
-    (%(svix_id)s, %(event_type)s, %(payload)s, %(user_id)s, %(version_ms)s, %(event_ms)s,
-     'failed', %(error)s, now(), %(source)s)
-ON CONFLICT (svix_id) DO NOTHING
 """
 
 
@@ -115,19 +103,9 @@ def store(
 def _store_failed(
     conn: psycopg.Connection, svix_id: str, raw: bytes, env: Envelope, error: str, source: str
 ) -> None:
-    params = {
-        "svix_id": svix_id,
-        "event_type": env.event_type,
-        "payload": raw,
-        "user_id": env.user_id,
-        "version_ms": env.version_ms,
-        "event_ms": env.event_ms,
-        "error": error,
-        "source": source,
-    }
     try:
         with conn.transaction():
-            conn.execute(STORE_FAILED, params)
+            store_failed(conn, svix_id, raw, env, error, source)
     except Exception as exc:
         if db.connection_lost(conn, exc):
             raise
