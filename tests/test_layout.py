@@ -129,6 +129,18 @@ def test_the_inbox_is_written_only_through_worker_inbox() -> None:
     assert all(w.startswith("worker/inbox/") for w in writers), writers
 
 
+@pytest.mark.parametrize(
+    ("table", "module"),
+    [
+        ("clerk.phone_number_history", "worker/mirror/phone_history.py"),
+        ("clerk.user_history", "worker/mirror/user_history.py"),
+    ],
+)
+def test_each_history_is_written_only_through_its_module(table: str, module: str) -> None:
+    # Erasure and rehash included: they write phone history through phone_history.
+    assert writers_of(table) == {module}
+
+
 def test_the_forget_update_is_stated_once() -> None:
     forgets = [
         (str(path.relative_to(ROOT)), text)

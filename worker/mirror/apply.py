@@ -20,7 +20,7 @@ import psycopg
 from worker import db
 from worker.inbox import claim as inbox
 from worker.inbox import forget
-from worker.mirror import queries, store, user_history
+from worker.mirror import phone_history, queries, store, user_history
 from worker.mirror.events import (
     DELETION_TYPE,
     Event,
@@ -173,8 +173,8 @@ def _apply_users(
             touched |= _refold(conn, state, events, pii_key)
             refolded.add(user_id)
     store.write_states(conn, states.values(), pii_key=pii_key)
-    store.write_history(conn, history, pii_key=pii_key)
-    store.refresh_facts(conn, touched | {row.phone_number_id for row in history})
+    phone_history.write(conn, history, pii_key=pii_key)
+    phone_history.refresh_facts(conn, touched | {row.phone_number_id for row in history})
     user_rows = [row for state in states.values() for row in state.user_rows]
     user_history.write(conn, user_rows)
     # A re-fold may have replaced user rows too: its users count as written.
@@ -195,9 +195,9 @@ def _refold(
     """
     since = ms_to_datetime(batch[0].key.version_ms)
     recorded = Recorded(
-        phones=store.load_checkpoint(conn, state.user_id, since),
+        phones=phone_history.load_checkpoint(conn, state.user_id, since),
         tracked=user_history.load_checkpoint(conn, state.user_id, since),
-        phone_rows=store.load_history_from(conn, state.user_id, since),
+        phone_rows=phone_history.load_from(conn, state.user_id, since),
         user_rows=user_history.load_from(conn, state.user_id, since),
         fields=state.fields,
     )
@@ -214,11 +214,7 @@ def _refold(
     for event in sorted(window, key=lambda e: e.key):
         rows += apply_event(fresh, event)
     user_history.replace(conn, recorded.user_rows, fresh.user_rows)
-    old, wanted = recorded.phone_rows, set(rows)
-    added = [r for r in rows if r not in old]
-    removed = [r for r in old if r not in wanted]
-    store.write_history(conn, added, [old[r] for r in removed], pii_key=pii_key)
-    changed = {r.phone_number_id for r in (*added, *removed)}
+    changed = phone_history.replace(conn, recorded.phone_rows, rows, pii_key=pii_key)
     state.fields, state.deleted_at = fresh.fields, fresh.deleted_at
     state.key = max(key for key in (state.key, fresh.key) if key is not None)
     if deleted_before:

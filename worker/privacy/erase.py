@@ -18,7 +18,7 @@ from typing import Final
 import psycopg
 
 from worker.inbox import forget
-from worker.mirror import store
+from worker.mirror import phone_history, store
 from worker.mirror.queries import LOCK_USERS
 from worker.privacy import queries
 
@@ -28,13 +28,6 @@ MIN_NEEDLE = 6
 # Users per transaction of the automatic erasure: each batch scans the inbox once.
 BATCH_USERS = 500
 REQUEST, DELETED = "request", "deleted"
-
-_STEPS = (
-    queries.TOMBSTONE_HISTORY,
-    queries.ERASE_PHONES,
-    queries.ERASE_HISTORY,
-    queries.DELETE_USER,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +65,12 @@ def _erase_one(conn: psycopg.Connection, user_id: str, reason: str) -> int:
     row = conn.execute(queries.USER_PHONE_IDS, params).fetchone()
     phone_ids = row[0] if row else []
     store.lock_primary_phones(conn, [user_id], phone_ids)
-    changed = sum(conn.execute(step, params).rowcount for step in _STEPS)
+    changed = phone_history.tombstone(conn, user_id)
+    changed += conn.execute(queries.ERASE_PHONES, params).rowcount
+    changed += phone_history.erase(conn, user_id)
+    changed += conn.execute(queries.DELETE_USER, params).rowcount
     changed += forget.of_users(conn, [user_id])
-    store.refresh_facts(conn, phone_ids)
+    phone_history.refresh_facts(conn, phone_ids)
     store.refresh_primary_phones(conn, [user_id], phone_ids)
     store.refresh_user_facts(conn, [user_id])
     conn.execute(queries.TOMBSTONE, params)

@@ -25,22 +25,6 @@ WHERE user_id IS NOT NULL AND payload IS NOT NULL
 ORDER BY 1
 """
 
-# A live user is deleted as a user.deleted would delete it (a 'deleted' history row for
-# each live phone), already without what erasure clears.
-TOMBSTONE_HISTORY: Final[LiteralString] = """
-INSERT INTO clerk.phone_number_history
-    (phone_number_id, user_id, change, svix_id, effective_at, event_at, phone_number,
-     phone_number_hash, region_code, reserved_for_second_factor, default_second_factor,
-     is_primary, verification_status, verification_strategy, verification_attempts,
-     verification_expire_at, linked_to, created_at, updated_at, deleted_at)
-SELECT id, user_id, 'deleted', 'erase_' || user_id, now(), now(), NULL, NULL, region_code,
-       reserved_for_second_factor, default_second_factor, is_primary, verification_status,
-       verification_strategy, verification_attempts, verification_expire_at, NULL,
-       created_at, updated_at, now()
-FROM clerk.phone_numbers
-WHERE user_id = %(user_id)s AND deleted_at IS NULL
-ON CONFLICT (phone_number_id, svix_id) DO NOTHING
-"""
 
 # The phones the tombstone may have given a history row: their facts are recomputed.
 USER_PHONE_IDS: Final[LiteralString] = """
@@ -56,12 +40,6 @@ WHERE user_id = %(user_id)s
        OR deleted_at IS NULL)
 """
 
-ERASE_HISTORY: Final[LiteralString] = """
-UPDATE clerk.phone_number_history
-SET phone_number = NULL, phone_number_hash = NULL, linked_to = NULL
-WHERE user_id = %(user_id)s
-  AND (phone_number IS NOT NULL OR phone_number_hash IS NOT NULL OR linked_to IS NOT NULL)
-"""
 
 DELETE_USER: Final[LiteralString] = """
 UPDATE clerk.users SET deleted_at = now() WHERE id = %(user_id)s AND deleted_at IS NULL
