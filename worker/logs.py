@@ -20,6 +20,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from worker import mask as phone_mask
+
 # E.164 with optional separators (+1 202-555-0143), or a bare run of 9 to 15 digits.
 # Digits glued to letters (user_2pAda...0000000001) are ids, not numbers.
 _PHONE = re.compile(r"(?<![0-9A-Za-z_])(?:\+\d(?:[\s().-]?\d){6,14}|\d{9,15})(?![0-9A-Za-z_])")
@@ -30,17 +32,9 @@ _HANDLER_MARK = "_clerk_mirror_json"
 
 
 def mask(text: str) -> str:
-    """Text with phone numbers shortened to their first and last digits, secrets removed."""
+    """Text with each phone number in it masked as SQL masks one, secrets removed."""
     text = _SECRET.sub(lambda m: m.group(1) + "_***", text)
-    return _PHONE.sub(_mask_number, text)
-
-
-def _mask_number(match: re.Match[str]) -> str:
-    # Keep the calling code and the last two digits: enough to tell numbers apart.
-    number = match.group(0)
-    digits = re.sub(r"\D", "", number)
-    plus = "+" if number.startswith("+") else ""
-    return plus + digits[:4] + "*" * (len(digits) - 6) + digits[-2:]
+    return _PHONE.sub(lambda m: phone_mask.phone_number(m.group(0)), text)
 
 
 def _mask_value(value: Any) -> Any:

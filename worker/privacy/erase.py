@@ -17,6 +17,7 @@ from typing import Final
 
 import psycopg
 
+from worker import mask as phone_mask
 from worker.inbox import forget
 from worker.mirror import phone_history, store
 from worker.mirror.queries import LOCK_USERS
@@ -87,14 +88,13 @@ def _forget_mentions(
 def holders(conn: psycopg.Connection, number: str) -> list[str]:
     """The users who held an E.164 number: in the mirror, its history or a pending event."""
     if not E164.match(number):
-        raise ValueError(f"{mask(conn, number)!r} is not an E.164 number like +447700900123")
+        raise ValueError(f"{mask(number)!r} is not an E.164 number like +447700900123")
     return [row[0] for row in conn.execute(queries.NUMBER_HOLDERS, {"number": number})]
 
 
-def mask(conn: psycopg.Connection, number: str) -> str:
+def mask(number: str) -> str:
     """The masked form analysts see, for messages that must not repeat the number."""
-    row = conn.execute(queries.MASK, {"number": number}).fetchone()
-    return str(row[0]) if row and row[0] is not None else ""
+    return phone_mask.phone_number(number)
 
 
 def erase_deleted(conn: psycopg.Connection, days: int, *, limit: int = BATCH_USERS) -> list[Erased]:

@@ -59,5 +59,3 @@ WHERE u.deleted_at IS NOT NULL AND u.deleted_at <= now() - make_interval(days =>
 ORDER BY u.deleted_at, u.id
 LIMIT %(limit)s
 """
-
-MASK: Final[LiteralString] = "SELECT clerk.mask_phone_number(%(number)s)"
