@@ -6,6 +6,7 @@ create_app() sets up logging in each worker process; this covers the master's li
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -48,5 +49,21 @@ def worker_exit(server: Any, worker: Any) -> None:
         extensions["clerk_mirror"].close()
 
 
-logconfig_dict = gunicorn_logconfig()
+def _preflight() -> str | None:
+    """The master's own read of the web's settings, before it forks any web process (each
+    reads them again in create_app): a bad one, or a metrics directory others could plant
+    in, stops it here in one line instead of a traceback per worker. The log format."""
+    # Imported here: gunicorn takes every global of this file named like a setting
+    # (`config` is one).
+    from worker import config
+
+    try:
+        settings = config.from_env(os.environ, (config.WEB,))
+        config.metrics_dir(settings)
+    except config.ConfigError as exc:
+        raise SystemExit(f"clerk-mirror: {exc}") from None
+    return settings.log_format
+
+
+logconfig_dict = gunicorn_logconfig(_preflight())
 logger_class = JsonLogger

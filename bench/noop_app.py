@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery
 
 from worker import config
@@ -10,7 +12,7 @@ from worker.app import celery_settings
 NOOP_TASK = "bench.noop"
 
 app = Celery("bench_noop")
-app.conf.update(celery_settings(config.from_env()))
+app.conf.update(celery_settings(config.from_env(os.environ, config.CELERY)))
 
 
 @app.task(name=NOOP_TASK, acks_late=True, ignore_result=True)  # type: ignore[untyped-decorator]

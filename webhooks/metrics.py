@@ -1,4 +1,8 @@
-"""GET /metrics: every process's counters (see worker.metrics) plus the inbox lag."""
+"""GET /metrics: every process's counters (see worker.metrics) plus the inbox lag.
+
+The inbox and the backfill runs are read through their rooms (worker.inbox.ops,
+worker.backfill.sync_runs), the same reads as `clerk-mirror status` and the console.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import logging
 import os
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any, Final, LiteralString
+from typing import Any
 
 import psycopg
 import psycopg_pool
@@ -20,30 +24,12 @@ from prometheus_client.registry import Collector
 
 from webhooks.runtime import runtime
 from worker import metrics
+from worker.backfill import sync_runs
+from worker.inbox import ops
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
-# One index-only pass over the partial index on pending rows: cheap whatever the backlog.
-INBOX_LAG: Final[LiteralString] = """
-SELECT count(*), coalesce(extract(epoch FROM now() - min(received_at)), 0)
-FROM clerk.webhook_events
-WHERE status = 'pending'
-"""
-
-# Served by the partial index of migration 0010: cheap however many events were applied.
-INBOX_UNSETTLED: Final[LiteralString] = """
-SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'dead')
-FROM clerk.webhook_events
-WHERE status IN ('failed', 'dead')
-"""
-
-LAST_BACKFILL: Final[LiteralString] = """
-SELECT status, extract(epoch FROM coalesce(finished_at, started_at))
-FROM clerk.sync_runs
-ORDER BY id DESC
-LIMIT 1
-"""
 BACKFILL_STATUSES = ("running", "succeeded", "failed", "interrupted")
 
 
@@ -59,15 +45,15 @@ class InboxCollector(Collector):
         )
         try:
             with self.pool.connection(timeout=1.0) as conn:
-                row = conn.execute(INBOX_LAG).fetchone()
-                unsettled = conn.execute(INBOX_UNSETTLED).fetchone() or (0, 0)
-                backfill = conn.execute(LAST_BACKFILL).fetchone()
+                # The open statuses only: what the partial indexes serve at every scrape.
+                status = ops.inbox_status(conn, closed=False)
+                backfill = sync_runs.latest(conn)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             log.warning("inbox gauges unavailable", extra={"error": type(exc).__name__})
             up.add_metric([], 0)
             yield up
             return
-        pending, oldest_s = row if row else (0, 0)
+        age = status.oldest_pending_age
         up.add_metric([], 1)
         yield up
         events = GaugeMetricFamily(
@@ -75,21 +61,23 @@ class InboxCollector(Collector):
             "Inbox events that need an operator, by status (failed, dead).",
             labels=["status"],
         )
-        events.add_metric(["failed"], unsettled[0])
-        events.add_metric(["dead"], unsettled[1])
+        events.add_metric(["failed"], status.counts["failed"])
+        events.add_metric(["dead"], status.counts["dead"])
         yield events
         yield from backfill_gauges(backfill)
         yield GaugeMetricFamily(
-            "clerk_mirror_inbox_pending", "Inbox events waiting to be applied.", value=pending
+            "clerk_mirror_inbox_pending",
+            "Inbox events waiting to be applied.",
+            value=status.counts["pending"],
         )
         yield GaugeMetricFamily(
             "clerk_mirror_inbox_oldest_pending_age_seconds",
             "Age of the oldest pending inbox event (the mirror's lag); 0 when none waits.",
-            value=float(oldest_s),
+            value=age.total_seconds() if age is not None else 0.0,
         )
 
 
-def backfill_gauges(row: tuple[Any, ...] | None) -> Iterator[GaugeMetricFamily]:
+def backfill_gauges(run: sync_runs.Latest | None) -> Iterator[GaugeMetricFamily]:
     """The newest backfill run: 1 on its status (none before the first run), and its time."""
     last = GaugeMetricFamily(
         "clerk_mirror_backfill_last_run",
@@ -97,13 +85,13 @@ def backfill_gauges(row: tuple[Any, ...] | None) -> Iterator[GaugeMetricFamily]:
         labels=["status"],
     )
     for status in BACKFILL_STATUSES:
-        last.add_metric([status], 1 if row and row[0] == status else 0)
+        last.add_metric([status], 1 if run is not None and run.status == status else 0)
     yield last
-    if row is not None:
+    if run is not None:
         yield GaugeMetricFamily(
             "clerk_mirror_backfill_last_run_timestamp_seconds",
             "When the newest backfill run finished (or started, while it runs).",
-            value=float(row[1]),
+            value=run.at.timestamp(),
         )
 
 
@@ -146,7 +134,7 @@ class SharedFilesCollector(MultiProcessCollector):
 @bp.get("/metrics")
 def scrape() -> Response:
     registry = CollectorRegistry()
-    SharedFilesCollector(registry, path=str(metrics.MULTIPROC_DIR))  # type: ignore[no-untyped-call]
+    SharedFilesCollector(registry, path=str(metrics.directory()))  # type: ignore[no-untyped-call]
     registry.register(InboxCollector(runtime().pool))
     registry.register(
         ReadinessCollector({"postgres": runtime().database_ready, "redis": runtime().broker_ready})

@@ -41,8 +41,7 @@ class Runtime:
     pool: ConnectionPool
     redis: redis.Redis[bytes]
     celery: Celery
-    queue: str
-    database_url: str
+    settings: config.Settings
     notifier: Notifier = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,8 +77,7 @@ class Runtime:
             pool,
             wakeup.client(settings.redis_url),
             celery,
-            settings.queue,
-            settings.require_database_url(),
+            settings,
         )
 
     def store(self, svix_id: str, body: bytes, env: Envelope) -> Stored:
@@ -94,7 +92,9 @@ class Runtime:
         # After a database restart the pool holds dead connections, or waits out its
         # reconnection backoff: one direct connection tells "back" from "down" now.
         log.info("inbox retry on a direct connection", extra={"svix_id": svix_id})
-        with db.connect(self.database_url, autocommit=True, connect_timeout=2) as conn:
+        with db.connect(
+            self.settings.require_database_url(), autocommit=True, connect_timeout=2
+        ) as conn:
             new = inbox.store_event(conn, svix_id, body, env)
         return Stored(new, maybe_ours=sent and not new)
 
@@ -116,7 +116,9 @@ class Runtime:
         """Ask for a drain; a broker outage is logged, never fatal (the sweep catches up)."""
         try:
             wakeup.request_drain(
-                self.redis, self.queue, lambda: self.celery.send_task(DRAIN_TASK, retry=False)
+                self.redis,
+                self.settings.queue,
+                lambda: self.celery.send_task(DRAIN_TASK, retry=False),
             )
         except Exception as exc:
             log.warning("could not wake the worker", extra={"error": type(exc).__name__})

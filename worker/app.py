@@ -1,4 +1,8 @@
-"""The Celery app: settings from the environment, and a database pool per worker process."""
+"""The Celery app (worker and beat): its settings, read once, and a database pool per process.
+
+The entry point of `celery -A worker.app worker` and `... beat`: it reads the settings of
+both once, at import, and keeps them on the app (app.settings) for the tasks.
+"""
 
 from __future__ import annotations
 
@@ -8,61 +12,43 @@ from typing import Any
 from celery import Celery
 from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
 
-from worker import config, db, logs
+from worker import config, db, logs, metrics
 from worker.task_names import BACKFILL_TASK, ERASE_TASK, PURGE_TASK, SWEEP_TASK
 
 PURGE_EVERY_S = 24 * 3600.0
 ERASE_EVERY_S = 3600.0
 
 
-def retention_days(environ: dict[str, str] | None = None) -> int:
-    """CLERK_MIRROR_RETENTION_DAYS: days to keep closed events' payloads; 0 keeps them."""
-    raw = (os.environ if environ is None else environ).get("CLERK_MIRROR_RETENTION_DAYS", "30")
-    if not raw.strip().isdigit():
-        raise config.ConfigError(
-            f"CLERK_MIRROR_RETENTION_DAYS should be days (0 = keep), got {raw!r}"
-        )
-    return int(raw)
+class MirrorCelery(Celery):  # type: ignore[misc]  # celery ships no type information
+    """The Celery app, with the settings it was started with for its tasks to read."""
+
+    settings: config.Settings
 
 
-def erase_after_days(environ: dict[str, str] | None = None) -> int | None:
-    """CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS: erase deleted users after it; None for off."""
-    raw = (os.environ if environ is None else environ).get(
-        "CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS", "30"
-    )
-    if raw.strip().lower() == "off":
-        return None
-    if not raw.strip().isdigit():
-        raise config.ConfigError(
-            f"CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS should be days, 0 or off, got {raw!r}"
-        )
-    return int(raw)
-
-
-def celery_settings(
-    settings: config.Settings, environ: dict[str, str] | None = None
-) -> dict[str, Any]:
-    env = dict(os.environ) if environ is None else environ
-    sweep_s = float(env.get("CLERK_MIRROR_SWEEP_INTERVAL", "30"))
+def beat_schedule(settings: config.Settings) -> dict[str, dict[str, Any]]:
+    """What beat sends when: the sweep, and purge, erasure and reconciliation when on."""
+    sweep_s = settings.sweep_interval_s
     schedule: dict[str, dict[str, Any]] = {
         "sweep-pending": {"task": SWEEP_TASK, "schedule": sweep_s},
     }
-    if retention_days(env):
+    if settings.retention_days:
         schedule["purge-payloads"] = {"task": PURGE_TASK, "schedule": PURGE_EVERY_S}
-    erase_days = erase_after_days(env)
-    if erase_days is not None:
+    if settings.erase_after_days is not None:
         # 0 means at once: as often as the sweep, so within its interval of the deletion.
-        every = sweep_s if erase_days == 0 else ERASE_EVERY_S
+        every = sweep_s if settings.erase_after_days == 0 else ERASE_EVERY_S
         schedule["erase-deleted"] = {"task": ERASE_TASK, "schedule": every}
     # Periodic reconciliation with Clerk's Backend API: off unless an interval is set.
-    reconcile_s = float(env.get("CLERK_MIRROR_RECONCILE_INTERVAL") or 0)
-    if reconcile_s > 0:
+    if settings.reconcile_interval_s > 0:
         schedule["reconcile-clerk"] = {
             "task": BACKFILL_TASK,
-            "schedule": reconcile_s,
+            "schedule": settings.reconcile_interval_s,
             "kwargs": {"reconcile": True},
         }
-    return {
+    return schedule
+
+
+def celery_settings(settings: config.Settings) -> dict[str, Any]:
+    conf: dict[str, Any] = {
         "broker_url": settings.redis_url,
         "broker_connection_retry_on_startup": True,
         # A drain lasts seconds, so a message a killed worker held need not wait an hour
@@ -82,29 +68,45 @@ def celery_settings(
         "worker_prefetch_multiplier": 1,
         "worker_hijack_root_logger": False,
         "task_default_queue": settings.queue,
-        "beat_schedule": schedule,
+        "beat_schedule": beat_schedule(settings),
     }
+    if settings.beat_schedule is not None:
+        # What `celery beat` opens unless --schedule says otherwise.
+        conf["beat_schedule_filename"] = str(settings.beat_schedule)
+    return conf
 
 
-app = Celery("clerk_mirror", include=["worker.tasks"])
-app.conf.update(celery_settings(config.from_env()))
+def _start() -> config.Settings:
+    """The settings, with the directories they name checked; a bad one stops in one line."""
+    try:
+        settings = config.from_env(os.environ, config.CELERY)
+        metrics.start(config.metrics_dir(settings))
+        config.beat_schedule(settings)
+    except config.ConfigError as exc:
+        raise SystemExit(f"clerk-mirror: {exc}") from None
+    return settings
+
+
+app = MirrorCelery("clerk_mirror", include=["worker.tasks"])
+app.settings = _start()
+app.conf.update(celery_settings(app.settings))
 
 
 @setup_logging.connect
-def _json_logs(loglevel: int | str | None = None, **_: object) -> None:
-    # Connecting here replaces celery's own log set-up: every line is masked JSON.
-    logs.setup_logging(loglevel or "INFO")
+def _masked_logs(loglevel: int | str | None = None, **_: object) -> None:
+    # Connecting here replaces celery's own log set-up: every line is masked.
+    logs.setup_logging(loglevel or "INFO", app.settings.log_format)
 
 
-# JSON from the first line: the celery command imports this module before it checks
+# From the first line: the celery command imports this module before it checks
 # privileges and warns, long before the setup_logging signal above.
-logs.setup_logging()
+logs.setup_logging(fmt=app.settings.log_format)
 
 
 @worker_process_init.connect
 def _open_pool(**_: object) -> None:
     # After fork: a connection opened in the parent must never be shared with children.
-    db.open_pool(config.from_env().require_database_url())
+    db.open_pool(app.settings.require_database_url())
 
 
 @worker_process_shutdown.connect

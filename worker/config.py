@@ -1,16 +1,33 @@
-"""Settings read from the environment, in one place, each variable by name."""
+"""Settings: every variable of worker.variables, parsed and checked once, each error naming it.
+
+Each process reads its settings once, at its entry point, and hands them down: the web in
+webhooks.create_app, the worker and beat in worker.app, the command line in worker.cli.main.
+Nothing else reads the environment. A process parses only the variables it reads, so that
+a bad worker-only setting never stops the web; the fields of the others keep their
+defaults (their paths are None). from_env() takes a mapping: tests hand it their own.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+
+from worker.directories import DirectoryRefused, own_directory
+from worker.variables import CELERY, CLI, PROCESSES, VARIABLES, WEB, Variable
+
+__all__ = ["CELERY", "CLI", "PROCESSES", "VARIABLES", "WEB", "ConfigError", "Settings", "Variable"]
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_CLERK_API_URL = "https://api.clerk.com/v1"
 # Below Clerk's production limit of 1000 per 10 s; "90/10" suits a development instance.
 DEFAULT_CLERK_API_RATE_LIMIT = "900/10"
+DEFAULT_QUEUE = "clerk_mirror"
+LOG_FORMATS = ("json", "text")
+_KNOWN = frozenset(v.name for v in VARIABLES)
 
 
 class ConfigError(RuntimeError):
@@ -24,14 +41,24 @@ class Settings:
     signing_secrets: tuple[str, ...]
     clerk_secret_key: str | None
     clerk_api_url: str
-    port: int
+    # Client-side limit on Backend API calls: (requests, seconds), None for none.
+    clerk_api_rate_limit: tuple[int, float] | None
     queue: str
+    port: int
+    web_threads: int
     max_body_bytes: int
-    # Client-side limit on Backend API calls, "requests/seconds" (see worker.backfill.clerk_api).
-    clerk_api_rate_limit: str = DEFAULT_CLERK_API_RATE_LIMIT
     # The console at /console/ is on only when a password is set (webhooks.console).
-    console_password: str | None = None
-    console_secret: str | None = None
+    console_password: str | None
+    console_secret: str | None
+    pii_key: bytes | None
+    erase_after_days: int | None  # None: off
+    retention_days: int  # 0: keep payloads
+    sweep_interval_s: float
+    sweep_grace_s: float
+    reconcile_interval_s: float  # 0: off
+    log_format: str | None  # None: text on a terminal, else JSON
+    beat_schedule: Path | None
+    metrics_dir: Path | None
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -39,40 +66,115 @@ class Settings:
         return self.database_url
 
 
-def from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    env = os.environ if environ is None else environ
-    port = _number(env, "PORT", "8000")
-    max_body = _number(env, "CLERK_MIRROR_MAX_BODY_BYTES", str(1024 * 1024))
+def from_env(environ: Mapping[str, str], processes: Collection[str] = PROCESSES) -> Settings:
+    """The settings these processes read from environ (all of them by default)."""
+    env = _Reader(environ, processes)
+    queue = env.text("CLERK_MIRROR_QUEUE") or DEFAULT_QUEUE
+    state = _state_dir(env)
     return Settings(
-        database_url=env.get("DATABASE_URL") or None,
-        redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
-        signing_secrets=parse_secrets(env.get("CLERK_WEBHOOK_SIGNING_SECRET", "")),
-        clerk_secret_key=env.get("CLERK_SECRET_KEY") or None,
-        clerk_api_url=(env.get("CLERK_API_URL") or DEFAULT_CLERK_API_URL).rstrip("/"),
-        port=port,
-        queue=env.get("CLERK_MIRROR_QUEUE") or "clerk_mirror",
-        max_body_bytes=max_body,
-        clerk_api_rate_limit=env.get("CLERK_API_RATE_LIMIT") or DEFAULT_CLERK_API_RATE_LIMIT,
-        console_password=env.get("CLERK_MIRROR_CONSOLE_PASSWORD") or None,
-        console_secret=env.get("CLERK_MIRROR_CONSOLE_SECRET") or None,
+        database_url=env.text("DATABASE_URL"),
+        redis_url=env.text("REDIS_URL") or DEFAULT_REDIS_URL,
+        signing_secrets=parse_secrets(env.text("CLERK_WEBHOOK_SIGNING_SECRET") or ""),
+        clerk_secret_key=env.text("CLERK_SECRET_KEY"),
+        clerk_api_url=(env.text("CLERK_API_URL") or DEFAULT_CLERK_API_URL).rstrip("/"),
+        clerk_api_rate_limit=parse_rate_limit(
+            env.text("CLERK_API_RATE_LIMIT") or DEFAULT_CLERK_API_RATE_LIMIT
+        ),
+        queue=queue,
+        port=env.number("PORT", 8000),
+        web_threads=max(1, env.number("WEB_THREADS", 4)),
+        max_body_bytes=env.number("CLERK_MIRROR_MAX_BODY_BYTES", 1024 * 1024),
+        console_password=env.text("CLERK_MIRROR_CONSOLE_PASSWORD"),
+        console_secret=env.text("CLERK_MIRROR_CONSOLE_SECRET"),
+        pii_key=_key(env.text("CLERK_MIRROR_PII_KEY")),
+        erase_after_days=_erase_after_days(env),
+        retention_days=env.number("CLERK_MIRROR_RETENTION_DAYS", 30, "days (0 = keep)"),
+        sweep_interval_s=env.seconds("CLERK_MIRROR_SWEEP_INTERVAL", 30.0),
+        sweep_grace_s=env.seconds("CLERK_MIRROR_SWEEP_GRACE", 10.0),
+        reconcile_interval_s=env.seconds("CLERK_MIRROR_RECONCILE_INTERVAL", 0.0),
+        log_format=_log_format(env.text("LOG_FORMAT")),
+        beat_schedule=env.path("CELERY_BEAT_SCHEDULE", state, f"beat-schedule-{_safe(queue)}"),
+        metrics_dir=env.path("PROMETHEUS_MULTIPROC_DIR", state, f"metrics-{_safe(queue)}"),
     )
 
 
-def web_threads(environ: Mapping[str, str] | None = None) -> int:
-    """WEB_THREADS: gunicorn threads per web process, and so its database connections.
+class _Reader:
+    """The variables these processes read from environ; the others read as unset."""
 
-    Read by the web process alone. The pool follows this variable, not gunicorn's own
-    --threads: set threads through WEB_THREADS (as the Procfile does) to keep the two
-    equal, or a request may wait for a connection.
-    """
-    return max(1, _number(os.environ if environ is None else environ, "WEB_THREADS", "4"))
+    def __init__(self, environ: Mapping[str, str], processes: Collection[str]) -> None:
+        self.environ = environ
+        self.read = frozenset(v.name for v in VARIABLES if v.read_by(processes))
+
+    def text(self, name: str) -> str | None:
+        if name not in _KNOWN:
+            raise KeyError(f"{name} is not in worker.variables: add it there")
+        return (self.environ.get(name) or None) if name in self.read else None
+
+    def number(self, name: str, default: int, what: str = "a whole number") -> int:
+        raw = (self.text(name) or str(default)).strip()
+        if not raw.isdigit():
+            raise ConfigError(f"{name} should be {what}, got {raw!r}")
+        return int(raw)
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self.text(name)
+        try:
+            value = float(raw) if raw is not None else default
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{name} should be a number of seconds, got {raw!r}")
+        return value
+
+    def path(self, name: str, state: Path | None, default: str) -> Path | None:
+        """The variable as a path, else `default` in the state directory (None: not read)."""
+        raw = self.text(name)
+        if raw is not None:
+            return Path(raw).expanduser().absolute()
+        return state / default if state is not None and name in self.read else None
 
 
-def _number(env: Mapping[str, str], name: str, default: str) -> int:
-    raw = (env.get(name) or default).strip()
+def _state_dir(env: _Reader) -> Path | None:
+    """The app's own state directory, clerk-mirror/ in XDG_STATE_HOME; None: not read."""
+    if "XDG_STATE_HOME" not in env.read:
+        return None
+    raw = env.text("XDG_STATE_HOME")
+    if raw is not None and not os.path.isabs(raw):
+        raise ConfigError(f"XDG_STATE_HOME should be an absolute path, got {raw!r}")
+    try:
+        base = Path(raw) if raw is not None else Path.home() / ".local" / "state"
+    except RuntimeError:
+        raise ConfigError("XDG_STATE_HOME is not set and this user has no home") from None
+    return base / "clerk-mirror"
+
+
+def _erase_after_days(env: _Reader) -> int | None:
+    raw = (env.text("CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS") or "30").strip()
+    if raw.lower() == "off":
+        return None
     if not raw.isdigit():
-        raise ConfigError(f"{name} should be a whole number, got {raw!r}")
+        raise ConfigError(
+            f"CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS should be days, 0 or off, got {raw!r}"
+        )
     return int(raw)
+
+
+def _log_format(raw: str | None) -> str | None:
+    chosen = (raw or "").strip().lower()
+    if chosen in ("", "auto"):
+        return None
+    if chosen not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT should be json, text or auto, got {raw!r}")
+    return chosen
+
+
+def _key(raw: str | None) -> bytes | None:
+    key = (raw or "").strip()
+    return key.encode() if key else None
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
 def parse_secrets(raw: str) -> tuple[str, ...]:
@@ -80,117 +182,47 @@ def parse_secrets(raw: str) -> tuple[str, ...]:
     return tuple(s for s in re.split(r"[\s,]+", raw) if s)
 
 
-# Stand-in: the documented list of variables, which the docs' configuration page is built
-# from, until Settings itself is parsed from such a list.
-@dataclass(frozen=True, slots=True)
-class Variable:
-    name: str
-    default: str  # the documented default, as text
-    meaning: str  # one or two sentences for the docs
-    processes: str  # who reads it: all, web, worker, beat, cli (or several)
+def parse_rate_limit(text: str, name: str = "CLERK_API_RATE_LIMIT") -> tuple[int, float] | None:
+    """'900/10' means 900 requests per 10 s; 'off' or '0' means no client-side limit."""
+    if text.strip().lower() in ("off", "0", "none"):
+        return None
+    requests, _, seconds = text.partition("/")
+    try:
+        rate = (int(requests), float(seconds or "1"))
+    except ValueError:
+        rate = (0, 0.0)
+    if rate[0] <= 0 or not (math.isfinite(rate[1]) and rate[1] > 0):
+        raise ConfigError(f"{name} should look like 900/10 (requests per seconds), got {text!r}")
+    return rate
 
 
-VARIABLES: tuple[Variable, ...] = (
-    Variable("DATABASE_URL", "none", "Postgres connection string.", "all"),
-    Variable("REDIS_URL", DEFAULT_REDIS_URL, "The Celery broker.", "web, worker, beat"),
-    Variable(
-        "CLERK_WEBHOOK_SIGNING_SECRET",
-        "none",
-        "The endpoint's whsec_... secret; during a rotation several, separated by spaces or"
-        " commas. The web process refuses to start without it.",
-        "web",
-    ),
-    Variable("CLERK_SECRET_KEY", "none", "sk_... Backend API key, for backfill.", "worker, cli"),
-    Variable("CLERK_API_URL", DEFAULT_CLERK_API_URL, "Backend API base.", "worker, cli"),
-    Variable("PORT", "8000", "The web port.", "web"),
-    Variable(
-        "CLERK_MIRROR_MAX_BODY_BYTES",
-        "1048576",
-        "Largest webhook body accepted (413 above).",
-        "web",
-    ),
-    Variable(
-        "CLERK_MIRROR_QUEUE",
-        "clerk_mirror",
-        "Celery queue name (and prefix of its Redis keys).",
-        "web, worker, beat",
-    ),
-    Variable(
-        "CLERK_MIRROR_SWEEP_INTERVAL",
-        "30",
-        "Seconds between sweeps for pending events whose wake-up was lost.",
-        "beat",
-    ),
-    Variable(
-        "CLERK_MIRROR_SWEEP_GRACE",
-        "10",
-        "Seconds an event may wait before the sweep wakes a worker for it.",
-        "worker",
-    ),
-    Variable(
-        "CLERK_MIRROR_RETENTION_DAYS",
-        "30",
-        "Days to keep applied events' raw payloads; 0 keeps them.",
-        "worker, beat",
-    ),
-    Variable(
-        "CLERK_MIRROR_PII_KEY",
-        "none",
-        "Secret key of phone_number_hash (HMAC-SHA256); without it the hash columns stay NULL."
-        " Keep it stable (see Privacy).",
-        "worker, beat, cli",
-    ),
-    Variable(
-        "CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS",
-        "30",
-        "Erase deleted users' personal data this many days after their deletion; 0 at once,"
-        " off never.",
-        "beat, worker",
-    ),
-    Variable(
-        "CLERK_API_RATE_LIMIT",
-        DEFAULT_CLERK_API_RATE_LIMIT,
-        "Backfill's client-side limit, requests/seconds, or off.",
-        "worker, cli",
-    ),
-    Variable(
-        "CLERK_MIRROR_RECONCILE_INTERVAL",
-        "none",
-        "Seconds between scheduled backfills with reconciliation; unset, they are off.",
-        "beat",
-    ),
-    Variable(
-        "PROMETHEUS_MULTIPROC_DIR",
-        "a directory under the system temp dir",
-        "Where web and worker processes share their metrics (one host).",
-        "web, worker",
-    ),
-    Variable(
-        "CLERK_MIRROR_CONSOLE_PASSWORD",
-        "none",
-        "Turns the console at /console/ on, and is the password to log in; unset, /console/"
-        " answers 404.",
-        "web",
-    ),
-    Variable(
-        "CLERK_MIRROR_CONSOLE_SECRET",
-        "derived from the password",
-        "Key that signs the console's session cookie; set it to keep sessions apart from the"
-        " password.",
-        "web",
-    ),
-    Variable(
-        "LOG_FORMAT",
-        "text at a terminal, else json",
-        "json or text.",
-        "all",
-    ),
-    Variable("WEB_CONCURRENCY", "3", "gunicorn processes.", "web"),
-    Variable(
-        "WEB_THREADS",
-        "4",
-        "Threads per web process, each with its own database connection.",
-        "web",
-    ),
-    Variable("CELERY_CONCURRENCY", "2", "Celery worker processes.", "worker"),
-)
+def metrics_dir(settings: Settings) -> Path:
+    """PROMETHEUS_MULTIPROC_DIR, made 0700 when missing; refused unless this user's and private.
+
+    Anyone who can write there forges the metrics, or plants a symlink that the process
+    then writes through.
+    """
+    if settings.metrics_dir is None:
+        raise ConfigError("PROMETHEUS_MULTIPROC_DIR is not read by this process")
+    try:
+        return own_directory(settings.metrics_dir, "PROMETHEUS_MULTIPROC_DIR", private=True)
+    except DirectoryRefused as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def beat_schedule(settings: Settings) -> Path:
+    """CELERY_BEAT_SCHEDULE, in a directory made 0700 when missing; refused when another user
+    owns that directory or may write to it: the schedule is a pickle, run as beat."""
+    if settings.beat_schedule is None:
+        raise ConfigError("CELERY_BEAT_SCHEDULE is not read by this process")
+    try:
+        own_directory(settings.beat_schedule.parent, "CELERY_BEAT_SCHEDULE", private=False)
+    except DirectoryRefused as exc:
+        raise ConfigError(str(exc)) from None
+    return settings.beat_schedule
+
+
+def tell_prometheus(directory: Path) -> None:
+    """Hand the checked directory to prometheus_client, which reads only the environment
+    (in every process, and again after each fork)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)

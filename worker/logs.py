@@ -1,7 +1,8 @@
 """Logs: one JSON object per line (human-readable in a terminal), numbers and secrets masked.
 
-LOG_FORMAT picks the format: `json`, `text`, or unset for text when stderr is a terminal
-and JSON otherwise (a log collector reads a pipe or a file).
+LOG_FORMAT picks the format (worker.config parses it and each entry point hands it in):
+`json`, `text`, or auto, text when stderr is a terminal and JSON otherwise (a log
+collector reads a pipe or a file).
 
 Every process sets this up once: the web in create_app() (and gunicorn's own loggers
 through gunicorn.conf.py), the worker through celery's setup_logging signal, the CLI
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from worker import mask as phone_mask
 
 # E.164 with optional separators (+1 202-555-0143), or a bare run of 9 to 15 digits.
 # Digits glued to letters (user_2pAda...0000000001) are ids, not numbers.
@@ -30,17 +32,9 @@ _HANDLER_MARK = "_clerk_mirror_json"
 
 
 def mask(text: str) -> str:
-    """Text with phone numbers shortened to their first and last digits, secrets removed."""
+    """Text with each phone number in it masked as SQL masks one, secrets removed."""
     text = _SECRET.sub(lambda m: m.group(1) + "_***", text)
-    return _PHONE.sub(_mask_number, text)
-
-
-def _mask_number(match: re.Match[str]) -> str:
-    # Keep the calling code and the last two digits: enough to tell numbers apart.
-    number = match.group(0)
-    digits = re.sub(r"\D", "", number)
-    plus = "+" if number.startswith("+") else ""
-    return plus + digits[:4] + "*" * (len(digits) - 6) + digits[-2:]
+    return _PHONE.sub(lambda m: phone_mask.phone_number(m.group(0)), text)
 
 
 def _mask_value(value: Any) -> Any:
@@ -108,9 +102,8 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def log_format(stream: Any) -> str:
-    """LOG_FORMAT when it says json or text; else text for a terminal, JSON for the rest."""
-    chosen = os.environ.get("LOG_FORMAT", "").strip().lower()
+def log_format(stream: Any, chosen: str | None = None) -> str:
+    """The chosen format (json or text); without one, text for a terminal, JSON for the rest."""
     if chosen in ("json", "text"):
         return chosen
     isatty = getattr(stream, "isatty", None)
@@ -128,21 +121,24 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def handler(stream: Any = None) -> logging.Handler:
+def handler(stream: Any = None, fmt: str | None = None) -> logging.Handler:
     """A stream handler that writes masked lines (the current stderr by default)."""
     out = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
-    text = log_format(sys.stderr if stream is None else stream) == "text"
+    text = log_format(sys.stderr if stream is None else stream, fmt) == "text"
     out.setFormatter(TextFormatter() if text else JsonFormatter())
     out.addFilter(RedactFilter())
     setattr(out, _HANDLER_MARK, True)
     return out
 
 
-def setup_logging(level: int | str | None = None) -> None:
-    """Route the root logger (and warnings) to one JSON handler; safe to call again."""
+def setup_logging(level: int | str | None = None, fmt: str | None = None) -> None:
+    """Route the root logger (and warnings) to one masking handler; safe to call again.
+
+    fmt is LOG_FORMAT as worker.config parsed it (None: by the terminal).
+    """
     root = logging.getLogger()
     if not any(getattr(h, _HANDLER_MARK, False) for h in root.handlers):
-        root.addHandler(handler())
+        root.addHandler(handler(fmt=fmt))
         root.setLevel(logging.INFO)
         logging.captureWarnings(True)
         # One line per Backend API request drowns a backfill's own progress and summary.
@@ -151,9 +147,9 @@ def setup_logging(level: int | str | None = None) -> None:
         root.setLevel(level)
 
 
-def gunicorn_logconfig() -> dict[str, Any]:
-    """gunicorn's logconfig_dict: its own loggers (master included) as JSON lines too."""
-    out = {"()": f"{__name__}.handler"}
+def gunicorn_logconfig(fmt: str | None = None) -> dict[str, Any]:
+    """gunicorn's logconfig_dict: its own loggers (master included) as masked lines too."""
+    out = {"()": f"{__name__}.handler", "fmt": fmt}
     return {
         "version": 1,
         "disable_existing_loggers": False,

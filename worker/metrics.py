@@ -2,15 +2,18 @@
 
 Why multiprocess mode: gunicorn runs several web processes and celery several worker
 processes; each keeps its own counters, and a scrape hits one web process at random.
-With PROMETHEUS_MULTIPROC_DIR every process writes its values to mmap files in that
-directory and the web's /metrics sums all of them, the worker's included.
+Every process writes its values to mmap files in one directory (PROMETHEUS_MULTIPROC_DIR,
+see worker.config) and the web's /metrics sums all of them, the worker's included.
+
+Each process's entry point calls start() with the directory config checked, before
+anything is counted: prometheus_client reads the directory from the environment when it
+makes a value, so the metric objects are made only then, not at import.
 
 Limits of this choice:
-- Web and worker must run on one host and see the same directory. When the variable
-  is unset we pick a fixed directory per user and queue under the system temp dir
-  (not a random one: the gunicorn and celery processes must agree on it without
-  talking). Across hosts, scrape each host's web process; the inbox gauges come from
-  Postgres and are right on every host.
+- Web and worker must run on one host and see the same directory. When the variable is
+  unset they agree on one without talking: metrics-$CLERK_MIRROR_QUEUE in the user's own
+  state directory. Across hosts, scrape each host's web process; the inbox gauges come
+  from Postgres and are right on every host.
 - Files of exited processes stay and keep counting in the totals (that is what a
   counter should do); the directory grows by a few files per process ever started, so
   wipe it when deploying, before the processes start.
@@ -20,29 +23,14 @@ Limits of this choice:
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client import Counter, Histogram, values
 
-def default_dir(environ: dict[str, str] | None = None) -> Path:
-    env = dict(os.environ) if environ is None else environ
-    queue = re.sub(r"[^A-Za-z0-9_.-]", "_", env.get("CLERK_MIRROR_QUEUE") or "clerk_mirror")
-    return Path(tempfile.gettempdir()) / f"clerk-mirror-metrics-{os.getuid()}-{queue}"
-
-
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(default_dir())
-MULTIPROC_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
-
-# prometheus_client picks its value class when first imported; if anything imported it
-# before the variable above was set, pick again so the metrics below are shared.
-from prometheus_client import Counter, Histogram, values  # noqa: E402
-
-if not getattr(values.ValueClass, "_multiprocess", False):
-    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+from worker import config
 
 WEBHOOK_OUTCOMES = (
     "accepted",
@@ -55,21 +43,63 @@ WEBHOOK_OUTCOMES = (
 )
 APPLY_OUTCOMES = ("processed", "ignored", "failed", "retrying")
 
-WEBHOOKS_RECEIVED = Counter(
-    "clerk_mirror_webhooks_received",
-    "Webhook requests by event type (unknown before the body is trusted) and outcome.",
-    ["event_type", "outcome"],
-)
-EVENTS_APPLIED = Counter(
-    "clerk_mirror_events_applied",
-    "Inbox events the worker closed or put back, by outcome.",
-    ["outcome"],
-)
-APPLY_DURATION = Histogram(
-    "clerk_mirror_apply_duration_seconds",
-    "Time a worker took to apply one claimed batch, commit included.",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """The metric objects, made once per process by start()."""
+
+    directory: Path
+    webhooks_received: Counter
+    events_applied: Counter
+    apply_duration: Histogram
+
+
+_shared: Shared | None = None
+_lock = threading.Lock()
+
+
+def start(directory: Path) -> None:
+    """Count in `directory` (checked by worker.config.metrics_dir) from now on; once a process."""
+    global _shared
+    with _lock:
+        if _shared is not None:
+            if _shared.directory != directory:
+                raise RuntimeError(f"this process counts in {_shared.directory}, not {directory}")
+            return
+        config.tell_prometheus(directory)
+        # prometheus_client picked its value class when first imported: pick again now
+        # that the directory is known, so that the metrics below are shared.
+        if not getattr(values.ValueClass, "_multiprocess", False):
+            values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        _shared = Shared(
+            directory,
+            Counter(
+                "clerk_mirror_webhooks_received",
+                "Webhook requests by event type (unknown before the body is trusted) and outcome.",
+                ["event_type", "outcome"],
+            ),
+            Counter(
+                "clerk_mirror_events_applied",
+                "Inbox events the worker closed or put back, by outcome.",
+                ["outcome"],
+            ),
+            Histogram(
+                "clerk_mirror_apply_duration_seconds",
+                "Time a worker took to apply one claimed batch, commit included.",
+                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            ),
+        )
+
+
+def shared() -> Shared:
+    if _shared is None:
+        raise RuntimeError("metrics are not started: the entry point calls worker.metrics.start")
+    return _shared
+
+
+def directory() -> Path:
+    return shared().directory
+
 
 # A signed body names its own type; keep label values to Clerk's shape so a strange
 # type cannot mint unbounded time series.
@@ -83,9 +113,13 @@ def type_label(event_type: str | None) -> str:
 
 
 def count_webhook(outcome: str, event_type: str | None = None) -> None:
-    WEBHOOKS_RECEIVED.labels(type_label(event_type), outcome).inc()
+    shared().webhooks_received.labels(type_label(event_type), outcome).inc()
 
 
 def count_applied(outcome: str, n: int) -> None:
     if n:
-        EVENTS_APPLIED.labels(outcome).inc(n)
+        shared().events_applied.labels(outcome).inc(n)
+
+
+def observe_apply(seconds: float) -> None:
+    shared().apply_duration.observe(seconds)

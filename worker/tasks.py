@@ -1,9 +1,11 @@
-"""Celery tasks: thin wrappers that open a transaction and call the mirror."""
+"""Celery tasks: thin wrappers that open a transaction and call the mirror.
+
+Their settings are the app's (worker.app reads them once); tests hand their own.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import timedelta
 
@@ -11,8 +13,8 @@ import psycopg
 import psycopg_pool
 import redis
 
-from worker import config, db, metrics, wakeup
-from worker.app import app, erase_after_days, retention_days
+from worker import db, metrics, wakeup
+from worker.app import app
 from worker.backfill import run as backfill
 from worker.inbox import claim as inbox
 from worker.inbox import ops
@@ -27,14 +29,14 @@ BATCH_USERS = 200
 # the others (and a deploy never waits long for it).
 DRAIN_BUDGET_S = 10.0
 
-_redis: redis.Redis[bytes] | None = None
+_redis: dict[str, redis.Redis[bytes]] = {}
 
 
 def _wake_client() -> redis.Redis[bytes]:
-    global _redis
-    if _redis is None:
-        _redis = wakeup.client(config.from_env().redis_url)
-    return _redis
+    url = app.settings.redis_url
+    if url not in _redis:
+        _redis[url] = wakeup.client(url)
+    return _redis[url]
 
 
 def _ensure_pool() -> None:
@@ -42,7 +44,7 @@ def _ensure_pool() -> None:
     try:
         db.pool()
     except RuntimeError:
-        db.open_pool(config.from_env().require_database_url())
+        db.open_pool(app.settings.require_database_url())
 
 
 def apply_batch(limit: int = BATCH_USERS) -> mirror.BatchResult:
@@ -50,7 +52,7 @@ def apply_batch(limit: int = BATCH_USERS) -> mirror.BatchResult:
     _ensure_pool()
     started = time.perf_counter()
     with db.transaction() as conn:
-        result = mirror.apply_pending(conn, limit=limit)
+        result = mirror.apply_pending(conn, limit=limit, pii_key=app.settings.pii_key)
     _observe(result, time.perf_counter() - started)
     return result
 
@@ -59,7 +61,7 @@ def _observe(result: mirror.BatchResult, seconds: float) -> None:
     # Counted after the commit, so a rolled-back batch is never reported as applied.
     if not result.claimed:
         return
-    metrics.APPLY_DURATION.observe(seconds)
+    metrics.observe_apply(seconds)
     for outcome in metrics.APPLY_OUTCOMES:
         metrics.count_applied(outcome, len(getattr(result, outcome)))
     log.info(
@@ -86,7 +88,7 @@ def _observe(result: mirror.BatchResult, seconds: float) -> None:
 def drain() -> int:
     """Apply pending inbox events until none is due."""
     try:
-        wakeup.clear(_wake_client(), config.from_env().queue)
+        wakeup.clear(_wake_client(), app.settings.queue)
     except redis.RedisError:
         log.warning("could not clear the drain flag; it expires by itself")
     applied, deadline = 0, time.monotonic() + DRAIN_BUDGET_S
@@ -111,7 +113,7 @@ def _retry_when_due() -> None:
     try:
         wakeup.request_retry(
             _wake_client(),
-            config.from_env().queue,
+            app.settings.queue,
             delay,
             lambda countdown: drain.apply_async(countdown=countdown),
         )
@@ -123,7 +125,7 @@ def _ask_for_help() -> None:
     # A full batch means a backlog: queue one more drain (coalesced like the web's wake-up)
     # so an idle worker process joins; SKIP LOCKED gives the two disjoint users.
     try:
-        wakeup.request_drain(_wake_client(), config.from_env().queue, drain.delay)
+        wakeup.request_drain(_wake_client(), app.settings.queue, drain.delay)
     except Exception:
         log.warning("could not ask for a second drain; this one carries on alone")
 
@@ -132,9 +134,8 @@ def _ask_for_help() -> None:
 def sweep() -> int:
     """Wake a drain when pending events outlived the grace period (a lost wake-up)."""
     _ensure_pool()
-    grace_s = float(os.environ.get("CLERK_MIRROR_SWEEP_GRACE", "10"))
     with db.transaction() as conn:
-        stale = inbox.count_stale(conn, grace_s)
+        stale = inbox.count_stale(conn, app.settings.sweep_grace_s)
     if stale:
         log.info("sweep found stale pending events", extra={"count": stale})
         drain.delay()
@@ -144,11 +145,14 @@ def sweep() -> int:
 @app.task(name=BACKFILL_TASK, acks_late=True, ignore_result=True)
 def backfill_task(reconcile: bool = False) -> int:
     """List Clerk's users into the mirror, continuing an unfinished run; returns the run id."""
-    settings = config.from_env()
+    settings = app.settings
     try:
         with backfill.open_client(settings) as client:
             url = settings.require_database_url()
-            return int(backfill.run(url, client, resume=True, reconcile=reconcile)["id"])
+            run = backfill.run(
+                url, client, resume=True, reconcile=reconcile, pii_key=settings.pii_key
+            )
+            return int(run["id"])
     except backfill.BackfillBusy:
         log.info("a backfill is already running; this one stands down")
         return 0
@@ -157,7 +161,7 @@ def backfill_task(reconcile: bool = False) -> int:
 @app.task(name=PURGE_TASK, acks_late=True, ignore_result=True)
 def purge() -> int:
     """Drop the payloads of events closed more than CLERK_MIRROR_RETENTION_DAYS ago."""
-    days = retention_days()
+    days = app.settings.retention_days
     if not days:
         return 0
     _ensure_pool()
@@ -170,7 +174,7 @@ def purge() -> int:
 @app.task(name=ERASE_TASK, acks_late=True, ignore_result=True)
 def erase_deleted() -> int:
     """Erase users deleted more than CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS ago, a batch each."""
-    days = erase_after_days()
+    days = app.settings.erase_after_days
     if days is None:
         return 0
     _ensure_pool()

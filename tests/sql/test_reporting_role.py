@@ -14,6 +14,7 @@ from psycopg import sql
 
 from tests.support.bodies import STORY
 from tests.support.databases import create_database, drop_database
+from tests.worker.mirror import helpers
 from tests.worker.mirror.helpers import deliver
 from worker import migrate
 from worker.cli.report import REPORTS, run_report
@@ -142,7 +143,7 @@ PII_KEY = "reporting-test-key-0123456789abcdef"
 
 
 def _mirror_with_numbers(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLERK_MIRROR_PII_KEY", PII_KEY)
+    monkeypatch.setattr(helpers, "PII_KEY", PII_KEY.encode())
     with psycopg.connect(database_url) as conn:
         deliver(conn, [(name, f"m{i}") for i, name in enumerate(STORY[:5])])
         deliver(conn, [("user.updated__legacy_shape", "m_legacy")])

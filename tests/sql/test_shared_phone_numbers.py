@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from tests.support.crafted import apply, deletion, moment, ms, phone, snapshot
 from tests.support.signing import TEST_SECRET, sign
+from tests.worker.mirror import helpers
 from tests.worker.mirror.helpers import drain
 from webhooks import create_app
 from worker.privacy import erase, pii
@@ -52,7 +53,7 @@ def story() -> list[dict[str, Any]]:
 
 @pytest.fixture(autouse=True)
 def pii_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLERK_MIRROR_PII_KEY", KEY)
+    monkeypatch.setattr(helpers, "PII_KEY", KEY.encode())
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def test_shared_and_reheld_numbers_are_listed_by_hash_and_mask_never_the_number(
 def test_shared_numbers_are_found_even_for_rows_written_without_a_key(
     conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("CLERK_MIRROR_PII_KEY")
+    monkeypatch.setattr(helpers, "PII_KEY", None)
     apply(conn, held("user_a", SHARED, 1), held("user_b", SHARED, 2))
     assert conn.execute(REPORT).fetchall() == [
         (None, "+44 ••••••••01", "GB", 2, 0, 0, ["user_a", "user_b"])

@@ -5,22 +5,15 @@ tests/conftest.py calls isolate() before anything imports the project's modules.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
-# The project's variables: every test names what it uses.
-PROJECT_VARS = (
-    "CLERK_WEBHOOK_SIGNING_SECRET",
-    "CLERK_SECRET_KEY",
-    "CLERK_API_URL",
-    "CLERK_MIRROR_QUEUE",
-    "PORT",
-    "CLERK_MIRROR_PII_KEY",
-    "CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS",
-    "LOG_FORMAT",
-    "CLERK_MIRROR_CONSOLE_PASSWORD",
-    "CLERK_MIRROR_CONSOLE_SECRET",
-)
+from worker.variables import VARIABLES
+
+# Every variable a process reads (worker.variables): every test names what it uses.
+PROJECT_VARS = tuple(v.name for v in VARIABLES)
 # The servers DATABASE_URL and REDIS_URL named when the session started ("" for none).
 SERVERS: dict[str, str] = {"postgres": "", "redis": ""}
 
@@ -31,6 +24,9 @@ def isolate() -> None:
     SERVERS["redis"] = os.environ.pop("REDIS_URL", "")
     for name in PROJECT_VARS:
         os.environ.pop(name, None)
-    # This session's metrics (and its web and worker subprocesses') in a directory of its
-    # own, set before anything imports worker.metrics.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cpm-test-metrics-")
+    # This session's state (beat schedules) and metrics, its web and worker subprocesses'
+    # included, in a directory of its own, set before anything imports the project.
+    session = tempfile.mkdtemp(prefix="cpm-test-")
+    atexit.register(shutil.rmtree, session, ignore_errors=True)
+    os.environ["XDG_STATE_HOME"] = os.path.join(session, "state")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(session, "metrics")

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.support import mutations
 from tests.support.bodies import fixture_body
+from tests.support.settings import hand_tasks
 from tests.support.signing import sign
 from worker import db, tasks
 
@@ -109,7 +110,7 @@ def test_fuzzed_bodies_never_5xx_and_every_stored_event_ends_applied_or_failed(
     rng = random.Random(20250101)
     statuses = [post_signed(client, inbox, mutations.random_mutation(rng)) for _ in range(2_000)]
     assert statuses.count(200) > 500
-    monkeypatch.setenv("DATABASE_URL", database_url)
+    hand_tasks(monkeypatch, DATABASE_URL=database_url)
     db.close_pool()
     try:
         while tasks.apply_batch().claimed:

@@ -194,7 +194,7 @@ def test_payload_masking_shows_ids_and_states_and_hides_personal_fields() -> Non
     body["data"]["external_id"] = "ada@example.com"
     shown = json.loads(masking.payload(json.dumps(body).encode()))
     phone = shown["data"]["phone_numbers"][0]
-    assert phone["phone_number"] == "+1202*****43"
+    assert phone["phone_number"] == "+1 ••••••••43"
     assert phone["id"] == body["data"]["phone_numbers"][0]["id"]
     assert (
         phone["verification"]["status"]

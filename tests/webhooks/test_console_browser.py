@@ -121,11 +121,11 @@ def test_operator_logs_in_reads_counts_and_replays_a_dead_event_until_applied(
     page.click("text=Events")
     first = page.locator("#events tbody tr").first
     expect(first).to_have_attribute("data-svix-id", DEAD_ID)
-    expect(first.locator(".error")).to_contain_text("+4477******23")
+    expect(first.locator(".error")).to_contain_text("+44 ••••••••23")
     no_raw_number(page)
     first.locator("a").click()
     expect(page.locator("#event-status")).to_have_text("dead")
-    expect(page.locator("#payload")).to_contain_text('"phone_number": "+1202*****43"')
+    expect(page.locator("#payload")).to_contain_text('"phone_number": "+1 ••••••••43"')
     expect(page.locator("#payload")).to_contain_text('"email_address": "[hidden]"')
     no_raw_number(page)
 

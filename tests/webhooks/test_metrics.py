@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.bodies import fixture_body
+from tests.support.settings import hand_tasks
 from tests.support.signing import sign
 from worker import db, tasks
 
@@ -109,7 +110,7 @@ def test_worker_apply_counts_and_duration_appear_at_the_web_metrics(
     body = json.dumps(broken).encode()
     assert client.post(URL, data=body, headers=sign(body, "w3")).status_code == 200
     before = scrape(client)
-    monkeypatch.setenv("DATABASE_URL", database_url)
+    hand_tasks(monkeypatch, DATABASE_URL=database_url)
     db.close_pool()
     try:
         assert tasks.apply_batch().claimed == 3
@@ -133,7 +134,7 @@ def test_a_metrics_file_left_half_written_by_a_killed_process_does_not_break_scr
 ) -> None:
     from worker import metrics
 
-    broken = metrics.MULTIPROC_DIR / "counter_999999999.db"
+    broken = metrics.directory() / "counter_999999999.db"
     broken.write_bytes(b"\x01")
     try:
         before = webhooks(scrape(client))

@@ -8,27 +8,28 @@ import psycopg
 import pytest
 
 from tests.support.bodies import STORY
+from tests.support.settings import hand_tasks
 from tests.worker.mirror.helpers import deliver
 from worker import config, db, tasks
 from worker.app import ERASE_EVERY_S, celery_settings
 from worker.task_names import ERASE_TASK
 
-SETTINGS = config.from_env({})
 ADA = "user_2pAdaExample0000000000001"
 VAR = "CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS"
 
 
 def test_erasure_runs_hourly_by_default_with_the_sweep_at_zero_and_not_when_off() -> None:
-    default = celery_settings(SETTINGS, {})["beat_schedule"]
+    default = celery_settings(config.from_env({}))["beat_schedule"]
     assert default["erase-deleted"] == {"task": ERASE_TASK, "schedule": ERASE_EVERY_S}
-    at_once = celery_settings(SETTINGS, {VAR: "0", "CLERK_MIRROR_SWEEP_INTERVAL": "5"})
+    at_once = celery_settings(config.from_env({VAR: "0", "CLERK_MIRROR_SWEEP_INTERVAL": "5"}))
     assert at_once["beat_schedule"]["erase-deleted"]["schedule"] == 5.0
-    assert "erase-deleted" not in celery_settings(SETTINGS, {VAR: "off"})["beat_schedule"]
+    off = celery_settings(config.from_env({VAR: "off"}))["beat_schedule"]
+    assert "erase-deleted" not in off
 
 
 def test_malformed_erase_days_stop_with_the_variable_named() -> None:
     with pytest.raises(config.ConfigError, match=VAR):
-        celery_settings(SETTINGS, {VAR: "a month"})
+        config.from_env({VAR: "a month"})
 
 
 @pytest.fixture
@@ -52,15 +53,15 @@ def test_the_task_erases_deleted_users_once_they_are_older_than_the_days_set(
     worker_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Ada was deleted in 2025 (the fixture's time): long ago.
-    monkeypatch.setenv(VAR, "off")
+    hand_tasks(monkeypatch, **{VAR: "off"})
     assert tasks.erase_deleted() == 0
     with psycopg.connect(worker_db) as conn:
         conn.execute(
             "UPDATE clerk.users SET deleted_at = now() - interval '2 days' WHERE id = %s", (ADA,)
         )
-    monkeypatch.setenv(VAR, "3")
+    hand_tasks(monkeypatch, **{VAR: "3"})
     assert tasks.erase_deleted() == 0
-    monkeypatch.setenv(VAR, "0")
+    hand_tasks(monkeypatch, **{VAR: "0"})
     assert tasks.erase_deleted() == 1
     assert erased(worker_db) == [(ADA, "deleted")]
     assert tasks.erase_deleted() == 0

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from worker import logs
+from worker import config, logs
 
 
 @pytest.fixture
@@ -31,10 +31,10 @@ def lines(stream: io.StringIO) -> list[dict[str, object]]:
 @pytest.mark.parametrize(
     ("text", "masked"),
     [
-        ("+12025550143", "+1202*****43"),
-        ("call 12025550143 now", "call 1202*****43 now"),
-        ("+1 202-555-0143", "+1202*****43"),
-        ("+447700900123,+33612345678", "+4477******23,+3361*****78"),
+        ("+12025550143", "+1 ••••••••43"),
+        ("call 12025550143 now", "call •••••••••43 now"),
+        ("+1 202-555-0143", "+1 ••••••••43"),
+        ("+447700900123,+33612345678", "+44 ••••••••23,+33 •••••••78"),
         ("whsec_dGVzdC1zZWNyZXQ=", "whsec_***"),
         ("key sk_test_abcDEF123", "key sk_test_***"),
         ("user_2pAdaExample0000000000001", "user_2pAdaExample0000000000001"),
@@ -76,9 +76,9 @@ def test_numbers_and_secrets_are_masked_in_message_args_extras_and_exceptions(
     for leaked in ("12025550143", "447700900123", "c2VjcmV0", "XYZ123456", "33612345678"):
         assert leaked not in raw
     (entry,) = lines(stream)
-    assert entry["message"] == "number +4477******23 secret whsec_***"
-    assert entry["numbers"] == ["+3361*****78", {"n": "2025****43"}]
-    assert "+1202*****43" in str(entry["exception"])
+    assert entry["message"] == "number +44 ••••••••23 secret whsec_***"
+    assert entry["numbers"] == ["+33 •••••••78", {"n": "••••••••43"}]
+    assert "+1 ••••••••43" in str(entry["exception"])
 
 
 def test_setup_logging_twice_installs_one_handler() -> None:
@@ -100,10 +100,7 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_a_terminal_gets_readable_lines_and_a_pipe_gets_json(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("LOG_FORMAT", raising=False)
+def test_a_terminal_gets_readable_lines_and_a_pipe_gets_json() -> None:
     record = logging.makeLogRecord(
         {"name": "clerk", "levelname": "INFO", "msg": "sent to +12025550143", "svix_id": "msg_1"}
     )
@@ -112,16 +109,14 @@ def test_a_terminal_gets_readable_lines_and_a_pipe_gets_json(
         out = logs.handler(stream)
         out.handle(logging.makeLogRecord(vars(record)))
     line = terminal.getvalue()
-    assert " INFO    clerk: sent to +1202*****43  svix_id=msg_1" in line
-    assert json.loads(pipe.getvalue())["message"] == "sent to +1202*****43"
+    assert " INFO    clerk: sent to +1 ••••••••43  svix_id=msg_1" in line
+    assert json.loads(pipe.getvalue())["message"] == "sent to +1 ••••••••43"
 
 
 @pytest.mark.parametrize(("setting", "json_lines"), [("json", True), ("text", False)])
-def test_log_format_overrides_the_terminal_check(
-    setting: str, json_lines: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LOG_FORMAT", setting)
+def test_log_format_overrides_the_terminal_check(setting: str, json_lines: bool) -> None:
+    chosen = config.from_env({"LOG_FORMAT": setting}).log_format
     for stream in (Terminal(), io.StringIO()):
-        logs.handler(stream).handle(logging.makeLogRecord({"msg": "hello"}))
+        logs.handler(stream, chosen).handle(logging.makeLogRecord({"msg": "hello"}))
         first = stream.getvalue().strip()
         assert first.startswith("{") is json_lines

@@ -8,26 +8,25 @@ import psycopg
 import pytest
 
 from tests.support.bodies import STORY
+from tests.support.settings import hand_tasks
 from tests.worker.mirror.helpers import deliver, mirror_state
 from worker import config, db, tasks
 from worker.app import PURGE_EVERY_S, celery_settings
 from worker.task_names import PURGE_TASK
 
-SETTINGS = config.from_env({})
-
 
 def test_purge_is_scheduled_daily_by_default_and_not_when_retention_is_zero() -> None:
-    default = celery_settings(SETTINGS, {})["beat_schedule"]
+    default = celery_settings(config.from_env({}))["beat_schedule"]
     assert default["purge-payloads"] == {"task": PURGE_TASK, "schedule": PURGE_EVERY_S}
     assert PURGE_EVERY_S == 86400
-    off = celery_settings(SETTINGS, {"CLERK_MIRROR_RETENTION_DAYS": "0"})["beat_schedule"]
+    off = celery_settings(config.from_env({"CLERK_MIRROR_RETENTION_DAYS": "0"}))["beat_schedule"]
     assert "purge-payloads" not in off
     assert "sweep-pending" in off
 
 
 def test_malformed_retention_stops_with_the_variable_named() -> None:
     with pytest.raises(config.ConfigError, match="CLERK_MIRROR_RETENTION_DAYS"):
-        celery_settings(SETTINGS, {"CLERK_MIRROR_RETENTION_DAYS": "a month"})
+        config.from_env({"CLERK_MIRROR_RETENTION_DAYS": "a month"})
 
 
 @pytest.fixture
@@ -50,9 +49,9 @@ def test_purge_task_drops_payloads_older_than_retention_days_only(
 ) -> None:
     with psycopg.connect(worker_db) as conn:
         before = mirror_state(conn)
-    monkeypatch.setenv("CLERK_MIRROR_RETENTION_DAYS", "0")
+    hand_tasks(monkeypatch, CLERK_MIRROR_RETENTION_DAYS="0")
     assert tasks.purge() == 0
-    monkeypatch.setenv("CLERK_MIRROR_RETENTION_DAYS", "7")
+    hand_tasks(monkeypatch, CLERK_MIRROR_RETENTION_DAYS="7")
     assert tasks.purge() == 1
     with psycopg.connect(worker_db) as conn:
         kept = conn.execute(

@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from tests.support.bodies import fixture_body
+from tests.support.settings import hand_tasks
 from tests.worker.mirror.helpers import put, statuses
 from worker import db, tasks
 from worker.inbox import claim
@@ -48,11 +49,13 @@ def bob_breaks_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
     """Writing Bob fails the way an unexpected database or code error would."""
     original = store.write_states
 
-    def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
+    def write_states(
+        conn: psycopg.Connection, states: Iterable[UserState], *, pii_key: bytes | None
+    ) -> None:
         states = list(states)
         if any(s.user_id == BOB for s in states):
             raise RuntimeError("disk on fire while writing bob")
-        original(conn, states)
+        original(conn, states, pii_key=pii_key)
 
     monkeypatch.setattr(store, "write_states", write_states)
 
@@ -130,7 +133,7 @@ def test_sweep_wakes_a_drain_only_for_events_pending_past_the_grace(
 ) -> None:
     woken: list[bool] = []
     monkeypatch.setattr(tasks.drain, "delay", lambda: woken.append(True))
-    monkeypatch.setenv("CLERK_MIRROR_SWEEP_GRACE", "60")
+    hand_tasks(monkeypatch, CLERK_MIRROR_SWEEP_GRACE="60")
     with psycopg.connect(worker_pool) as conn:
         put(conn, ADA_EVENT, "ada")
     assert (tasks.sweep(), woken) == (0, [])

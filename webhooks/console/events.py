@@ -89,7 +89,7 @@ def replay_event(svix_id: str) -> BaseResponse:
         if conn.execute(queries.EVENT_EXISTS, {"svix_id": svix_id}).fetchone() is None:
             abort(404)
         with conn.transaction():
-            outcome = replay(conn, [svix_id])
+            outcome = replay(conn, [svix_id], pii_key=runtime().settings.pii_key)
     log.info("console replay", extra={"svix_id": svix_id, "processed": outcome.processed})
     flash(f"Replay of {svix_id}: {outcome.summary()}", "ok" if outcome.succeeded else "error")
     return redirect(url_for("console.event", svix_id=svix_id))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from worker import logs
+from worker import logs, mask
 
 HIDDEN = "[hidden]"
 SAFE_KEYS = frozenset({"id", "object", "type", "status", "strategy", "provider", "deleted"})
@@ -23,12 +23,11 @@ TIME_KEYS_SUFFIXES = ("_at", "timestamp")
 
 
 def phone(number: str | None) -> str:
-    """A phone number as the console shows it: calling code and last two digits."""
+    """A phone number as the console shows it: masked as in SQL's phone_number_masked."""
     if not number:
         return ""
-    masked = logs.mask(number)
-    # A value that does not look like a number at all is still never shown as it is.
-    return masked if masked != number else HIDDEN
+    # A value without a digit to show is still never shown as it is.
+    return mask.phone_number(number) or HIDDEN
 
 
 def text(value: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import psycopg
@@ -11,6 +12,7 @@ from flask import render_template
 from webhooks.console import charts, masking, queries
 from webhooks.console.blueprint import bp
 from webhooks.runtime import runtime
+from worker.backfill import sync_runs
 from worker.inbox import ops
 
 
@@ -19,7 +21,7 @@ def read(conn: psycopg.Connection) -> dict[str, Any]:
     status = ops.inbox_status(conn)
     hour = conn.execute(queries.LAST_HOUR).fetchone() or (0, 0)
     minutes = conn.execute(queries.PER_MINUTE).fetchall()
-    backfill = conn.execute(queries.LAST_BACKFILL).fetchone()
+    backfill = sync_runs.latest(conn)
     age = status.oldest_pending_age
     return {
         "counts": status.counts,
@@ -31,13 +33,8 @@ def read(conn: psycopg.Connection) -> dict[str, Any]:
     }
 
 
-def _backfill(row: tuple[Any, ...] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    keys = ("id", "status", "started_at", "finished_at", "users_seen", "users_changed", "error")
-    run = dict(zip(keys, row, strict=True))
-    run["error"] = masking.text(run["error"])
-    return run
+def _backfill(run: sync_runs.Latest | None) -> sync_runs.Latest | None:
+    return None if run is None else dataclasses.replace(run, error=masking.text(run.error))
 
 
 @bp.get("/")

@@ -39,13 +39,6 @@ LEFT JOIN applied AS a USING (minute)
 ORDER BY m.minute
 """
 
-LAST_BACKFILL: Final[LiteralString] = """
-SELECT id, status, started_at, finished_at, users_seen, users_changed, error
-FROM clerk.sync_runs
-ORDER BY id DESC
-LIMIT 1
-"""
-
 # Failed and dead first (what an operator has to look at), then the newest.
 LIST_EVENTS: Final[LiteralString] = """
 SELECT svix_id, event_type, user_id, status, attempts, last_error, received_at, processed_at

@@ -33,20 +33,6 @@ class ClerkAPIError(RuntimeError):
         self.status = status
 
 
-def parse_rate_limit(text: str, name: str = "CLERK_API_RATE_LIMIT") -> tuple[int, float] | None:
-    """'900/10' means 900 requests per 10 s; 'off' or '0' means no client-side limit."""
-    if text.strip().lower() in ("off", "0", "none"):
-        return None
-    requests, _, seconds = text.partition("/")
-    try:
-        rate = (int(requests), float(seconds or "1"))
-    except ValueError:
-        rate = (0, 0.0)
-    if rate[0] <= 0 or rate[1] <= 0:
-        raise ConfigError(f"{name} should look like 900/10 (requests per seconds), got {text!r}")
-    return rate
-
-
 class TokenBucket:
     """At most `requests` per `seconds` on average, with bursts of one second's worth.
 

@@ -18,7 +18,7 @@ import psycopg
 
 from worker import db
 from worker.backfill import sync_runs
-from worker.inbox.insert import store_event
+from worker.inbox.insert import store_event, store_failed
 from worker.mirror.apply import apply_ids
 from worker.mirror.events import Envelope, envelope
 
@@ -31,21 +31,14 @@ COUNT_CHANGED: Final[LiteralString] = """
 SELECT count(*) FROM clerk.users WHERE version_svix_id = ANY(%(svix_ids)s)
 """
 
-# An event whose insert failed, kept as a failed row with the reason, so that an
-# operator sees it and can redrive it (replay --status failed) once the cause is fixed.
-STORE_FAILED: Final[LiteralString] = """
-INSERT INTO clerk.webhook_events
-    (svix_id, event_type, payload, user_id, version_ms, event_ms, status, last_error,
-     processed_at, source)
-VALUES
-    (%(svix_id)s, %(event_type)s, %(payload)s, %(user_id)s, %(version_ms)s, %(event_ms)s,
-     'failed', %(error)s, now(), %(source)s)
-ON CONFLICT (svix_id) DO NOTHING
-"""
-
 
 def apply_page(
-    conn: psycopg.Connection, run_id: int, users: list[Any], *, after_user_id: str | None
+    conn: psycopg.Connection,
+    run_id: int,
+    users: list[Any],
+    *,
+    after_user_id: str | None,
+    pii_key: bytes | None = None,
 ) -> None:
     """Store and apply one page of users in the caller's transaction, then checkpoint."""
     now_ms = time.time_ns() // 1_000_000
@@ -53,7 +46,7 @@ def apply_page(
     new_ids = store_each(conn, events)
     user_ids = [env.user_id for _, _, env in events if env.user_id]
     # An id already stored is an unchanged user a previous run applied: a no-op.
-    changed = apply_each(conn, new_ids) if new_ids else 0
+    changed = apply_each(conn, new_ids, pii_key=pii_key) if new_ids else 0
     sync_runs.checkpoint(
         conn, run_id, user_ids, seen=len(users), changed=changed, after_user_id=after_user_id
     )
@@ -110,19 +103,9 @@ def store(
 def _store_failed(
     conn: psycopg.Connection, svix_id: str, raw: bytes, env: Envelope, error: str, source: str
 ) -> None:
-    params = {
-        "svix_id": svix_id,
-        "event_type": env.event_type,
-        "payload": raw,
-        "user_id": env.user_id,
-        "version_ms": env.version_ms,
-        "event_ms": env.event_ms,
-        "error": error,
-        "source": source,
-    }
     try:
         with conn.transaction():
-            conn.execute(STORE_FAILED, params)
+            store_failed(conn, svix_id, raw, env, error, source)
     except Exception as exc:
         if db.connection_lost(conn, exc):
             raise
@@ -130,8 +113,10 @@ def _store_failed(
         log.exception("event not stored, not even as failed", extra={"svix_id": svix_id})
 
 
-def apply_each(conn: psycopg.Connection, svix_ids: list[str]) -> int:
+def apply_each(
+    conn: psycopg.Connection, svix_ids: list[str], *, pii_key: bytes | None = None
+) -> int:
     """Apply the events, each user isolated by apply_ids; how many users they changed."""
-    apply_ids(conn, svix_ids)
+    apply_ids(conn, svix_ids, pii_key=pii_key)
     row = conn.execute(COUNT_CHANGED, {"svix_ids": svix_ids}).fetchone()
     return int(row[0]) if row else 0

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
@@ -20,10 +21,10 @@ import psycopg
 
 from worker import db
 from worker.backfill import sync_runs
-from worker.backfill.clerk_api import PAGE_LIMIT, ClerkAPIError, ClerkClient, parse_rate_limit
+from worker.backfill.clerk_api import PAGE_LIMIT, ClerkAPIError, ClerkClient
 from worker.backfill.page import apply_each, apply_page, event_envelope
 from worker.backfill.sync_runs import Run
-from worker.config import ConfigError, Settings
+from worker.config import ConfigError, Settings, parse_rate_limit
 from worker.inbox.insert import store_event
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def open_client(settings: Settings, rate_limit: str | None = None) -> ClerkClien
     if not settings.clerk_secret_key:
         raise ConfigError("CLERK_SECRET_KEY is not set: give it the instance's sk_... secret key")
     if rate_limit is None:
-        rate = parse_rate_limit(settings.clerk_api_rate_limit)
+        rate = settings.clerk_api_rate_limit
     else:
         rate = parse_rate_limit(rate_limit, "--rate-limit")
     return ClerkClient(settings.clerk_api_url, settings.clerk_secret_key, rate_limit=rate)
@@ -64,36 +65,43 @@ def run(
     reconcile: bool = False,
     page_size: int = PAGE_LIMIT,
     on_page: OnPage | None = None,
+    pii_key: bytes | None = None,
 ) -> dict[str, Any]:
     """List every user into the mirror (resuming the last unfinished run when asked).
 
     With reconcile, live users Clerk no longer lists are then tombstoned. Returns the
     run's row; an interrupt or error marks the run so that --resume continues it.
+    pii_key is CLERK_MIRROR_PII_KEY, which the numbers written are hashed under.
     """
     with db.connect(database_url, autocommit=True) as conn:
         if not sync_runs.try_lock(conn):
             raise BackfillBusy("another backfill is running against this database")
         try:
-            return _locked_run(conn, client, resume, reconcile, page_size, on_page)
+            listing = Listing(page_size, on_page, pii_key)
+            return _locked_run(conn, client, resume, reconcile, listing)
         finally:
             sync_runs.unlock(conn)
 
 
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """How a run lists and writes: page size, progress callback, the hash key."""
+
+    page_size: int
+    on_page: OnPage | None
+    pii_key: bytes | None
+
+
 def _locked_run(
-    conn: psycopg.Connection,
-    client: ClerkClient,
-    resume: bool,
-    reconcile: bool,
-    page_size: int,
-    on_page: OnPage | None,
+    conn: psycopg.Connection, client: ClerkClient, resume: bool, reconcile: bool, listing: Listing
 ) -> dict[str, Any]:
     with conn.transaction():
         current = sync_runs.resume(conn, reconcile=reconcile) if resume else None
         current = current or sync_runs.start(conn, reconcile=reconcile)
     try:
-        _list(conn, client, current, page_size, on_page)
+        _list(conn, client, current, listing)
         if current.reconcile:
-            _reconcile(conn, client, current)
+            _reconcile(conn, client, current, listing.pii_key)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         _mark(conn, current.id, status, f"{type(exc).__name__}: {exc}"[:500])
@@ -102,9 +110,8 @@ def _locked_run(
     return sync_runs.summary(conn, current.id)
 
 
-def _list(
-    conn: psycopg.Connection, client: ClerkClient, run: Run, page_size: int, on_page: OnPage | None
-) -> None:
+def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: Listing) -> None:
+    page_size, on_page = listing.page_size, listing.on_page
     after, restarts = run.after_user_id, 0
     while True:
         users = _page(client, after, page_size)
@@ -119,7 +126,7 @@ def _list(
         last = _last_id(users) or after
         if users:
             with conn.transaction():
-                apply_page(conn, run.id, users, after_user_id=last)
+                apply_page(conn, run.id, users, after_user_id=last, pii_key=listing.pii_key)
         if on_page:
             on_page(len(users))
         if len(users) < page_size:
@@ -149,7 +156,9 @@ def _last_id(users: list[Any]) -> str | None:
     return str(ids[-1]) if ids else None
 
 
-def _reconcile(conn: psycopg.Connection, client: ClerkClient, run: Run) -> None:
+def _reconcile(
+    conn: psycopg.Connection, client: ClerkClient, run: Run, pii_key: bytes | None
+) -> None:
     candidates = sync_runs.missing_users(conn, run.id, run.started_at - CLOCK_MARGIN)
     gone = _gone(client, candidates)
     for start in range(0, len(gone), PAGE_LIMIT):
@@ -157,7 +166,7 @@ def _reconcile(conn: psycopg.Connection, client: ClerkClient, run: Run) -> None:
             ids = [
                 _store_deletion(conn, run.id, u, at) for u, at in gone[start : start + PAGE_LIMIT]
             ]
-            apply_each(conn, ids)
+            apply_each(conn, ids, pii_key=pii_key)
             sync_runs.add_tombstoned(conn, run.id, len(ids))
     log.info("reconciled", extra={"run_id": run.id, "tombstoned": len(gone)})
 

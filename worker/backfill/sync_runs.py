@@ -1,4 +1,5 @@
-"""The run ledger of backfills (clerk.sync_runs): start, checkpoint, resume and finish a run.
+"""The run ledger of backfills (clerk.sync_runs): start, checkpoint, resume and finish a run,
+and the latest one for /metrics and the console.
 
 Its SQL lives here, next to the only code that reads these tables.
 Functions take a connection and never commit: the caller owns the transaction, so a page's
@@ -77,6 +78,14 @@ ADD_TOMBSTONED: Final[LiteralString] = """
 UPDATE clerk.sync_runs SET tombstoned = tombstoned + %(count)s WHERE id = %(id)s
 """
 
+# The newest run, whatever its status: what /metrics and the console show.
+LATEST: Final[LiteralString] = """
+SELECT id, status, started_at, finished_at, users_seen, users_changed, error
+FROM clerk.sync_runs
+ORDER BY id DESC
+LIMIT 1
+"""
+
 SELECT_RUN: Final[LiteralString] = """
 SELECT id, started_at, finished_at, status, pages, users_seen, users_changed, after_user_id,
        error, reconcile, tombstoned
@@ -111,6 +120,30 @@ class Run:
     after_user_id: str | None
     reconcile: bool
     next_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    """The newest run as /metrics and the console show it."""
+
+    id: int
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    users_seen: int
+    users_changed: int
+    error: str | None
+
+    @property
+    def at(self) -> datetime:
+        """When it finished, or started while it runs."""
+        return self.finished_at or self.started_at
+
+
+def latest(conn: psycopg.Connection) -> Latest | None:
+    """The newest run (None before the first)."""
+    with conn.cursor(row_factory=class_row(Latest)) as cur:
+        return cur.execute(LATEST).fetchone()
 
 
 def try_lock(conn: psycopg.Connection) -> bool:

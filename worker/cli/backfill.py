@@ -22,7 +22,7 @@ from rich.text import Text
 from worker import config
 from worker.backfill import run as backfills
 from worker.backfill.clerk_api import ClerkAPIError, ClerkClient
-from worker.cli.common import clerk_failure, database_failure
+from worker.cli.common import clerk_failure, database_failure, settings
 
 RESUME = "continue later with `clerk-mirror backfill --resume`"
 
@@ -51,19 +51,21 @@ def backfill(resume: bool, reconcile: bool, rate_limit: str | None) -> None:
     Reads DATABASE_URL, CLERK_SECRET_KEY and CLERK_API_URL. Safe to repeat: an unchanged
     user is a no-op and a newer webhook is never overwritten.
     """
+    chosen = settings()
     try:
-        settings = config.from_env()
-        database_url = settings.require_database_url()
-        client = backfills.open_client(settings, rate_limit)
+        database_url = chosen.require_database_url()
+        client = backfills.open_client(chosen, rate_limit)
     except config.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     with client:
         started = time.monotonic()
-        summary, listed = _run(database_url, client, resume=resume, reconcile=reconcile)
+        summary, listed = _run(
+            database_url, client, resume=resume, reconcile=reconcile, pii_key=chosen.pii_key
+        )
     click.echo(_describe(summary, listed, time.monotonic() - started))
 
 
-def _run(database_url: str, client: ClerkClient, **options: bool) -> tuple[dict[str, Any], int]:
+def _run(database_url: str, client: ClerkClient, **options: Any) -> tuple[dict[str, Any], int]:
     """Run with a progress bar on stderr (when it is a terminal); the run and users listed."""
     console = Console(stderr=True)
     try:

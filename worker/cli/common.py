@@ -25,6 +25,12 @@ DEV_DATABASE_FILE = Path(".data") / "database-url"
 CONNECT_TIMEOUT_S = 5
 
 
+class ConfigFailure(click.ClickException):
+    """A setting is malformed: one line naming the variable, click's usage exit code."""
+
+    exit_code = 2
+
+
 class DatabaseFailure(click.ClickException):
     """Postgres is unreachable or refused the command."""
 
@@ -58,13 +64,21 @@ def _dev_database_url() -> str | None:
     return None
 
 
+def settings() -> config.Settings:
+    """The settings the group (worker.cli.main) read for this command."""
+    found = click.get_current_context().find_root().obj
+    if not isinstance(found, config.Settings):
+        raise RuntimeError("no settings: run the command through the clerk-mirror group")
+    return found
+
+
 def database_url(*, or_make_runs: bool = False) -> str:
     """DATABASE_URL, else (for reading commands) make run's database, else a usage error.
 
     Only commands that read (status, report) fall back: a write goes where it was told.
     """
     try:
-        return config.from_env().require_database_url()
+        return settings().require_database_url()
     except config.ConfigError as exc:
         url = _dev_database_url() if or_make_runs else None
         if url:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import psycopg
 
-from worker.cli.common import ReplayFailed, connect, database_failure, database_url
+from worker.cli.common import ReplayFailed, connect, database_failure, database_url, settings
 from worker.inbox import ops
 from worker.mirror.replay import ReplayOutcome
 from worker.mirror.replay import replay as replay_events
@@ -50,6 +50,7 @@ def replay(dry_run: bool, **filters: Any) -> None:
     selection = ops.Selection(**filters)
     if selection.is_empty():
         raise click.UsageError("name the events: --svix-id, --status, --type or --since/--until")
+    pii_key = settings().pii_key
     with connect(database_url(), autocommit=True) as conn:
         matches = ops.select_events(conn, selection)
         if matches.purged:
@@ -61,7 +62,8 @@ def replay(dry_run: bool, **filters: Any) -> None:
         total = ReplayOutcome()
         for start in range(0, len(matches.ids), REPLAY_CHUNK):
             with conn.transaction():
-                total.add(replay_events(conn, matches.ids[start : start + REPLAY_CHUNK]))
+                chunk = matches.ids[start : start + REPLAY_CHUNK]
+                total.add(replay_events(conn, chunk, pii_key=pii_key))
     click.echo(f"replayed {total.summary()}")
     if not total.succeeded:
         raise ReplayFailed(

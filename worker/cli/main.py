@@ -1,13 +1,15 @@
-"""clerk-mirror: the operator's command line."""
+"""clerk-mirror: the operator's command line; its entry point reads the settings once."""
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from worker import logs
+from worker import config, logs
 from worker import migrate as migrations
 from worker.cli.backfill import backfill
-from worker.cli.common import FailingCleanly, database_url
+from worker.cli.common import ConfigFailure, FailingCleanly, database_url
 from worker.cli.erase import erase
 from worker.cli.inbox import purge, replay, status
 from worker.cli.rehash import rehash
@@ -16,9 +18,15 @@ from worker.cli.send_sample import send_sample
 
 
 @click.group(cls=FailingCleanly)
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Operate the Clerk phone-number mirror (reads DATABASE_URL and friends)."""
-    logs.setup_logging()
+    # Read once for whichever command runs; each finds them with common.settings().
+    try:
+        ctx.obj = config.from_env(os.environ, (config.CLI,))
+    except config.ConfigError as exc:
+        raise ConfigFailure(str(exc)) from None
+    logs.setup_logging(fmt=ctx.obj.log_format)
 
 
 @main.command()

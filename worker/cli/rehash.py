@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from worker.cli.common import connect, database_url
-from worker.privacy import pii
+from worker.cli.common import connect, database_url, settings
 from worker.privacy import rehash as hashing
 
 
@@ -13,9 +12,9 @@ from worker.privacy import rehash as hashing
 @click.option("--all", "every_row", is_flag=True, help="Rehash every row (after a key rotation).")
 def rehash(every_row: bool) -> None:
     """Compute phone_number_hash under CLERK_MIRROR_PII_KEY for rows that lack it."""
-    key = pii.key_from_env()
+    key = settings().pii_key
     if key is None:
-        raise click.UsageError(f"{pii.KEY_VARIABLE} is not set: there is nothing to hash with")
+        raise click.UsageError("CLERK_MIRROR_PII_KEY is not set: there is nothing to hash with")
     total = 0
     with connect(database_url(), autocommit=True) as conn:
         for target, start in hashing.START.items():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import UTC, datetime
 from importlib import resources
@@ -13,7 +12,7 @@ import click
 import httpx
 from svix.webhooks import Webhook
 
-from worker import config
+from worker.cli.common import settings
 
 SAMPLES = {
     "created": "user.created__unverified_phone.json",
@@ -26,12 +25,12 @@ DEV_SECRET_FILE = Path(".data") / "dev-signing-secret"
 
 
 def default_url() -> str:
-    return f"http://127.0.0.1:{os.environ.get('PORT') or 8000}/webhooks/clerk"
+    return f"http://127.0.0.1:{settings().port}/webhooks/clerk"
 
 
 def default_secret() -> str | None:
     """The first CLERK_WEBHOOK_SIGNING_SECRET (any of them verifies), else make run's own."""
-    secrets = config.parse_secrets(os.environ.get("CLERK_WEBHOOK_SIGNING_SECRET", ""))
+    secrets = settings().signing_secrets
     if secrets:
         return secrets[0]
     try:

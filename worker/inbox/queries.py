@@ -24,16 +24,47 @@ ON CONFLICT (svix_id) DO NOTHING
 # The note an erased user's events carry in last_error.
 ERASED_NOTE = "user erased"
 
-# Erasure, and an event of an erased user that a worker claimed: no payload, no error
-# text (it may quote the body), closed as ignored.
-FORGET_EVENTS: Final[LiteralString] = """
+# Forget events (an erased user's, or ones that mention them), named by id or by user:
+# no payload, no error text (it may quote the body), closed as ignored (processed ones
+# stay so). The one statement that does it; rows already forgotten are left alone, so
+# that the count says what changed.
+FORGET: Final[LiteralString] = """
 UPDATE clerk.webhook_events
 SET payload = NULL,
     last_error = %(erased_note)s,
     status = CASE WHEN status = 'processed' THEN status ELSE 'ignored' END,
     processed_at = coalesce(processed_at, clock_timestamp()),
     next_attempt_at = NULL
-WHERE svix_id = ANY(%(svix_ids)s)
+WHERE (svix_id = ANY(%(svix_ids)s::text[]) OR user_id = ANY(%(user_ids)s::text[]))
+  AND (payload IS NOT NULL OR status NOT IN ('processed', 'ignored')
+       OR last_error IS DISTINCT FROM %(erased_note)s)
+"""
+
+# Events with no user of their own (session.*, sms.*, a body that named no valid user)
+# whose payload holds one of the needles (an erased user's id or number), each with the
+# owners of the needles it holds. One pass over the inbox for a whole batch.
+MENTIONS: Final[LiteralString] = """
+WITH needles AS (
+    SELECT owner, convert_to(needle, 'UTF8') AS needle
+    FROM unnest(%(owners)s::text[], %(needles)s::text[]) AS n(owner, needle)
+)
+SELECT e.svix_id, array_agg(DISTINCT n.owner)
+FROM clerk.webhook_events AS e
+JOIN needles AS n ON position(n.needle IN e.payload) > 0
+WHERE e.user_id IS NULL AND e.payload IS NOT NULL
+GROUP BY e.svix_id
+"""
+
+# An event whose insert failed, kept as a failed row with the reason, so that an
+# operator sees it and can redrive it (replay --status failed) once the cause is fixed.
+STORE_FAILED: Final[LiteralString] = """
+INSERT INTO clerk.webhook_events
+    (svix_id, event_type, payload, user_id, version_ms, event_ms, status, last_error,
+     processed_at, source)
+VALUES
+    (%(svix_id)s, %(event_type)s, %(payload)s, %(user_id)s, %(version_ms)s, %(event_ms)s,
+     'failed', %(error)s, now(), %(source)s)
+ON CONFLICT (svix_id) DO NOTHING
 """
 
 # Claim due pending events: the oldest `limit`, plus every other due event of the same
@@ -128,13 +159,22 @@ WHERE (%(svix_ids)s::text[] IS NULL OR svix_id = ANY(%(svix_ids)s::text[]))
 ORDER BY received_at, svix_id
 """
 
-COUNT_BY_STATUS: Final[LiteralString] = """
-SELECT status, count(*) FROM clerk.webhook_events GROUP BY status
+# The open statuses and the lag (the age of the oldest pending event), one partial index
+# pass each (0001's on pending rows, 0010's on failed and dead ones): cheap whatever the
+# table's size, so /metrics reads them at every scrape.
+OPEN_STATUS: Final[LiteralString] = """
+SELECT (SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'),
+       (SELECT count(*) FROM clerk.webhook_events WHERE status = 'failed'),
+       (SELECT count(*) FROM clerk.webhook_events WHERE status = 'dead'),
+       (SELECT min(received_at) FROM clerk.webhook_events WHERE status = 'pending'),
+       now()
 """
 
-# The age of the oldest pending event is the mirror's lag (served by the pending index).
-OLDEST_PENDING: Final[LiteralString] = """
-SELECT min(received_at), now() FROM clerk.webhook_events WHERE status = 'pending'
+# The closed statuses: a pass over most of the table.
+CLOSED_COUNTS: Final[LiteralString] = """
+SELECT status, count(*) FROM clerk.webhook_events
+WHERE status IN ('processed', 'ignored')
+GROUP BY status
 """
 
 LAST_RECEIVED: Final[LiteralString] = """

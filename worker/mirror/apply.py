@@ -19,7 +19,8 @@ import psycopg
 
 from worker import db
 from worker.inbox import claim as inbox
-from worker.mirror import queries, store, user_history
+from worker.inbox import forget
+from worker.mirror import phone_history, queries, store, user_history
 from worker.mirror.events import (
     DELETION_TYPE,
     Event,
@@ -48,17 +49,27 @@ class BatchResult:
         return len(self.processed) + len(self.ignored) + len(self.failed) + len(self.retrying)
 
 
-def apply_pending(conn: psycopg.Connection, *, limit: int = 200) -> BatchResult:
-    """Claim due pending events (skipping those other workers hold) and apply them."""
-    return apply_or_isolate(conn, lambda: inbox.claim_pending(conn, limit))
+def apply_pending(
+    conn: psycopg.Connection, *, limit: int = 200, pii_key: bytes | None = None
+) -> BatchResult:
+    """Claim due pending events (skipping those other workers hold) and apply them.
+
+    pii_key is CLERK_MIRROR_PII_KEY (from the settings): the numbers' hashes are written
+    under it, or left NULL without one, for `clerk-mirror rehash` to fill.
+    """
+    return apply_or_isolate(conn, lambda: inbox.claim_pending(conn, limit), pii_key)
 
 
-def apply_ids(conn: psycopg.Connection, svix_ids: list[str]) -> BatchResult:
+def apply_ids(
+    conn: psycopg.Connection, svix_ids: list[str], *, pii_key: bytes | None = None
+) -> BatchResult:
     """Apply the named events whatever their status: safe, since applying is idempotent."""
-    return apply_or_isolate(conn, lambda: inbox.claim_ids(conn, svix_ids))
+    return apply_or_isolate(conn, lambda: inbox.claim_ids(conn, svix_ids), pii_key)
 
 
-def apply_or_isolate(conn: psycopg.Connection, claim: Callable[[], list[Any]]) -> BatchResult:
+def apply_or_isolate(
+    conn: psycopg.Connection, claim: Callable[[], list[Any]], pii_key: bytes | None = None
+) -> BatchResult:
     """Apply a claimed batch; if it raises, undo it and apply it again user by user.
 
     One bad event then costs its own user an attempt (and, in the end, a dead letter)
@@ -67,15 +78,21 @@ def apply_or_isolate(conn: psycopg.Connection, claim: Callable[[], list[Any]]) -
     """
     try:
         with conn.transaction():
-            return apply_rows(conn, claim())
+            return apply_rows(conn, claim(), pii_key=pii_key)
     except Exception as exc:
         if db.connection_lost(conn, exc):
             raise
         log.exception("batch failed, applying user by user")
-        return apply_rows(conn, claim(), isolate=True)
+        return apply_rows(conn, claim(), isolate=True, pii_key=pii_key)
 
 
-def apply_rows(conn: psycopg.Connection, rows: list[Any], *, isolate: bool = False) -> BatchResult:
+def apply_rows(
+    conn: psycopg.Connection,
+    rows: list[Any],
+    *,
+    isolate: bool = False,
+    pii_key: bytes | None = None,
+) -> BatchResult:
     result = BatchResult()
     errors: dict[str, str] = {}
     by_user: dict[str, list[Event]] = defaultdict(list)
@@ -95,20 +112,23 @@ def apply_rows(conn: psycopg.Connection, rows: list[Any], *, isolate: bool = Fal
     if isolate:
         # In LOCK_USERS' order: each savepoint keeps its user's lock to the commit.
         for user_id in sorted(by_user):
-            _apply_isolated(conn, {user_id: by_user[user_id]}, result)
+            _apply_isolated(conn, {user_id: by_user[user_id]}, result, pii_key)
     elif by_user:
-        _count(result, by_user, _apply_users(conn, by_user))
+        _count(result, by_user, _apply_users(conn, by_user, pii_key))
     _finish(conn, result, errors)
     return result
 
 
 def _apply_isolated(
-    conn: psycopg.Connection, group: dict[str, list[Event]], result: BatchResult
+    conn: psycopg.Connection,
+    group: dict[str, list[Event]],
+    result: BatchResult,
+    pii_key: bytes | None,
 ) -> None:
     ids = [e.key.svix_id for events in group.values() for e in events]
     try:
         with conn.transaction():
-            erased = _apply_users(conn, group)
+            erased = _apply_users(conn, group, pii_key)
     except Exception as exc:
         if db.connection_lost(conn, exc):
             raise
@@ -129,7 +149,9 @@ def _count(result: BatchResult, by_user: dict[str, list[Event]], erased: set[str
             result.processed += ids
 
 
-def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> set[str]:
+def _apply_users(
+    conn: psycopg.Connection, by_user: dict[str, list[Event]], pii_key: bytes | None
+) -> set[str]:
     """Fold and write the users' events; returns the erased users, whose events it skips."""
     user_ids = sorted(by_user)
     conn.execute(queries.LOCK_USERS, {"user_ids": user_ids})
@@ -148,11 +170,11 @@ def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> s
             for event in events:
                 history += apply_event(state, event)
         else:
-            touched |= _refold(conn, state, events)
+            touched |= _refold(conn, state, events, pii_key)
             refolded.add(user_id)
-    store.write_states(conn, states.values())
-    store.write_history(conn, history)
-    store.refresh_facts(conn, touched | {row.phone_number_id for row in history})
+    store.write_states(conn, states.values(), pii_key=pii_key)
+    phone_history.write(conn, history, pii_key=pii_key)
+    phone_history.refresh_facts(conn, touched | {row.phone_number_id for row in history})
     user_rows = [row for state in states.values() for row in state.user_rows]
     user_history.write(conn, user_rows)
     # A re-fold may have replaced user rows too: its users count as written.
@@ -161,7 +183,9 @@ def _apply_users(conn: psycopg.Connection, by_user: dict[str, list[Event]]) -> s
     return erased
 
 
-def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> set[str]:
+def _refold(
+    conn: psycopg.Connection, state: UserState, batch: list[Event], pii_key: bytes | None
+) -> set[str]:
     """Fold the user's events again from the oldest one in the batch; replace what differs.
 
     Returns the phones whose history rows it inserted or deleted.
@@ -171,9 +195,9 @@ def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> s
     """
     since = ms_to_datetime(batch[0].key.version_ms)
     recorded = Recorded(
-        phones=store.load_checkpoint(conn, state.user_id, since),
+        phones=phone_history.load_checkpoint(conn, state.user_id, since),
         tracked=user_history.load_checkpoint(conn, state.user_id, since),
-        phone_rows=store.load_history_from(conn, state.user_id, since),
+        phone_rows=phone_history.load_from(conn, state.user_id, since),
         user_rows=user_history.load_from(conn, state.user_id, since),
         fields=state.fields,
     )
@@ -190,11 +214,7 @@ def _refold(conn: psycopg.Connection, state: UserState, batch: list[Event]) -> s
     for event in sorted(window, key=lambda e: e.key):
         rows += apply_event(fresh, event)
     user_history.replace(conn, recorded.user_rows, fresh.user_rows)
-    old, wanted = recorded.phone_rows, set(rows)
-    added = [r for r in rows if r not in old]
-    removed = [r for r in old if r not in wanted]
-    store.write_history(conn, added, [old[r] for r in removed])
-    changed = {r.phone_number_id for r in (*added, *removed)}
+    changed = phone_history.replace(conn, recorded.phone_rows, rows, pii_key=pii_key)
     state.fields, state.deleted_at = fresh.fields, fresh.deleted_at
     state.key = max(key for key in (state.key, fresh.key) if key is not None)
     if deleted_before:
@@ -241,4 +261,4 @@ def _finish(conn: psycopg.Connection, result: BatchResult, errors: dict[str, str
     outcomes = [("processed", result.processed), ("ignored", result.ignored)]
     outcomes.append(("failed", result.failed))
     inbox.finish(conn, [(i, s, errors.get(i)) for s, ids in outcomes for i in ids])
-    inbox.forget(conn, result.erased)
+    forget.events(conn, result.erased)

@@ -29,10 +29,6 @@ CREATE TEMP TABLE IF NOT EXISTS phone_stage (
     verification_status text, verification_strategy text, verification_attempts integer,
     verification_expire_at timestamptz, linked_to jsonb, created_at timestamptz,
     updated_at timestamptz, deleted_at timestamptz
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS history_stage (
-    seq integer, change text, svix_id text, effective_at timestamptz, event_at timestamptz,
-    LIKE phone_stage
 ) ON COMMIT DELETE ROWS
 """
 
@@ -92,21 +88,6 @@ ON CONFLICT (id) DO UPDATE SET
     deleted_at = EXCLUDED.deleted_at
 """
 
-# seq keeps the fold's order, so history_id follows it within a batch.
-INSERT_HISTORY: Final[LiteralString] = """
-INSERT INTO clerk.phone_number_history
-    (phone_number_id, user_id, change, svix_id, effective_at, event_at, phone_number,
-     phone_number_hash, region_code, reserved_for_second_factor, default_second_factor,
-     is_primary, verification_status, verification_strategy, verification_attempts,
-     verification_expire_at, linked_to, created_at, updated_at, deleted_at)
-SELECT id, user_id, change, svix_id, effective_at, event_at, phone_number, phone_number_hash,
-       region_code, reserved_for_second_factor, default_second_factor, is_primary,
-       verification_status, verification_strategy, verification_attempts,
-       verification_expire_at, linked_to, created_at, updated_at, deleted_at
-FROM staged
-ORDER BY seq
-ON CONFLICT (phone_number_id, svix_id) DO NOTHING
-"""
 
 # Up to this many rows go in as one INSERT ... VALUES; more are staged by COPY. A COPY
 # costs a stage (created once per session, emptied at every commit) and two more round
@@ -114,13 +95,13 @@ ON CONFLICT (phone_number_id, svix_id) DO NOTHING
 # most of the work (docs/benchmarks.md, Latency).
 VALUES_MAX_ROWS = 16
 
-_PHONE_COLUMNS = (
+PHONE_COLUMNS = (
     "id", "user_id", "phone_number", "phone_number_hash", "region_code",
     "reserved_for_second_factor", "default_second_factor", "is_primary",
     "verification_status", "verification_strategy", "verification_attempts",
     "verification_expire_at", "linked_to", "created_at", "updated_at", "deleted_at",
 )  # fmt: skip
-_PHONE_TYPES = (
+PHONE_TYPES = (
     "text", "text", "text", "text", "text", "bool", "bool", "bool", "text", "text", "int4",
     "timestamptz", "jsonb", "timestamptz", "timestamptz", "timestamptz",
 )  # fmt: skip
@@ -164,13 +145,7 @@ USERS = Stage(
      "int8", "int8", "text"),
     UPSERT_USERS,
 )  # fmt: skip
-PHONES = Stage("phone_stage", _PHONE_COLUMNS, _PHONE_TYPES, UPSERT_PHONES)
-HISTORY = Stage(
-    "history_stage",
-    ("seq", "change", "svix_id", "effective_at", "event_at", *_PHONE_COLUMNS),
-    ("int4", "text", "text", "timestamptz", "timestamptz", *_PHONE_TYPES),
-    INSERT_HISTORY,
-)
+PHONES = Stage("phone_stage", PHONE_COLUMNS, PHONE_TYPES, UPSERT_PHONES)
 
 
 def write(conn: psycopg.Connection, stage: Stage, rows: Iterable[tuple[Any, ...]]) -> None:

@@ -1,4 +1,5 @@
-"""SQL of the mirror's reads and history edits, as named constants with %(name)s parameters."""
+"""SQL of the mirror's users and phones (reads, locks, derived columns and facts), as named
+constants with %(name)s parameters; phone and user history keep theirs in their modules."""
 
 from __future__ import annotations
 
@@ -35,28 +36,6 @@ FROM clerk.phone_numbers
 WHERE user_id = ANY(%(user_ids)s)
 """
 
-# The last history row of each of a user's phones strictly before a moment: the state
-# a late event is folded onto. In the fold's order, so svix-ids by code point (COLLATE "C").
-SELECT_CHECKPOINT: Final[LiteralString] = """
-SELECT DISTINCT ON (phone_number_id)
-       phone_number_id, user_id, phone_number, region_code, reserved_for_second_factor,
-       default_second_factor, is_primary, verification_status, verification_strategy,
-       verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
-       deleted_at
-FROM clerk.phone_number_history
-WHERE user_id = %(user_id)s AND effective_at < %(before)s
-ORDER BY phone_number_id, effective_at DESC, event_at DESC, svix_id COLLATE "C" DESC
-"""
-
-# History a rebuild may replace: everything of the user from the rebuild's start.
-SELECT_HISTORY_FROM: Final[LiteralString] = """
-SELECT history_id, phone_number_id, user_id, change, phone_number, region_code,
-       reserved_for_second_factor, default_second_factor, is_primary, verification_status,
-       verification_strategy, verification_attempts, verification_expire_at, linked_to,
-       created_at, updated_at, deleted_at, svix_id, effective_at, event_at
-FROM clerk.phone_number_history
-WHERE user_id = %(user_id)s AND effective_at >= %(since)s
-"""
 
 # Events of a user already applied, from a version on: what a rebuild folds again.
 SELECT_APPLIED_EVENTS: Final[LiteralString] = """
@@ -71,49 +50,6 @@ DELETE_PHONES: Final[LiteralString] = """
 DELETE FROM clerk.phone_numbers WHERE id = ANY(%(phone_ids)s) AND user_id = ANY(%(user_ids)s)
 """
 
-# A late event made these rows redundant (same state as the row now before them).
-DELETE_HISTORY: Final[LiteralString] = """
-DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
-"""
-
-# The facts of exactly these phones, recomputed from their history (the view of
-# sql/views/01_phone_facts_of_history.sql defines them); a phone whose history is gone
-# loses its facts row. One statement, so the facts always move with the history in the
-# same transaction.
-REFRESH_PHONE_FACTS: Final[LiteralString] = """
-WITH fresh AS (
-    SELECT * FROM clerk.phone_facts_of_history WHERE phone_number_id = ANY(%(phone_ids)s)
-), gone AS (
-    DELETE FROM clerk.phone_facts AS f
-    WHERE f.phone_number_id = ANY(%(phone_ids)s)
-      AND NOT EXISTS (SELECT FROM fresh WHERE fresh.phone_number_id = f.phone_number_id)
-)
-INSERT INTO clerk.phone_facts
-SELECT * FROM fresh
-ON CONFLICT (phone_number_id) DO UPDATE SET
-    user_id = EXCLUDED.user_id,
-    region_code = EXCLUDED.region_code,
-    first_seen_at = EXCLUDED.first_seen_at,
-    first_verified_at = EXCLUDED.first_verified_at,
-    first_verified_region_code = EXCLUDED.first_verified_region_code,
-    ever_failed = EXCLUDED.ever_failed,
-    ever_expired = EXCLUDED.ever_expired,
-    ever_reserved = EXCLUDED.ever_reserved,
-    added_day = EXCLUDED.added_day,
-    verified_month = EXCLUDED.verified_month,
-    seconds_to_verify = EXCLUDED.seconds_to_verify,
-    outcome = EXCLUDED.outcome
-"""
-
-# Until when each history row of these phones held (sql/views/03_phone_history_valid_until.sql
-# defines it): only the rows whose end moved are written, most often the phone's previous newest.
-REFRESH_VALID_UNTIL: Final[LiteralString] = """
-UPDATE clerk.phone_number_history AS h
-SET valid_until = v.valid_until
-FROM clerk.phone_history_valid_until AS v
-WHERE v.phone_number_id = ANY(%(phone_ids)s)
-  AND v.valid_until IS DISTINCT FROM v.kept_valid_until AND h.history_id = v.history_id
-"""
 
 # The user locks do not order two workers of which one writes a user and the other, under
 # another user, the phone the first names as primary: each would refresh
@@ -169,4 +105,33 @@ ON CONFLICT (user_id, month) DO UPDATE SET
     phone = EXCLUDED.phone,
     phone_on = EXCLUDED.phone_on,
     phone_off = EXCLUDED.phone_off
+"""
+
+# The facts of exactly these phones, recomputed from their history (the view of
+# sql/views/01_phone_facts_of_history.sql defines them); a phone whose history is gone
+# loses its facts row. One statement, so
+# the facts always move with the history in the same transaction.
+REFRESH_PHONE_FACTS: Final[LiteralString] = """
+WITH fresh AS (
+    SELECT * FROM clerk.phone_facts_of_history WHERE phone_number_id = ANY(%(phone_ids)s)
+), gone AS (
+    DELETE FROM clerk.phone_facts AS f
+    WHERE f.phone_number_id = ANY(%(phone_ids)s)
+      AND NOT EXISTS (SELECT FROM fresh WHERE fresh.phone_number_id = f.phone_number_id)
+)
+INSERT INTO clerk.phone_facts
+SELECT * FROM fresh
+ON CONFLICT (phone_number_id) DO UPDATE SET
+    user_id = EXCLUDED.user_id,
+    region_code = EXCLUDED.region_code,
+    first_seen_at = EXCLUDED.first_seen_at,
+    first_verified_at = EXCLUDED.first_verified_at,
+    first_verified_region_code = EXCLUDED.first_verified_region_code,
+    ever_failed = EXCLUDED.ever_failed,
+    ever_expired = EXCLUDED.ever_expired,
+    ever_reserved = EXCLUDED.ever_reserved,
+    added_day = EXCLUDED.added_day,
+    verified_month = EXCLUDED.verified_month,
+    seconds_to_verify = EXCLUDED.seconds_to_verify,
+    outcome = EXCLUDED.outcome
 """

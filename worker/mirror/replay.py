@@ -42,7 +42,9 @@ class ReplayOutcome:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def replay(conn: psycopg.Connection, svix_ids: list[str]) -> ReplayOutcome:
+def replay(
+    conn: psycopg.Connection, svix_ids: list[str], *, pii_key: bytes | None = None
+) -> ReplayOutcome:
     """Put events back in line and apply them now, through the worker's own code path.
 
     Safe for any event: applying is idempotent and newest wins. Call it inside a
@@ -50,7 +52,7 @@ def replay(conn: psycopg.Connection, svix_ids: list[str]) -> ReplayOutcome:
     worker would leave it.
     """
     requeued = inbox.requeue(conn, svix_ids)
-    result = apply_ids(conn, svix_ids)
+    result = apply_ids(conn, svix_ids, pii_key=pii_key)
     return ReplayOutcome(
         requested=len(svix_ids),
         requeued=requeued,

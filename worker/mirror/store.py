@@ -1,4 +1,7 @@
-"""Read user state from the mirror tables and write it back; no decisions are made here."""
+"""Read user state from the mirror tables and write it back; no decisions are made here.
+
+Phone history has its own module (phone_history), which shares the row converters below.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from worker.mirror import bulk, queries
 from worker.mirror.events import EventKey, PhoneValues, UserFields
-from worker.mirror.fold import HistoryRow, PhoneRow, UserState, UserTrack
+from worker.mirror.fold import PhoneRow, UserState, UserTrack
 from worker.privacy import pii
 
 _VALUE_COLUMNS = tuple(f.name for f in dataclasses.fields(PhoneValues))
@@ -40,46 +43,18 @@ def load_states(conn: psycopg.Connection, user_ids: list[str]) -> dict[str, User
                 if row["deleted_at"] is None:
                     state.tracked = UserTrack.of(state.fields)
         for row in cur.execute(queries.SELECT_PHONES, {"user_ids": user_ids}):
-            states[row["user_id"]].phones[row["id"]] = _phone_row(row)
+            states[row["user_id"]].phones[row["id"]] = phone_row(row)
     return states
 
 
-def load_checkpoint(
-    conn: psycopg.Connection, user_id: str, before: datetime
-) -> dict[str, PhoneRow]:
-    """Each of a user's phones as history last recorded it strictly before `before`."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(queries.SELECT_CHECKPOINT, {"user_id": user_id, "before": before})
-        return {row["phone_number_id"]: _phone_row(row) for row in cur}
-
-
-def load_history_from(
-    conn: psycopg.Connection, user_id: str, since: datetime
-) -> dict[HistoryRow, int]:
-    """A user's history rows from `since` on, mapped to their history_id."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(queries.SELECT_HISTORY_FROM, {"user_id": user_id, "since": since})
-        return {
-            HistoryRow(
-                row["phone_number_id"],
-                row["user_id"],
-                row["change"],
-                _values(row),
-                row["deleted_at"],
-                row["svix_id"],
-                row["effective_at"],
-                row["event_at"],
-            ): row["history_id"]
-            for row in cur
-        }
-
-
-def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
+def write_states(
+    conn: psycopg.Connection, states: Iterable[UserState], *, pii_key: bytes | None
+) -> None:
     """Upsert users and the phones the fold touched, one statement per table."""
     users, phones = {}, {}
     primaries: set[str] = set()
     removed: dict[str, str] = {}
-    digest = pii.hasher()
+    digest = pii.hasher(pii_key)
     for state in states:
         if state.key is None:
             continue
@@ -92,7 +67,7 @@ def write_states(conn: psycopg.Connection, states: Iterable[UserState]) -> None:
             phones[phone_id] = (
                 phone_id,
                 phone.user_id,
-                *_phone_values(phone.values, phone.deleted_at, digest),
+                *phone_columns(phone.values, phone.deleted_at, digest),
             )
     lock_primary_phones(conn, users, [*phones, *primaries, *removed])
     if removed:
@@ -125,27 +100,6 @@ def refresh_primary_phones(
         conn.execute(queries.REFRESH_PRIMARY_PHONE_PROBLEM, params)
 
 
-def write_history(
-    conn: psycopg.Connection, rows: list[HistoryRow], delete_ids: list[int] | None = None
-) -> None:
-    """Insert history rows and delete others; the caller refreshes the phones' facts."""
-    if delete_ids:
-        conn.execute(queries.DELETE_HISTORY, {"history_ids": delete_ids})
-    if rows:
-        digest = pii.hasher()
-        values = (_history_values(seq, row, digest) for seq, row in enumerate(rows))
-        bulk.write(conn, bulk.HISTORY, values)
-
-
-def refresh_facts(conn: psycopg.Connection, phone_ids: Iterable[str]) -> None:
-    """Recompute what is kept of these phones' history (their clerk.phone_facts and each
-    row's valid_until), after writing it."""
-    ids = sorted(set(phone_ids))
-    if ids:
-        conn.execute(queries.REFRESH_VALID_UNTIL, {"phone_ids": ids})
-        conn.execute(queries.REFRESH_PHONE_FACTS, {"phone_ids": ids})
-
-
 def refresh_user_facts(conn: psycopg.Connection, user_ids: Iterable[str]) -> None:
     """Recompute clerk.user_factor_changes of these users, after both histories and facts."""
     ids = sorted(set(user_ids))
@@ -153,18 +107,20 @@ def refresh_user_facts(conn: psycopg.Connection, user_ids: Iterable[str]) -> Non
         conn.execute(queries.REFRESH_USER_FACTOR_CHANGES, {"user_ids": ids})
 
 
-def _phone_row(row: dict[str, Any]) -> PhoneRow:
-    return PhoneRow(row["user_id"], _values(row), row["deleted_at"])
+def phone_row(row: dict[str, Any]) -> PhoneRow:
+    """A phone's row (of the mirror or its history) as the fold holds it."""
+    return PhoneRow(row["user_id"], phone_values(row), row["deleted_at"])
 
 
-def _values(row: dict[str, Any]) -> PhoneValues:
+def phone_values(row: dict[str, Any]) -> PhoneValues:
+    """The values a snapshot carries, from a row of the mirror or its history."""
     links = tuple((link["type"], link["id"]) for link in row["linked_to"])
     return PhoneValues(
         **{name: row[name] for name in _VALUE_COLUMNS if name != "linked_to"}, linked_to=links
     )
 
 
-def _phone_values(
+def phone_columns(
     v: PhoneValues, deleted_at: datetime | None, digest: pii.Hasher
 ) -> tuple[Any, ...]:
     """A phone's columns after (id, user_id), in the stage's order."""
@@ -173,14 +129,6 @@ def _phone_values(
         v.default_second_factor, v.is_primary, v.verification_status, v.verification_strategy,
         v.verification_attempts, v.verification_expire_at, _links(v.linked_to), v.created_at,
         v.updated_at, deleted_at,
-    )  # fmt: skip
-
-
-def _history_values(seq: int, row: HistoryRow, digest: pii.Hasher) -> tuple[Any, ...]:
-    return (
-        seq, row.change, row.svix_id, row.effective_at, row.event_at, row.phone_number_id,
-        row.user_id,
-        *_phone_values(row.values, row.deleted_at, digest),
     )  # fmt: skip
 
 

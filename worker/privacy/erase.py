@@ -17,8 +17,9 @@ from typing import Final
 
 import psycopg
 
-from worker.inbox.queries import ERASED_NOTE
-from worker.mirror import store
+from worker import mask as phone_mask
+from worker.inbox import forget
+from worker.mirror import phone_history, store
 from worker.mirror.queries import LOCK_USERS
 from worker.privacy import queries
 
@@ -28,14 +29,6 @@ MIN_NEEDLE = 6
 # Users per transaction of the automatic erasure: each batch scans the inbox once.
 BATCH_USERS = 500
 REQUEST, DELETED = "request", "deleted"
-
-_STEPS = (
-    queries.TOMBSTONE_HISTORY,
-    queries.ERASE_PHONES,
-    queries.ERASE_HISTORY,
-    queries.DELETE_USER,
-    queries.FORGET_USER_EVENTS,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +62,16 @@ def erase_users(
 
 
 def _erase_one(conn: psycopg.Connection, user_id: str, reason: str) -> int:
-    params = {"user_id": user_id, "reason": reason, "erased_note": ERASED_NOTE}
+    params = {"user_id": user_id, "reason": reason}
     row = conn.execute(queries.USER_PHONE_IDS, params).fetchone()
     phone_ids = row[0] if row else []
     store.lock_primary_phones(conn, [user_id], phone_ids)
-    changed = sum(conn.execute(step, params).rowcount for step in _STEPS)
-    store.refresh_facts(conn, phone_ids)
+    changed = phone_history.tombstone(conn, user_id)
+    changed += conn.execute(queries.ERASE_PHONES, params).rowcount
+    changed += phone_history.erase(conn, user_id)
+    changed += conn.execute(queries.DELETE_USER, params).rowcount
+    changed += forget.of_users(conn, [user_id])
+    phone_history.refresh_facts(conn, phone_ids)
     store.refresh_primary_phones(conn, [user_id], phone_ids)
     store.refresh_user_facts(conn, [user_id])
     conn.execute(queries.TOMBSTONE, params)
@@ -84,24 +81,20 @@ def _erase_one(conn: psycopg.Connection, user_id: str, reason: str) -> int:
 def _forget_mentions(
     conn: psycopg.Connection, owners: list[str], needles: list[str], counts: dict[str, int]
 ) -> dict[str, int]:
-    params = {"owners": owners, "needles": needles, "erased_note": ERASED_NOTE}
-    if not needles:
-        return {}
-    hits = conn.execute(queries.FORGET_MENTIONS, params).fetchall()
-    return {owner: counts[owner] + int(n) for owner, n in hits}
+    hits = forget.mentioning(conn, owners, needles)
+    return {owner: counts[owner] + n for owner, n in hits.items()}
 
 
 def holders(conn: psycopg.Connection, number: str) -> list[str]:
     """The users who held an E.164 number: in the mirror, its history or a pending event."""
     if not E164.match(number):
-        raise ValueError(f"{mask(conn, number)!r} is not an E.164 number like +447700900123")
+        raise ValueError(f"{mask(number)!r} is not an E.164 number like +447700900123")
     return [row[0] for row in conn.execute(queries.NUMBER_HOLDERS, {"number": number})]
 
 
-def mask(conn: psycopg.Connection, number: str) -> str:
+def mask(number: str) -> str:
     """The masked form analysts see, for messages that must not repeat the number."""
-    row = conn.execute(queries.MASK, {"number": number}).fetchone()
-    return str(row[0]) if row and row[0] is not None else ""
+    return phone_mask.phone_number(number)
 
 
 def erase_deleted(conn: psycopg.Connection, days: int, *, limit: int = BATCH_USERS) -> list[Erased]:

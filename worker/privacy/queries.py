@@ -25,22 +25,6 @@ WHERE user_id IS NOT NULL AND payload IS NOT NULL
 ORDER BY 1
 """
 
-# A live user is deleted as a user.deleted would delete it (a 'deleted' history row for
-# each live phone), already without what erasure clears.
-TOMBSTONE_HISTORY: Final[LiteralString] = """
-INSERT INTO clerk.phone_number_history
-    (phone_number_id, user_id, change, svix_id, effective_at, event_at, phone_number,
-     phone_number_hash, region_code, reserved_for_second_factor, default_second_factor,
-     is_primary, verification_status, verification_strategy, verification_attempts,
-     verification_expire_at, linked_to, created_at, updated_at, deleted_at)
-SELECT id, user_id, 'deleted', 'erase_' || user_id, now(), now(), NULL, NULL, region_code,
-       reserved_for_second_factor, default_second_factor, is_primary, verification_status,
-       verification_strategy, verification_attempts, verification_expire_at, NULL,
-       created_at, updated_at, now()
-FROM clerk.phone_numbers
-WHERE user_id = %(user_id)s AND deleted_at IS NULL
-ON CONFLICT (phone_number_id, svix_id) DO NOTHING
-"""
 
 # The phones the tombstone may have given a history row: their facts are recomputed.
 USER_PHONE_IDS: Final[LiteralString] = """
@@ -56,60 +40,14 @@ WHERE user_id = %(user_id)s
        OR deleted_at IS NULL)
 """
 
-ERASE_HISTORY: Final[LiteralString] = """
-UPDATE clerk.phone_number_history
-SET phone_number = NULL, phone_number_hash = NULL, linked_to = NULL
-WHERE user_id = %(user_id)s
-  AND (phone_number IS NOT NULL OR phone_number_hash IS NOT NULL OR linked_to IS NOT NULL)
-"""
 
 DELETE_USER: Final[LiteralString] = """
 UPDATE clerk.users SET deleted_at = now() WHERE id = %(user_id)s AND deleted_at IS NULL
 """
 
-# Every event of the user, whatever its status: no payload, no error text, closed.
-FORGET_USER_EVENTS: Final[LiteralString] = """
-UPDATE clerk.webhook_events
-SET payload = NULL,
-    last_error = %(erased_note)s,
-    status = CASE WHEN status = 'processed' THEN status ELSE 'ignored' END,
-    processed_at = coalesce(processed_at, clock_timestamp()),
-    next_attempt_at = NULL
-WHERE user_id = %(user_id)s
-  AND (payload IS NOT NULL OR status NOT IN ('processed', 'ignored')
-       OR last_error IS DISTINCT FROM %(erased_note)s)
-"""
-
 TOMBSTONE: Final[LiteralString] = """
 INSERT INTO clerk.erased_users (user_id, reason) VALUES (%(user_id)s, %(reason)s)
 ON CONFLICT (user_id) DO NOTHING
-"""
-
-# Events with no user of their own (session.*, sms.*, a body that named no valid user)
-# that mention an erased user's id or number: forgotten too. One pass over the inbox
-# for a whole batch; each row is counted for every owner whose needle it holds.
-FORGET_MENTIONS: Final[LiteralString] = """
-WITH needles AS (
-    SELECT owner, convert_to(needle, 'UTF8') AS needle
-    FROM unnest(%(owners)s::text[], %(needles)s::text[]) AS n(owner, needle)
-), hits AS (
-    SELECT e.svix_id, array_agg(DISTINCT n.owner) AS owners
-    FROM clerk.webhook_events AS e
-    JOIN needles AS n ON position(n.needle IN e.payload) > 0
-    WHERE e.user_id IS NULL AND e.payload IS NOT NULL
-    GROUP BY e.svix_id
-), forgotten AS (
-    UPDATE clerk.webhook_events AS e
-    SET payload = NULL,
-        last_error = %(erased_note)s,
-        status = CASE WHEN e.status = 'processed' THEN e.status ELSE 'ignored' END,
-        processed_at = coalesce(e.processed_at, clock_timestamp()),
-        next_attempt_at = NULL
-    FROM hits
-    WHERE e.svix_id = hits.svix_id
-    RETURNING hits.owners
-)
-SELECT owner, count(*) FROM forgotten, unnest(owners) AS owner GROUP BY owner
 """
 
 # Users deleted before the cutoff and not erased yet, oldest deletion first.
@@ -121,5 +59,3 @@ WHERE u.deleted_at IS NOT NULL AND u.deleted_at <= now() - make_interval(days =>
 ORDER BY u.deleted_at, u.id
 LIMIT %(limit)s
 """
-
-MASK: Final[LiteralString] = "SELECT clerk.mask_phone_number(%(number)s)"

@@ -12,6 +12,7 @@ from typing import Final, LiteralString
 
 import psycopg
 
+from worker.mirror import phone_history
 from worker.privacy import pii
 
 CHUNK = 2000
@@ -39,19 +40,7 @@ PHONES: Final = Target(
     WHERE p.id = h.key AND p.phone_number_hash IS DISTINCT FROM h.hash
     """,
 )
-HISTORY: Final = Target(
-    """
-    SELECT history_id::text, phone_number FROM clerk.phone_number_history
-    WHERE history_id > %(after)s::bigint AND phone_number IS NOT NULL
-      AND (phone_number_hash IS NULL OR %(every_row)s)
-    ORDER BY history_id LIMIT %(limit)s
-    """,
-    """
-    UPDATE clerk.phone_number_history AS p SET phone_number_hash = h.hash
-    FROM unnest(%(keys)s::bigint[], %(hashes)s::text[]) AS h(key, hash)
-    WHERE p.history_id = h.key AND p.phone_number_hash IS DISTINCT FROM h.hash
-    """,
-)
+HISTORY: Final = Target(phone_history.UNHASHED, phone_history.SET_HASHES)
 START = {PHONES: "", HISTORY: "0"}
 
 

@@ -13,11 +13,10 @@ from worker.backfill.clerk_api import (
     ClerkAuthError,
     ClerkClient,
     TokenBucket,
-    parse_rate_limit,
 )
 from worker.backfill.fake_clerk import FakeClerk
 from worker.backfill.fake_users import generate_users
-from worker.config import ConfigError
+from worker.config import ConfigError, parse_rate_limit
 
 KEY = "sk_test_fake"
 

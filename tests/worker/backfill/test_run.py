@@ -476,11 +476,9 @@ def test_reconcile_does_nothing_after_a_failed_listing(database_url: str, fake: 
 
 
 def test_beat_reconciles_only_when_an_interval_is_set() -> None:
-    settings = config.from_env({})
-    assert "reconcile-clerk" not in celery_settings(settings, {})["beat_schedule"]
-    entry = celery_settings(settings, {"CLERK_MIRROR_RECONCILE_INTERVAL": "3600"})["beat_schedule"][
-        "reconcile-clerk"
-    ]
+    assert "reconcile-clerk" not in celery_settings(config.from_env({}))["beat_schedule"]
+    every_hour = config.from_env({"CLERK_MIRROR_RECONCILE_INTERVAL": "3600"})
+    entry = celery_settings(every_hour)["beat_schedule"]["reconcile-clerk"]
     assert entry == {"task": BACKFILL_TASK, "schedule": 3600.0, "kwargs": {"reconcile": True}}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from tests.support.bodies import STORY
 from tests.worker.mirror.helpers import deliver, drain, mirror_state, put, statuses
 from tests.worker.test_retries import BOB, bob_event
-from worker.inbox import ops
+from worker.inbox import ops, queries
 from worker.mirror.replay import replay
 
 IN_ORDER = [(name, f"msg_{i}") for i, name in enumerate(STORY)]
@@ -109,6 +110,23 @@ def test_status_counts_by_status_and_reports_lag_and_last_event(conn: psycopg.Co
     assert report.last_received is not None
     assert report.last_received["svix_id"] == "last"
     assert report.last_received["event_type"] == "session.created"
+    # What /metrics scrapes: the same open counts and lag, nothing read from closed rows.
+    scraped = ops.inbox_status(conn, closed=False)
+    assert scraped.counts == {"pending": 1, "failed": 0, "dead": 0}
+    assert (scraped.oldest_pending_age, scraped.last_received) == (timedelta(seconds=90), None)
+
+
+def test_the_open_status_is_read_through_partial_indexes_only(conn: psycopg.Connection) -> None:
+    # Scraped every few seconds: it must never read the closed rows, however many there are.
+    conn.execute("SET LOCAL enable_seqscan = off")
+    plan = conn.execute("EXPLAIN " + queries.OPEN_STATUS).fetchall()
+    text = "\n".join(row[0] for row in plan)
+    assert "Seq Scan" not in text
+    # "Index Only Scan using ..." or "Bitmap Index Scan on ...", as the statistics decide.
+    assert set(re.findall(r"\b(webhook_events_\w+(?:_idx|_pkey))\b", text)) == {
+        "webhook_events_pending_idx",
+        "webhook_events_unsettled_idx",
+    }
 
 
 def _age_closed_events(conn: psycopg.Connection, days: int) -> None:

@@ -13,6 +13,10 @@ from worker.inbox import insert as inbox
 from worker.mirror import apply as mirror
 from worker.mirror.events import envelope
 
+# CLERK_MIRROR_PII_KEY as a worker's settings would hand it in: tests that hash set it
+# (monkeypatch.setattr(helpers, "PII_KEY", ...)); None writes no hash, as without a key.
+PII_KEY: bytes | None = None
+
 PHONE_COLUMNS = (
     "phone_number, region_code, reserved_for_second_factor, default_second_factor, is_primary, "
     "verification_status, verification_strategy, verification_attempts, "
@@ -31,7 +35,7 @@ def put(conn: psycopg.Connection, body: dict[str, Any] | str, svix_id: str) -> b
 
 
 def drain(conn: psycopg.Connection) -> None:
-    while mirror.apply_pending(conn).claimed:
+    while mirror.apply_pending(conn, pii_key=PII_KEY).claimed:
         pass
 
 

@@ -11,7 +11,7 @@ import pytest
 from tests.support.bodies import STORY
 from tests.support.crafted import deletion, moment, phone, snapshot
 from tests.worker.mirror.helpers import deliver, drain, mirror_state, put, statuses
-from worker.mirror import bulk
+from worker.mirror import bulk, phone_history
 
 US = "idn_2pPhoneAdaUS00000000001"
 GB = "idn_2pPhoneAdaGB00000000002"
@@ -193,7 +193,7 @@ def test_unusable_signed_event_is_marked_failed_with_reason(
 
 
 def test_writing_no_rows_is_a_no_op(conn: psycopg.Connection) -> None:
-    for stage in (bulk.USERS, bulk.PHONES, bulk.HISTORY):
+    for stage in (bulk.USERS, bulk.PHONES, phone_history.STAGE):
         bulk.write(conn, stage, [])
     assert mirror_state(conn) == {"users": [], "phones": [], "history": []}
 

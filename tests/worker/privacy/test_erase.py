@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.bodies import STORY, fixture_body
 from tests.support.crafted import ms
+from tests.worker.mirror import helpers
 from tests.worker.mirror.helpers import deliver, drain, mirror_state, put, statuses
 from tests.worker.privacy.helpers import searched_columns, traces, with_and_without_plus
 from worker.backfill import page, sync_runs
@@ -34,7 +35,7 @@ KEPT = (
 
 @pytest.fixture(autouse=True)
 def pii_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLERK_MIRROR_PII_KEY", KEY)
+    monkeypatch.setattr(helpers, "PII_KEY", KEY.encode())
 
 
 def ada_alive_with_traces(conn: psycopg.Connection) -> None:
@@ -155,12 +156,12 @@ def test_replay_and_backfill_never_bring_an_erased_user_back(conn: psycopg.Conne
     ada_alive_with_traces(conn)
     erase.erase_users(conn, [ADA])
     state = mirror_state(conn)
-    outcome = replay(conn, list(statuses(conn)))
+    outcome = replay(conn, list(statuses(conn)), pii_key=helpers.PII_KEY)
     assert outcome.processed == 1  # the legacy user's event alone still has a payload
     run = sync_runs.start(conn, reconcile=False)
     listed = newer_snapshot()["data"]
     listed["updated_at"] = ms_now()
-    page.apply_page(conn, run.id, [listed], after_user_id=listed["id"])
+    page.apply_page(conn, run.id, [listed], after_user_id=listed["id"], pii_key=helpers.PII_KEY)
     assert mirror_state(conn) == state
     assert traces(conn, ADA_NUMBERS | with_and_without_plus({"+447700900999"})) == []
 

@@ -8,17 +8,22 @@ import hmac
 import phonenumbers
 import psycopg
 
+from worker import config
 from worker.privacy import pii
 
 
 def test_hash_is_hmac_sha256_of_the_number_under_the_key_and_none_without_a_key() -> None:
     key = b"k" * 32
     expected = hmac.new(key, b"+447700900123", hashlib.sha256).hexdigest()
-    assert pii.hasher({"CLERK_MIRROR_PII_KEY": "k" * 32})("+447700900123") == expected
+
+    def hasher(environ: dict[str, str]) -> pii.Hasher:
+        return pii.hasher(config.from_env(environ).pii_key)
+
+    assert hasher({"CLERK_MIRROR_PII_KEY": "k" * 32})("+447700900123") == expected
     assert pii.phone_hash(key, "+447700900123") != pii.phone_hash(b"x" * 32, "+447700900123")
-    assert pii.hasher({})("+447700900123") is None
-    assert pii.hasher({"CLERK_MIRROR_PII_KEY": "  "})("+447700900123") is None
-    assert pii.hasher({"CLERK_MIRROR_PII_KEY": "k" * 32})(None) is None
+    assert hasher({})("+447700900123") is None
+    assert hasher({"CLERK_MIRROR_PII_KEY": "  "})("+447700900123") is None
+    assert hasher({"CLERK_MIRROR_PII_KEY": "k" * 32})(None) is None
 
 
 def test_mask_keeps_the_calling_code_of_every_region_and_the_last_two_digits(

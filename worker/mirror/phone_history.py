@@ -1,0 +1,216 @@
+"""clerk.phone_number_history: its reads and writes, the phone-level twin of user history.
+
+The fold decides which rows exist (worker.mirror.fold, apply_event); this module stores
+them, replaces a user's rows from a moment on when a late event re-folds them, keeps what
+is derived from them (each row's valid_until, clerk.phone_facts), and writes erasure's
+share: a tombstone row for each live phone, and no number left in any row.
+Functions take a connection and never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Final, LiteralString
+
+import psycopg
+from psycopg.rows import dict_row
+
+from worker.mirror import bulk, queries, store
+from worker.mirror.fold import HistoryRow, PhoneRow
+from worker.privacy import pii
+
+# bulk.write's own stages do not include this one; it is created beside them on demand.
+CREATE_STAGE: Final[LiteralString] = """
+CREATE TEMP TABLE IF NOT EXISTS history_stage (
+    seq integer, change text, svix_id text, effective_at timestamptz, event_at timestamptz,
+    id text, user_id text, phone_number text, phone_number_hash text, region_code text,
+    reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean,
+    verification_status text, verification_strategy text, verification_attempts integer,
+    verification_expire_at timestamptz, linked_to jsonb, created_at timestamptz,
+    updated_at timestamptz, deleted_at timestamptz
+) ON COMMIT DELETE ROWS
+"""
+
+# seq keeps the fold's order, so history_id follows it within a batch.
+INSERT: Final[LiteralString] = """
+INSERT INTO clerk.phone_number_history
+    (phone_number_id, user_id, change, svix_id, effective_at, event_at, phone_number,
+     phone_number_hash, region_code, reserved_for_second_factor, default_second_factor,
+     is_primary, verification_status, verification_strategy, verification_attempts,
+     verification_expire_at, linked_to, created_at, updated_at, deleted_at)
+SELECT id, user_id, change, svix_id, effective_at, event_at, phone_number, phone_number_hash,
+       region_code, reserved_for_second_factor, default_second_factor, is_primary,
+       verification_status, verification_strategy, verification_attempts,
+       verification_expire_at, linked_to, created_at, updated_at, deleted_at
+FROM staged
+ORDER BY seq
+ON CONFLICT (phone_number_id, svix_id) DO NOTHING
+"""
+
+STAGE = bulk.Stage(
+    "history_stage",
+    ("seq", "change", "svix_id", "effective_at", "event_at", *bulk.PHONE_COLUMNS),
+    ("int4", "text", "text", "timestamptz", "timestamptz", *bulk.PHONE_TYPES),
+    INSERT,
+)
+
+# The last history row of each of a user's phones strictly before a moment: the state
+# a late event is folded onto. In the fold's order, so svix-ids by code point (COLLATE "C").
+SELECT_CHECKPOINT: Final[LiteralString] = """
+SELECT DISTINCT ON (phone_number_id)
+       phone_number_id, user_id, phone_number, region_code, reserved_for_second_factor,
+       default_second_factor, is_primary, verification_status, verification_strategy,
+       verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
+       deleted_at
+FROM clerk.phone_number_history
+WHERE user_id = %(user_id)s AND effective_at < %(before)s
+ORDER BY phone_number_id, effective_at DESC, event_at DESC, svix_id COLLATE "C" DESC
+"""
+
+# History a rebuild may replace: everything of the user from the rebuild's start.
+SELECT_FROM: Final[LiteralString] = """
+SELECT history_id, phone_number_id, user_id, change, phone_number, region_code,
+       reserved_for_second_factor, default_second_factor, is_primary, verification_status,
+       verification_strategy, verification_attempts, verification_expire_at, linked_to,
+       created_at, updated_at, deleted_at, svix_id, effective_at, event_at
+FROM clerk.phone_number_history
+WHERE user_id = %(user_id)s AND effective_at >= %(since)s
+"""
+
+# A late event made these rows redundant (same state as the row now before them).
+DELETE: Final[LiteralString] = """
+DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
+"""
+
+# Until when each history row of these phones held (sql/views/03_phone_history_valid_until.sql
+# defines it): only the rows whose end moved are written, most often the phone's previous newest.
+REFRESH_VALID_UNTIL: Final[LiteralString] = """
+UPDATE clerk.phone_number_history AS h
+SET valid_until = v.valid_until
+FROM clerk.phone_history_valid_until AS v
+WHERE v.phone_number_id = ANY(%(phone_ids)s)
+  AND v.valid_until IS DISTINCT FROM v.kept_valid_until AND h.history_id = v.history_id
+"""
+
+# A live user is deleted as a user.deleted would delete it (a 'deleted' history row for
+# each live phone), already without what erasure clears.
+TOMBSTONE: Final[LiteralString] = """
+INSERT INTO clerk.phone_number_history
+    (phone_number_id, user_id, change, svix_id, effective_at, event_at, phone_number,
+     phone_number_hash, region_code, reserved_for_second_factor, default_second_factor,
+     is_primary, verification_status, verification_strategy, verification_attempts,
+     verification_expire_at, linked_to, created_at, updated_at, deleted_at)
+SELECT id, user_id, 'deleted', 'erase_' || user_id, now(), now(), NULL, NULL, region_code,
+       reserved_for_second_factor, default_second_factor, is_primary, verification_status,
+       verification_strategy, verification_attempts, verification_expire_at, NULL,
+       created_at, updated_at, now()
+FROM clerk.phone_numbers
+WHERE user_id = %(user_id)s AND deleted_at IS NULL
+ON CONFLICT (phone_number_id, svix_id) DO NOTHING
+"""
+
+# Erasure: no number, hash or link left in any of the user's rows.
+ERASE: Final[LiteralString] = """
+UPDATE clerk.phone_number_history
+SET phone_number = NULL, phone_number_hash = NULL, linked_to = NULL
+WHERE user_id = %(user_id)s
+  AND (phone_number IS NOT NULL OR phone_number_hash IS NOT NULL OR linked_to IS NOT NULL)
+"""
+
+# Rows after a key (keyset paging) whose hash is missing, or every one: what rehash fills.
+UNHASHED: Final[LiteralString] = """
+SELECT history_id::text, phone_number FROM clerk.phone_number_history
+WHERE history_id > %(after)s::bigint AND phone_number IS NOT NULL
+  AND (phone_number_hash IS NULL OR %(every_row)s)
+ORDER BY history_id LIMIT %(limit)s
+"""
+
+SET_HASHES: Final[LiteralString] = """
+UPDATE clerk.phone_number_history AS p SET phone_number_hash = h.hash
+FROM unnest(%(keys)s::bigint[], %(hashes)s::text[]) AS h(key, hash)
+WHERE p.history_id = h.key AND p.phone_number_hash IS DISTINCT FROM h.hash
+"""
+
+
+def load_checkpoint(
+    conn: psycopg.Connection, user_id: str, before: datetime
+) -> dict[str, PhoneRow]:
+    """Each of a user's phones as history last recorded it strictly before `before`."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(SELECT_CHECKPOINT, {"user_id": user_id, "before": before})
+        return {row["phone_number_id"]: store.phone_row(row) for row in cur}
+
+
+def load_from(conn: psycopg.Connection, user_id: str, since: datetime) -> dict[HistoryRow, int]:
+    """A user's history rows from `since` on, mapped to their history_id."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(SELECT_FROM, {"user_id": user_id, "since": since})
+        return {_row(row): row["history_id"] for row in cur}
+
+
+def write(conn: psycopg.Connection, rows: list[HistoryRow], *, pii_key: bytes | None) -> None:
+    """Insert rows, their numbers hashed under pii_key; the caller refreshes the facts."""
+    if len(rows) > bulk.VALUES_MAX_ROWS:
+        conn.execute(CREATE_STAGE)
+    digest = pii.hasher(pii_key)
+    bulk.write(conn, STAGE, (_values(seq, row, digest) for seq, row in enumerate(rows)))
+
+
+def replace(
+    conn: psycopg.Connection,
+    old: dict[HistoryRow, int],
+    rows: list[HistoryRow],
+    *,
+    pii_key: bytes | None,
+) -> set[str]:
+    """Make the rows load_from found exactly `rows`, touching only what differs; returns
+    the phones whose rows changed (their facts to refresh)."""
+    wanted = set(rows)
+    added = [row for row in rows if row not in old]
+    stale = [row for row in old if row not in wanted]
+    if stale:
+        conn.execute(DELETE, {"history_ids": [old[row] for row in stale]})
+    write(conn, added, pii_key=pii_key)
+    return {row.phone_number_id for row in (*added, *stale)}
+
+
+def refresh_facts(conn: psycopg.Connection, phone_ids: Iterable[str]) -> None:
+    """Recompute what is kept of these phones' history (their clerk.phone_facts and each
+    row's valid_until), after writing it."""
+    ids = sorted(set(phone_ids))
+    if ids:
+        conn.execute(REFRESH_VALID_UNTIL, {"phone_ids": ids})
+        # clerk.phone_facts: its own table, written only from here.
+        conn.execute(queries.REFRESH_PHONE_FACTS, {"phone_ids": ids})
+
+
+def tombstone(conn: psycopg.Connection, user_id: str) -> int:
+    """Erasure: a 'deleted' row for each of the user's live phones; how many."""
+    return conn.execute(TOMBSTONE, {"user_id": user_id}).rowcount
+
+
+def erase(conn: psycopg.Connection, user_id: str) -> int:
+    """Erasure: the numbers, hashes and links out of every row of the user's; how many."""
+    return conn.execute(ERASE, {"user_id": user_id}).rowcount
+
+
+def _row(row: dict[str, Any]) -> HistoryRow:
+    return HistoryRow(
+        row["phone_number_id"],
+        row["user_id"],
+        row["change"],
+        store.phone_values(row),
+        row["deleted_at"],
+        row["svix_id"],
+        row["effective_at"],
+        row["event_at"],
+    )
+
+
+def _values(seq: int, row: HistoryRow, digest: pii.Hasher) -> tuple[Any, ...]:
+    return (
+        seq, row.change, row.svix_id, row.effective_at, row.event_at, row.phone_number_id,
+        row.user_id,
+        *store.phone_columns(row.values, row.deleted_at, digest),
+    )  # fmt: skip
