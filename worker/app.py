@@ -6,9 +6,14 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
+from celery.signals import (
+    setup_logging,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
-from worker import config, db, logs
+from worker import config, db, logs, metrics
 from worker.task_names import BACKFILL_TASK, ERASE_TASK, PURGE_TASK, SWEEP_TASK
 
 PURGE_EVERY_S = 24 * 3600.0
@@ -99,6 +104,15 @@ def _json_logs(loglevel: int | str | None = None, **_: object) -> None:
 # JSON from the first line: the celery command imports this module before it checks
 # privileges and warns, long before the setup_logging signal above.
 logs.setup_logging()
+
+
+@worker_init.connect
+def _serve_metrics(**_: object) -> None:
+    # In the worker's main process, before the pool starts: one endpoint per worker, which
+    # serves every process's files on this host (worker.metrics.serve). Beat never serves.
+    port = config.metrics_port()
+    if port is not None:
+        metrics.serve(port)
 
 
 @worker_process_init.connect

@@ -68,6 +68,18 @@ def web_threads(environ: Mapping[str, str] | None = None) -> int:
     return max(1, _number(os.environ if environ is None else environ, "WEB_THREADS", "4"))
 
 
+def metrics_port(environ: Mapping[str, str] | None = None) -> int | None:
+    """CLERK_MIRROR_METRICS_PORT: where a worker serves its host's /metrics; None for off.
+
+    Read by the worker alone, for hosts with no web process (whose /metrics serves the
+    same files). Unset or empty: no endpoint.
+    """
+    env = os.environ if environ is None else environ
+    if not (env.get("CLERK_MIRROR_METRICS_PORT") or "").strip():
+        return None
+    return _number(env, "CLERK_MIRROR_METRICS_PORT", "")
+
+
 def _number(env: Mapping[str, str], name: str, default: str) -> int:
     raw = (env.get(name) or default).strip()
     if not raw.isdigit():
