@@ -12,16 +12,16 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 # The wheel, built from the source, and installed with its dependencies into a venv.
 FROM ${BASE_IMAGE} AS build
+LABEL org.opencontainers.image.title="clerk-phone-mirror-build"
 # Extra pip arguments, e.g. "--no-index --find-links /src/wheelhouse" to build from a
 # wheelhouse in the context where no package index is reachable.
 ARG PIP_ARGS=""
-LABEL org.opencontainers.image.title="clerk-phone-mirror build stage"
 COPY . /src
 RUN python3 -m venv /opt/clerk-mirror \
     && /opt/clerk-mirror/bin/pip wheel --no-cache-dir ${PIP_ARGS} --wheel-dir /wheels /src \
     && /opt/clerk-mirror/bin/pip install --no-cache-dir --no-index --find-links /wheels \
         clerk-phone-mirror \
-    && /opt/clerk-mirror/bin/pip uninstall --yes pip
+    && /opt/clerk-mirror/bin/pip uninstall --yes --quiet pip setuptools
 
 # The runtime: the base image, the venv and two scripts; no compiler, no source.
 FROM ${BASE_IMAGE}

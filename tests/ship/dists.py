@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
 import sysconfig
 import tomllib
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -87,18 +89,28 @@ def build_requirements() -> list[str]:
     return sorted(required)
 
 
-def wheelhouse(wheel: Path) -> Path:
-    """Wheels for the wheel's dependencies and the build backend, made once per their list."""
+def wheelhouse(
+    wheel: Path, target: str = "", make: Callable[[Path, list[str]], None] | None = None
+) -> Path:
+    """Wheels for the wheel's dependencies and the build backend, made once per their list.
+
+    By default for this interpreter, with this environment's pip. target names another
+    interpreter (its version and platform: environment markers differ, e.g. redis needs
+    async-timeout below Python 3.11.3), and make(folder, requirements) fills the folder.
+    """
     wanted = [*requirements(wheel), *build_requirements()]
-    tag = f"{sys.implementation.cache_tag}-{sysconfig.get_platform()}"
-    key = hashlib.sha256("\n".join([tag, *wanted]).encode()).hexdigest()[:16]
+    target = target or f"{platform.python_version()}-{sysconfig.get_platform()}"
+    key = hashlib.sha256("\n".join([target, *wanted]).encode()).hexdigest()[:16]
     house = WHEELHOUSES / key
     if (house / ".complete").exists():
         return house
     staging = WHEELHOUSES / f".{key}.{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(staging), *wanted])
+    if make is None:
+        run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(staging), *wanted])
+    else:
+        make(staging, wanted)
     (staging / ".complete").touch()
     try:
         staging.rename(house)
