@@ -167,7 +167,8 @@ def run_the_burst_through_the_faults(d: deploy.Deployment, events: list[synth.Ev
         assert metric(text, "clerk_mirror_events_applied_total", outcome="failed") == 0
     failures = Counter(f for v in answers.values() for f in v["failures"])
     print(
-        f"\n{len(events)} events, {retried} retried by the sender ({dict(failures)}), {tries} tries;"
+        f"\n{len(events)} events, {retried} retried by the sender ({dict(failures)}),"
+        f" {tries} tries;"
         f" web accepted {accepted:.0f}, duplicates {duplicate:.0f};"
         f" applied per worker host {applied}; wk1 processes killed: {len(killed)}"
     )
