@@ -239,24 +239,37 @@ class Deployment:
 
     # -- teardown --------------------------------------------------------------------------
     def stop(self) -> None:
-        """Stop what runs, gently first (Postgres writes its checkpoint), then remove it all."""
+        """Stop what runs, gently first (Postgres writes its checkpoint), then remove it all.
+
+        Whatever fails on the gentle path, the namespaces (with every process left in
+        them) and the run's folder are removed.
+        """
+        try:
+            self._stop_gently()
+        finally:
+            netns.remove_all()
+            for procs in self.procs.values():
+                for proc in procs:
+                    proc.wait(timeout=30)
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def _stop_gently(self) -> None:
         for procs in self.procs.values():
             for proc in procs:
                 if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGTERM)
         for procs in self.procs.values():
             for proc in procs:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=15)
-        pg_ctl = binaries.postgres_bindir() / "pg_ctl"
-        stop_pg = ["runuser", "-u", "postgres", "--", str(pg_ctl), "-D", str(self.work / "pg")]
-        subprocess.run([*stop_pg, "-m", "fast", "stop"], capture_output=True, check=False)
-        shutil.copy(self.work / "pg" / "server.log", self.logs / "db-postgres.log")
-        netns.remove_all()
-        for procs in self.procs.values():
-            for proc in procs:
-                proc.wait(timeout=30)
-        shutil.rmtree(self.work, ignore_errors=True)
+        if (self.work / "pg").exists():
+            pg_ctl = binaries.postgres_bindir() / "pg_ctl"
+            runas = ["runuser", "-u", "postgres", "--"]
+            stop_pg = [*runas, str(pg_ctl), "-D", str(self.work / "pg"), "-m", "fast", "stop"]
+            subprocess.run(stop_pg, capture_output=True, check=False, timeout=60)
+            with contextlib.suppress(OSError):
+                shutil.copy(self.work / "pg" / "server.log", self.logs / "db-postgres.log")
 
 
 def clean_leftovers() -> None:
