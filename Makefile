@@ -68,7 +68,7 @@ test-image: install
 # of each under a burst of signed events; as root, installing haproxy if missing.
 test-deploy: install
 	@scripts/system-tools deploy
-	$(BIN)/pytest tests/system/test_deploy.py -m system -p no:cacheprovider
+	$(BIN)/pytest tests/system/test_deploy.py -m system -p no:cacheprovider -s
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info
