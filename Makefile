@@ -1,4 +1,4 @@
-# install, test, run, bench, clean: what a developer and CI type (see DESIGN.md, Commands).
+# install, test, run, bench, image, clean: what a developer and CI type (see DESIGN.md, Commands).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Tools spawned by tests and Procfile lines (celery, gunicorn, clerk-mirror) come from the venv.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install test test-tools soak run bench schema clean
+.PHONY: install test test-tools soak run bench schema clean image test-image test-deploy
 
 install: $(STAMP)
 
@@ -56,6 +56,24 @@ bench: install
 # local one); tests/sql/test_schema.py checks that migrate still builds exactly that.
 schema: install
 	$(BIN)/python -m tests.support.schema
+
+# The container image (Dockerfile), with docker or podman; BASE_IMAGE overrides the base.
+CONTAINER ?= $(shell command -v podman >/dev/null && echo podman || echo docker)
+IMAGE ?= clerk-mirror:latest
+image:
+	$(CONTAINER) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
+
+# The image built on a local Debian base (no registry here) and run as its roles against
+# throwaway Postgres and Redis; as root, installing podman, runc and debootstrap if missing.
+test-image: install
+	@scripts/system-tools image
+	$(BIN)/pytest tests/system/test_image.py -m system -p no:cacheprovider
+
+# Several hosts as network namespaces, two web behind haproxy, two worker, one failing
+# of each under a burst of signed events; as root, installing haproxy if missing.
+test-deploy: install
+	@scripts/system-tools deploy
+	$(BIN)/pytest tests/system/test_deploy.py -m system -p no:cacheprovider -s
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info

@@ -1,17 +1,23 @@
 """What pyproject.toml cannot say: the top-level sql/ folder ships inside the package.
 
-setuptools finds every Python package itself (each has an __init__.py), so a new one
-can never be left out of the wheel. The one addition is sql/, mapped to worker.sql so
-that `clerk-mirror migrate` finds its files in an installed package as in a checkout.
+setuptools finds every package itself, so a new one can never be left out of the wheel.
+The one addition is sql/, mapped to worker.sql so that `clerk-mirror migrate`, the report
+command and the console find its files in an installed package as in a checkout.
 """
 
 from __future__ import annotations
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
-PACKAGES = find_packages(include=["webhooks", "webhooks.*", "worker", "worker.*"])
+# Namespace packages too: the folders of templates, static files and samples ship as data.
+PACKAGES = find_namespace_packages(
+    include=["webhooks", "webhooks.*", "worker", "worker.*"], exclude=["*.__pycache__"]
+)
+# sql/'s folders (migrations, views, reports), each a package of .sql files.
+SQL_FOLDERS = [f"worker.sql.{name}" for name in find_namespace_packages(where="sql")]
 
 setup(
-    packages=[*PACKAGES, "worker.sql"],
+    packages=[*PACKAGES, "worker.sql", *SQL_FOLDERS],
     package_dir={"worker.sql": "sql"},
+    package_data={folder: ["*.sql"] for folder in SQL_FOLDERS},
 )

@@ -6,20 +6,14 @@ worker.backfill.sync_runs), the same reads as `clerk-mirror status` and the cons
 
 from __future__ import annotations
 
-import glob
 import logging
-import os
-import struct
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import psycopg
 import psycopg_pool
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.mmap_dict import MmapedDict
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from webhooks.runtime import runtime
@@ -112,29 +106,10 @@ class ReadinessCollector(Collector):
         yield ready
 
 
-class SharedFilesCollector(MultiProcessCollector):
-    """Every process's metric files, minus any a killed process left half-written.
-
-    A process killed while creating its file (SIGKILL, OOM) leaves it empty or cut short;
-    prometheus_client would then fail every scrape until someone wipes the directory.
-    """
-
-    def collect(self) -> Any:
-        readable = []
-        for path in glob.glob(os.path.join(self._path, "*.db")):
-            try:
-                MmapedDict.read_all_values_from_file(path)  # type: ignore[no-untyped-call]
-            except (OSError, ValueError, struct.error):
-                log.warning("skipping unreadable metrics file", extra={"path": path})
-                continue
-            readable.append(path)
-        return self.merge(readable, accumulate=True)  # type: ignore[no-untyped-call]
-
-
 @bp.get("/metrics")
 def scrape() -> Response:
     registry = CollectorRegistry()
-    SharedFilesCollector(registry, path=str(metrics.directory()))  # type: ignore[no-untyped-call]
+    metrics.SharedFilesCollector(registry, path=str(metrics.directory()))  # type: ignore[no-untyped-call]
     registry.register(InboxCollector(runtime().pool))
     registry.register(
         ReadinessCollector({"postgres": runtime().database_ready, "redis": runtime().broker_ready})

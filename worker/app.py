@@ -10,7 +10,12 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
+from celery.signals import (
+    setup_logging,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
 from worker import config, db, logs, metrics
 from worker.task_names import BACKFILL_TASK, ERASE_TASK, PURGE_TASK, SWEEP_TASK
@@ -101,6 +106,14 @@ def _masked_logs(loglevel: int | str | None = None, **_: object) -> None:
 # From the first line: the celery command imports this module before it checks
 # privileges and warns, long before the setup_logging signal above.
 logs.setup_logging(fmt=app.settings.log_format)
+
+
+@worker_init.connect
+def _serve_metrics(**_: object) -> None:
+    # In the worker's main process, before the pool starts: one endpoint per worker, which
+    # serves every process's files on this host (worker.metrics.serve). Beat never serves.
+    if app.settings.metrics_port is not None:
+        metrics.serve(app.settings.metrics_port)
 
 
 @worker_process_init.connect

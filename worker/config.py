@@ -59,6 +59,8 @@ class Settings:
     log_format: str | None  # None: text on a terminal, else JSON
     beat_schedule: Path | None
     metrics_dir: Path | None
+    # Where a worker serves its host's metric files (hosts with no web process); None: off.
+    metrics_port: int | None = None
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -95,6 +97,7 @@ def from_env(environ: Mapping[str, str], processes: Collection[str] = PROCESSES)
         log_format=_log_format(env.text("LOG_FORMAT")),
         beat_schedule=env.path("CELERY_BEAT_SCHEDULE", state, f"beat-schedule-{_safe(queue)}"),
         metrics_dir=env.path("PROMETHEUS_MULTIPROC_DIR", state, f"metrics-{_safe(queue)}"),
+        metrics_port=env.number("CLERK_MIRROR_METRICS_PORT", 0) or None,
     )
 
 

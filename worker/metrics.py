@@ -12,8 +12,9 @@ makes a value, so the metric objects are made only then, not at import.
 Limits of this choice:
 - Web and worker must run on one host and see the same directory. When the variable is
   unset they agree on one without talking: metrics-$CLERK_MIRROR_QUEUE in the user's own
-  state directory. Across hosts, scrape each host's web process; the inbox gauges come
-  from Postgres and are right on every host.
+  state directory. Across hosts, scrape each host on its own: its web process, or on a
+  host with no web process, the worker's own endpoint (CLERK_MIRROR_METRICS_PORT, serve()
+  below). The inbox gauges come from Postgres and are right on every web host.
 - Files of exited processes stay and keep counting in the totals (that is what a
   counter should do); the directory grows by a few files per process ever started, so
   wipe it when deploying, before the processes start.
@@ -23,14 +24,23 @@ Limits of this choice:
 
 from __future__ import annotations
 
+import glob
+import logging
+import os
 import re
+import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from prometheus_client import Counter, Histogram, values
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server, values
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from worker import config
+
+log = logging.getLogger(__name__)
 
 WEBHOOK_OUTCOMES = (
     "accepted",
@@ -123,3 +133,40 @@ def count_applied(outcome: str, n: int) -> None:
 
 def observe_apply(seconds: float) -> None:
     shared().apply_duration.observe(seconds)
+
+
+class SharedFilesCollector(MultiProcessCollector):
+    """Every process's metric files, minus any a killed process left half-written.
+
+    A process killed while creating its file (SIGKILL, OOM) leaves it empty or cut short;
+    prometheus_client would then fail every scrape until someone wipes the directory.
+    """
+
+    def collect(self) -> Any:
+        readable = []
+        for path in glob.glob(os.path.join(self._path, "*.db")):
+            try:
+                MmapedDict.read_all_values_from_file(path)  # type: ignore[no-untyped-call]
+            except (OSError, ValueError, struct.error):
+                log.warning("skipping unreadable metrics file", extra={"path": path})
+                continue
+            readable.append(path)
+        return self.merge(readable, accumulate=True)  # type: ignore[no-untyped-call]
+
+
+def serve(port: int) -> bool:
+    """Serve this host's metric files at http://0.0.0.0:port/metrics, from a daemon thread.
+
+    For worker hosts, which have no web process to scrape. False when the port is taken:
+    on a host where several worker processes share one directory, the first one serves
+    all of their files, so the others need not.
+    """
+    registry = CollectorRegistry()
+    SharedFilesCollector(registry, path=str(directory()))  # type: ignore[no-untyped-call]
+    try:
+        start_http_server(port, registry=registry)
+    except OSError as exc:
+        log.warning("metrics port unavailable", extra={"port": port, "error": str(exc)})
+        return False
+    log.info("serving this host's metrics", extra={"port": port})
+    return True

@@ -194,4 +194,11 @@ VARIABLES: tuple[Variable, ...] = (
         " and no one else may use it.",
         "web, worker",
     ),
+    Variable(
+        "CLERK_MIRROR_METRICS_PORT",
+        "none",
+        "A port on which the worker serves its host's metric files at /metrics, for hosts"
+        " with no web process (the web host's /metrics serves them otherwise). Off when unset.",
+        "worker",
+    ),
 )
