@@ -13,11 +13,10 @@ from setuptools import find_namespace_packages, setup
 PACKAGES = find_namespace_packages(
     include=["webhooks", "webhooks.*", "worker", "worker.*"], exclude=["*.__pycache__"]
 )
-# sql/'s folders (migrations, views, reports), each a package of .sql files.
+# sql/'s folders (migrations, views, reports), each a package of .sql files (pyproject.toml).
 SQL_FOLDERS = [f"worker.sql.{name}" for name in find_namespace_packages(where="sql")]
 
 setup(
     packages=[*PACKAGES, "worker.sql", *SQL_FOLDERS],
     package_dir={"worker.sql": "sql"},
-    package_data={folder: ["*.sql"] for folder in SQL_FOLDERS},
 )
