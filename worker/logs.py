@@ -31,6 +31,8 @@ _SECRET = re.compile(r"\b(whsec|sk_live|sk_test|sk)_[A-Za-z0-9+/=_-]+")
 # the bidirectional overrides and the Unicode line separators make a line read otherwise.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _CONTROL_BUT_NEWLINE = re.compile(_CONTROL.pattern.replace("\x00-\x1f", "\x00-\x09\x0b-\x1f"))
+# json.dumps escapes C0 in strings itself; outside them, a newline is the layout's.
+_NOT_C0 = re.compile(_CONTROL.pattern.replace("\x00-\x1f", ""))
 # The lines Python writes in a traceback: indented ones, its headers, `module.Error: ...`.
 _TRACEBACK_LINE = re.compile(
     r"\s|Traceback \(|During handling |The above exception |[A-Za-z_][\w.]*(:|$)"
@@ -55,6 +57,12 @@ def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
 
 def _escape(match: re.Match[str]) -> str:
     return repr(match.group(0))[1:-1]
+
+
+def escape_json_controls(line: str) -> str:
+    """A JSON text with the controls json.dumps leaves as they are (DEL, C1, the
+    bidirectional overrides) written as \\u escapes: the same JSON, safe on a terminal."""
+    return _NOT_C0.sub(lambda m: f"\\u{ord(m.group(0)):04x}", line)
 
 
 def _mask_value(value: Any) -> Any:
@@ -104,8 +112,7 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = record.stack_info
         # json escapes C0 controls itself, not DEL, C1 or the bidirectional overrides.
-        line = json.dumps(entry, default=str, ensure_ascii=False)
-        return _CONTROL.sub(lambda m: f"\\u{ord(m.group(0)):04x}", line)
+        return escape_json_controls(json.dumps(entry, default=str, ensure_ascii=False))
 
 
 class TextFormatter(logging.Formatter):
