@@ -11,25 +11,36 @@ from pathlib import Path
 PROCFILE = Path(__file__).parent.parent / "Procfile"
 
 
+def _procfile_web() -> str:
+    return next(line for line in PROCFILE.read_text().splitlines() if line.startswith("web:"))
+
+
 def procfile_default(variable: str) -> str:
     """The default the Procfile's web line gives a variable (`${WEB_THREADS:-4}` -> "4")."""
-    web = next(line for line in PROCFILE.read_text().splitlines() if line.startswith("web:"))
-    found = re.search(r"\$\{" + variable + r":-([^}]+)\}", web)
+    found = re.search(r"\$\{" + variable + r":-([^}]+)\}", _procfile_web())
     assert found, f"the Procfile's web line has no ${{{variable}:-...}}"
+    return found.group(1)
+
+
+def procfile_worker_class() -> str:
+    found = re.search(r"--worker-class (\S+)", _procfile_web())
+    assert found, "the Procfile's web line names no --worker-class"
     return found.group(1)
 
 
 # The Procfile's settings (chosen from measurement, docs/benchmarks.md) unless overridden.
 WEB_WORKERS = int(os.environ.get("WEB_CONCURRENCY") or procfile_default("WEB_CONCURRENCY"))
 WEB_THREADS = int(os.environ.get("WEB_THREADS") or procfile_default("WEB_THREADS"))
-WEB_WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
+WEB_WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS") or procfile_worker_class()
+# The Procfile's worker (webhooks.serving.Worker) is gthread's, with requests read first.
+THREADED = ("gthread", "webhooks.serving.Worker")
 
 
 def gunicorn_argv(app_spec: str, port: int) -> list[str]:
     argv = [sys.executable, "-m", "gunicorn", "--no-control-socket"]
     argv += ["--workers", str(WEB_WORKERS), "--bind", f"127.0.0.1:{port}"]
     argv += ["--worker-class", WEB_WORKER_CLASS]
-    if WEB_WORKER_CLASS == "gthread":
+    if WEB_WORKER_CLASS in THREADED:
         argv += ["--threads", str(WEB_THREADS)]
     return [*argv, "--log-level", "warning", app_spec]
 

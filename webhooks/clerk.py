@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import psycopg
@@ -12,6 +11,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from webhooks.runtime import runtime
 from worker import metrics
+from worker.mirror import strict_json
 from worker.mirror.events import USER_TYPES, envelope, storable
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,9 @@ def receive() -> tuple[Response, int]:
     if not runtime().verify(body, headers):
         return _error(401, "signature does not match, or the timestamp is outside 5 minutes")
     try:
-        env = envelope(json.loads(body))
+        env = envelope(strict_json.loads(body))
+    except strict_json.NotStorable as exc:
+        return _error(400, str(exc))
     except (ValueError, RecursionError):
         env = None
     if env is None:

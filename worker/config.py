@@ -47,6 +47,7 @@ class Settings:
     port: int
     web_threads: int
     max_body_bytes: int
+    read_timeout_s: float  # a whole request in, and its answer out (webhooks.serving)
     # The console at /console/ is on only when a password is set (webhooks.console).
     console_password: str | None
     console_secret: str | None
@@ -86,6 +87,7 @@ def from_env(environ: Mapping[str, str], processes: Collection[str] = PROCESSES)
         port=env.number("PORT", 8000),
         web_threads=max(1, env.number("WEB_THREADS", 4)),
         max_body_bytes=env.number("CLERK_MIRROR_MAX_BODY_BYTES", 1024 * 1024),
+        read_timeout_s=_read_timeout(env),
         console_password=env.text("CLERK_MIRROR_CONSOLE_PASSWORD"),
         console_secret=env.text("CLERK_MIRROR_CONSOLE_SECRET"),
         pii_key=_key(env.text("CLERK_MIRROR_PII_KEY")),
@@ -149,6 +151,13 @@ def _state_dir(env: _Reader) -> Path | None:
     except RuntimeError:
         raise ConfigError("XDG_STATE_HOME is not set and this user has no home") from None
     return base / "clerk-mirror"
+
+
+def _read_timeout(env: _Reader) -> float:
+    timeout = env.seconds("CLERK_MIRROR_READ_TIMEOUT", 10.0)
+    if timeout == 0:
+        raise ConfigError("CLERK_MIRROR_READ_TIMEOUT should be a number of seconds over 0, got '0'")
+    return timeout
 
 
 def _erase_after_days(env: _Reader) -> int | None:

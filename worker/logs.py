@@ -26,6 +26,17 @@ from worker import mask as phone_mask
 # Digits glued to letters (user_2pAda...0000000001) are ids, not numbers.
 _PHONE = re.compile(r"(?<![0-9A-Za-z_])(?:\+\d(?:[\s().-]?\d){6,14}|\d{9,15})(?![0-9A-Za-z_])")
 _SECRET = re.compile(r"\b(whsec|sk_live|sk_test|sk)_[A-Za-z0-9+/=_-]+")
+# What a client can smuggle into a line (a percent-decoded path, a header, an event type):
+# C0 controls, DEL and C1 controls forge lines or reach the terminal as escape sequences;
+# the bidirectional overrides and the Unicode line separators make a line read otherwise.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_NEWLINE = re.compile(_CONTROL.pattern.replace("\x00-\x1f", "\x00-\x09\x0b-\x1f"))
+# json.dumps escapes C0 in strings itself; outside them, a newline is the layout's.
+_NOT_C0 = re.compile(_CONTROL.pattern.replace("\x00-\x1f", ""))
+# The lines Python writes in a traceback: indented ones, its headers, `module.Error: ...`.
+_TRACEBACK_LINE = re.compile(
+    r"\s|Traceback \(|During handling |The above exception |[A-Za-z_][\w.]*(:|$)"
+)
 # Attributes every LogRecord has: anything else on a record came in through extra=.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _HANDLER_MARK = "_clerk_mirror_json"
@@ -35,6 +46,23 @@ def mask(text: str) -> str:
     """Text with each phone number in it masked as SQL masks one, secrets removed."""
     text = _SECRET.sub(lambda m: m.group(1) + "_***", text)
     return _PHONE.sub(lambda m: phone_mask.phone_number(m.group(0)), text)
+
+
+def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
+    """text with each control character written as an escape (\\n, \\x1b, \\u202e): one
+    line that a terminal shows as it is, never acts on."""
+    pattern = _CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL
+    return pattern.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return repr(match.group(0))[1:-1]
+
+
+def escape_json_controls(line: str) -> str:
+    """A JSON text with the controls json.dumps leaves as they are (DEL, C1, the
+    bidirectional overrides) written as \\u escapes: the same JSON, safe on a terminal."""
+    return _NOT_C0.sub(lambda m: f"\\u{ord(m.group(0)):04x}", line)
 
 
 def _mask_value(value: Any) -> Any:
@@ -83,11 +111,16 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack"] = record.stack_info
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        # json escapes C0 controls itself, not DEL, C1 or the bidirectional overrides.
+        return escape_json_controls(json.dumps(entry, default=str, ensure_ascii=False))
 
 
 class TextFormatter(logging.Formatter):
-    """time, level, logger: message, then the extra fields as key=value, for a person."""
+    """time, level, logger: message, then the extra fields as key=value, for a person.
+
+    One record is one line (a traceback adds its own): control characters in what it
+    carries are written as escapes.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, tz=UTC).strftime("%H:%M:%S")
@@ -95,11 +128,21 @@ class TextFormatter(logging.Formatter):
         extra = {k: v for k, v in vars(record).items() if k not in _STANDARD}
         if extra:
             line += "  " + " ".join(f"{k}={v}" for k, v in extra.items())
+        line = escape_controls(line)
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
-            line += "\n" + record.exc_text
+            line += "\n" + _traceback(record.exc_text)
         return line
+
+
+def _traceback(text: str) -> str:
+    """A traceback's lines, escaped; a line that is none of Python's (a newline inside a
+    value) is indented, so that it can never pass for a log record of its own."""
+    return "\n".join(
+        line if not line or _TRACEBACK_LINE.match(line) else "    | " + line
+        for line in escape_controls(text, keep_newlines=True).split("\n")
+    )
 
 
 def log_format(stream: Any, chosen: str | None = None) -> str:

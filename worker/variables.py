@@ -89,6 +89,13 @@ VARIABLES: tuple[Variable, ...] = (
         "web, cli",
     ),
     Variable(
+        "WEB_HOST",
+        "0.0.0.0",  # noqa: S104  # platforms route to it; make run sets 127.0.0.1
+        "The address the web binds (the Procfile's gunicorn): every interface, as platforms"
+        " expect; `make run` sets 127.0.0.1. Expose the web through a buffering proxy.",
+        "web",
+    ),
+    Variable(
         "WEB_CONCURRENCY",
         "3",
         "Web processes (gunicorn workers), read by the Procfile's web line.",
@@ -111,6 +118,14 @@ VARIABLES: tuple[Variable, ...] = (
         "CLERK_MIRROR_MAX_BODY_BYTES",
         "1048576",
         "The largest webhook body accepted; a larger one is answered 413 and not stored.",
+        "web",
+    ),
+    Variable(
+        "CLERK_MIRROR_READ_TIMEOUT",
+        "10",
+        "Seconds a client has to send a whole request (headers, and a body up to the size"
+        " limit) and to take the answer; a slower one is cut off with 408. The web reads"
+        " requests before a thread serves them, so slow clients never hold its threads.",
         "web",
     ),
     Variable(

@@ -9,10 +9,12 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from webhooks.clerk import MAX_ID_LENGTH
 from webhooks.console import masking, queries
 from webhooks.console.blueprint import bp, moment
 from webhooks.runtime import runtime
 from worker.inbox import ops
+from worker.mirror.events import storable
 from worker.mirror.replay import replay
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,9 @@ def filters(args: Any) -> dict[str, Any]:
     window = args.get("window") or ""
     if window and window not in WINDOWS:
         abort(400, f"window is one of {', '.join(WINDOWS)}")
+    for name in ("type", "user_id"):
+        if not storable(args.get(name) or ""):
+            abort(400, f"{name} cannot hold a NUL or an unpaired surrogate")
     since = moment(args.get("since"))
     if window:
         since = datetime.now(tz=UTC) - WINDOWS[window]
@@ -56,9 +61,7 @@ def events() -> str:
     params = filters(request.args)
     with runtime().pool.connection() as conn:
         rows = conn.execute(queries.LIST_EVENTS, params).fetchall()
-    listed = [dict(zip(LIST_COLUMNS, row, strict=True)) for row in rows]
-    for event in listed:
-        event["last_error"] = masking.text(event["last_error"])
+    listed = [shown(dict(zip(LIST_COLUMNS, row, strict=True))) for row in rows]
     return render_template(
         "console/events.html",
         events=listed,
@@ -69,15 +72,32 @@ def events() -> str:
     )
 
 
+def shown(event: dict[str, Any]) -> dict[str, Any]:
+    """An event's strings as the page shows them: what its sender chose, masked; the raw
+    svix-id kept apart, for links."""
+    event["link_id"] = event["svix_id"]
+    for name in ("svix_id", "event_type", "user_id"):
+        event[name] = masking.token(event[name])
+    event["last_error"] = masking.text(event["last_error"])
+    return event
+
+
+def findable(svix_id: str) -> str:
+    """svix_id, or 404: the inbox holds no id with a NUL or over the endpoint's length."""
+    if len(svix_id) > MAX_ID_LENGTH or not storable(svix_id):
+        abort(404)
+    return svix_id
+
+
 @bp.get("/events/<svix_id>")
 def event(svix_id: str) -> str:
+    findable(svix_id)
     with runtime().pool.connection() as conn:
         row = conn.execute(queries.EVENT, {"svix_id": svix_id}).fetchone()
     if row is None:
         abort(404)
     keys = (*LIST_COLUMNS, "next_attempt_at", "source", "payload")
-    found = dict(zip(keys, row, strict=True))
-    found["last_error"] = masking.text(found["last_error"])
+    found = shown(dict(zip(keys, row, strict=True)))
     found["payload"] = masking.payload(found["payload"])
     return render_template("console/event.html", event=found)
 
@@ -85,11 +105,13 @@ def event(svix_id: str) -> str:
 @bp.post("/events/<svix_id>/replay")
 def replay_event(svix_id: str) -> BaseResponse:
     """Replay one event through worker.mirror.replay, as `clerk-mirror replay` does."""
+    findable(svix_id)
     with runtime().pool.connection() as conn:
         if conn.execute(queries.EVENT_EXISTS, {"svix_id": svix_id}).fetchone() is None:
             abort(404)
         with conn.transaction():
             outcome = replay(conn, [svix_id], pii_key=runtime().settings.pii_key)
     log.info("console replay", extra={"svix_id": svix_id, "processed": outcome.processed})
-    flash(f"Replay of {svix_id}: {outcome.summary()}", "ok" if outcome.succeeded else "error")
+    summary = f"Replay of {masking.token(svix_id)}: {outcome.summary()}"
+    flash(summary, "ok" if outcome.succeeded else "error")
     return redirect(url_for("console.event", svix_id=svix_id))

@@ -28,8 +28,6 @@ VIEWS: Final[tuple[View, ...]] = tuple(
     if not report.parameters
 )
 AS_OF: Final[LiteralString] = REPORTS["phone_numbers_as_of"].sql
-# Columns whose values are phone numbers: shown masked, whatever the report.
-PHONE_COLUMNS = frozenset({"phone_number"})
 
 
 def read(
@@ -42,13 +40,13 @@ def read(
         cur = conn.execute(sql, params or {})
         columns = [c.name for c in cur.description or ()]
         rows = cur.fetchall()
+    # Masked here, before tables and chart labels are made of them: bodies chose the ids,
+    # statuses and strategies.
     return columns, [_masked(columns, row) for row in rows]
 
 
 def _masked(columns: list[str], row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(
-        masking.phone(v) if c in PHONE_COLUMNS else v for c, v in zip(columns, row, strict=True)
-    )
+    return tuple(masking.cell(c, v) for c, v in zip(columns, row, strict=True))
 
 
 @bp.get("/reports")

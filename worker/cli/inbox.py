@@ -9,6 +9,7 @@ from typing import Any
 import click
 import psycopg
 
+from worker import logs
 from worker.cli.common import ReplayFailed, connect, database_failure, database_url, settings
 from worker.inbox import ops
 from worker.mirror.replay import ReplayOutcome
@@ -95,16 +96,18 @@ def status(as_json: bool) -> None:
             if last
             else None,
         }
-        click.echo(json.dumps(document))
+        click.echo(logs.escape_json_controls(json.dumps(document)))
         return
     click.echo("inbox: " + ", ".join(f"{n} {s}" for s, n in report.counts.items()))
     click.echo(f"oldest pending: {_seconds(age)} old" if age is not None else "nothing pending")
     if last is None:
         click.echo("no event received yet")
     else:
+        # The type and the svix-id are what a sender chose: escaped, no terminal acts on them.
         click.echo(
-            f"last received: {last['received_at'].isoformat()} {last['event_type']}"
-            f" {last['svix_id']} ({last['status']})"
+            f"last received: {last['received_at'].isoformat()}"
+            f" {logs.escape_controls(last['event_type'])}"
+            f" {logs.escape_controls(last['svix_id'])} ({last['status']})"
         )
 
 

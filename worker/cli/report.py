@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from worker import logs
 from worker.cli.common import connect, database_url
 from worker.reports import REPORTS, Report
 
@@ -24,6 +26,11 @@ SET_UTC: Final[LiteralString] = "SET TIME ZONE 'UTC'"
 
 
 METAVARS: Final[dict[str, str]] = {"as_of": "TIMESTAMP", "user_id": "USER_ID"}
+# A cell that starts with one of these is run as a formula by spreadsheets (OWASP's list;
+# tab and carriage return are escaped before this check). A signed number alone, masked
+# ones included (+1 ••••••••81), names no function, cell or program: it stays as it is.
+FORMULA_STARTS: Final = ("=", "+", "-", "@")
+SIGNED_NUMBER: Final = re.compile(r"[+-][0-9 .,•]*")
 
 
 def run_report(
@@ -57,10 +64,21 @@ def text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
+        return logs.escape_json_controls(json.dumps(value, ensure_ascii=False))
     if isinstance(value, Decimal):
         return str(value)  # as Postgres prints it: 1.0000, not 1
+    if isinstance(value, str):
+        return webhook_string(value)
     return str(plain(value))
+
+
+def webhook_string(value: str) -> str:
+    """A string a webhook may have chosen, as a cell: its control characters escaped (no
+    terminal acts on them), and a leading formula character defused with a quote."""
+    value = logs.escape_controls(value)
+    if value.startswith(FORMULA_STARTS) and not SIGNED_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def parse_as_of(raw: str) -> datetime:
@@ -75,7 +93,7 @@ def parse_as_of(raw: str) -> datetime:
 def print_rows(columns: list[str], rows: Sequence[tuple[Any, ...]], fmt: str) -> None:
     if fmt == "json":
         objects = [{c: plain(v) for c, v in zip(columns, row, strict=True)} for row in rows]
-        click.echo(json.dumps(objects, indent=2, ensure_ascii=False))
+        click.echo(logs.escape_json_controls(json.dumps(objects, indent=2, ensure_ascii=False)))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)

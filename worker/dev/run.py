@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from worker.dev.passwords import redacted
 from worker.dev.services import ensure_services
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -43,7 +44,7 @@ def run(data_dir: Path, cmd: Sequence[str]) -> int:
     try:
         for service in services:
             print(
-                f"devservices: {service.name} at {service.url} (pid {service.pid}, "
+                f"devservices: {service.name} at {redacted(service.url)} (pid {service.pid}, "
                 f"data in {service.home})",
                 file=sys.stderr,
                 flush=True,

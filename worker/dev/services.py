@@ -10,6 +10,7 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import redis
 from psycopg import sql
 
 from worker.dev import binaries as devbinaries
+from worker.dev import passwords
 
 DATABASE = "clerk_mirror"
 START_TIMEOUT = 30.0
@@ -30,6 +32,10 @@ POSTGRES_CONF = """
 # clerk-mirror development server
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
+"""
+# Loopback is open to every local account: each role must give its password (SCRAM).
+PG_HBA = """# clerk-mirror development server: TCP on loopback only, every role by password
+host all all 127.0.0.1/32 scram-sha-256
 """
 
 
@@ -109,8 +115,8 @@ def _wait_until(ready: Callable[[], bool], what: str, log: Path) -> None:
         time.sleep(0.05)
 
 
-def _run(argv: list[str], what: str, log: Path | None = None) -> None:
-    done = subprocess.run(argv, check=False, capture_output=True, text=True)
+def _run(argv: list[str], what: str, log: Path | None = None, stdin: str | None = None) -> None:
+    done = subprocess.run(argv, check=False, capture_output=True, text=True, input=stdin)
     if done.returncode != 0:
         detail = _tail(log) if log else done.stderr.strip() or done.stdout.strip()
         raise ServiceError(f"{what} failed (exit {done.returncode}): {detail}")
@@ -168,17 +174,29 @@ def _postgres_home(data_dir: Path, user: pwd.struct_passwd | None) -> Path:
     return Path("/tmp") / f"clerk-mirror-postgres-{digest}"  # noqa: S108  # see docstring
 
 
-def _initdb(bindir: Path, home: Path, runas: list[str], user: pwd.struct_passwd | None) -> None:
+def _initdb(
+    bindir: Path, home: Path, runas: list[str], user: pwd.struct_passwd | None, password: str
+) -> None:
     if home.exists() and any(home.iterdir()):
         raise ServiceError(f"{home} is not empty and holds no Postgres cluster: move it away")
     # initdb into a staging directory and rename it: a crash half-way leaves no half cluster.
     staging = home.with_name(home.name + ".initdb")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(mode=0o700)
+    # initdb reads the superuser's password from a file, never an argument (which every
+    # local account can read): one in a directory only initdb's user may enter.
+    private = Path(tempfile.mkdtemp(prefix="clerk-mirror-initdb-"))
+    pwfile = private / "password"
+    passwords.keep(pwfile, password)
     if user is not None:
-        os.chown(staging, user.pw_uid, user.pw_gid)
-    options = ["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-instructions"]
-    _run([*runas, str(bindir / "initdb"), "-D", str(staging), *options], f"initdb {staging}")
+        for path in (staging, private, pwfile):
+            os.chown(path, user.pw_uid, user.pw_gid)
+    options = ["-U", "postgres", "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8"]
+    options += ["--locale=C", "--no-instructions"]
+    try:
+        _run([*runas, str(bindir / "initdb"), "-D", str(staging), *options], f"initdb {staging}")
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
     with (staging / "postgresql.conf").open("a") as conf:
         conf.write(POSTGRES_CONF)
     if home.exists():
@@ -186,21 +204,50 @@ def _initdb(bindir: Path, home: Path, runas: list[str], user: pwd.struct_passwd 
     staging.rename(home)
 
 
+def _secure(home: Path, kept: Path, port: int) -> str:
+    """Give a cluster that an older make run made, trusting every local account, a password
+    and a pg_hba.conf that asks for it; return the password."""
+    open_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    password = passwords.make()
+    with psycopg.connect(open_url, autocommit=True) as conn:
+        conn.execute("SET password_encryption = 'scram-sha-256'")
+        conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(password)))
+        passwords.keep(kept, password)
+        (home / "pg_hba.conf").write_text(PG_HBA)
+        conn.execute("SELECT pg_reload_conf()")
+    # The reload is a signal: wait until the server asks for the password.
+    _wait_until(
+        lambda: not postgres_answers(open_url),
+        "postgres asking for a password",
+        home / "server.log",
+    )
+    return password
+
+
 def start_postgres(data_dir: Path, port: int | None = None) -> Service:
+    """Postgres on loopback for data_dir; its superuser's password is kept beside it."""
     user = _postgres_user()
     runas = [] if user is None else ["runuser", "-u", "postgres", "--"]
-    home = _postgres_home(data_dir.resolve(), user)
+    data_dir = data_dir.resolve()
+    home = _postgres_home(data_dir, user)
     version_file = home / "PG_VERSION"
     version = version_file.read_text().strip() if version_file.exists() else None
     bindir = devbinaries.postgres_bindir(version)
+    kept = passwords.kept_beside(data_dir)
+    password = passwords.read(kept) if version is not None else None
     if version is None:
-        _initdb(bindir, home, runas, user)
+        password = passwords.new(kept)
+        _initdb(bindir, home, runas, user, password)
+    if password is not None:
+        (home / "pg_hba.conf").write_text(PG_HBA)  # as it is, even if someone opened it
     _stop_orphan(home / "postmaster.pid", home, signal.SIGINT)
     port = port or free_port()
     log = home / "server.log"
     pg_ctl = [*runas, str(bindir / "pg_ctl"), "start", "-w", "-t", str(int(START_TIMEOUT))]
     _run([*pg_ctl, "-D", str(home), "-l", str(log), "-o", f"-p {port}"], "pg_ctl start", log)
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    if password is None:
+        password = _secure(home, kept, port)
+    url = f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
     # pg_ctl -w returns once the server is ready; this only covers a slow first login.
     _wait_until(lambda: postgres_answers(url), f"postgres on port {port}", log)
     pid = int((home / "postmaster.pid").read_text().split()[0])
@@ -209,15 +256,20 @@ def start_postgres(data_dir: Path, port: int | None = None) -> Service:
 
 
 def start_redis(data_dir: Path, port: int | None = None) -> Service:
+    """Redis on loopback for data_dir, asking for the password kept beside it."""
     home = data_dir.resolve()
     _make_dirs(home)
+    kept = passwords.kept_beside(home)
+    password = passwords.read(kept) or passwords.new(kept)
     pidfile, log = home / "redis.pid", home / "redis.log"
     _stop_orphan(pidfile, home, signal.SIGTERM)
     port = port or free_port()
     options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes"]
     files = ["--pidfile", str(pidfile), "--dir", str(home), "--logfile", str(log)]
-    _run([str(devbinaries.redis_server()), "--port", str(port), *options, *files], "redis", log)
-    url = f"redis://127.0.0.1:{port}/0"
+    # "-": the rest of the configuration (the password) from stdin, not the command line.
+    argv = [str(devbinaries.redis_server()), "-", "--port", str(port), *options, *files]
+    _run(argv, "redis", log, stdin=f"requirepass {password}\n")
+    url = f"redis://:{password}@127.0.0.1:{port}/0"
     _wait_until(lambda: pidfile.exists() and redis_answers(url), f"redis on port {port}", log)
     return Service("redis", url, int(pidfile.read_text().split()[0]), home, signal.SIGTERM)
 

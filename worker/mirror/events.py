@@ -22,6 +22,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LAST_DAY = "9999-12-30"
 MAX_MS = (datetime(9999, 12, 31, tzinfo=UTC) - EPOCH) // timedelta(milliseconds=1) - 1
 INT4_MAX = 2_147_483_647
+# Bounds on what a body may hold, in characters. Clerk's ids are about 30; an index entry
+# holds at most 2,704 bytes (a character is up to 4), and phone_numbers_second_factor_idx
+# holds a user id, a phone id and a status. E.164 numbers are at most 16 characters.
+MAX_ID = 255
+MAX_ENUM = 64
+MAX_PHONE_NUMBER = 64
 
 
 class InvalidEvent(ValueError):
@@ -116,7 +122,7 @@ def envelope(body: object) -> Envelope | None:
     user_id = data.get("id") if body["type"] in USER_TYPES else None
     event_ms = _lenient_ms(body.get("timestamp"))
     version_ms = event_ms if body["type"] == DELETION_TYPE else _lenient_ms(data.get("updated_at"))
-    ok_id = isinstance(user_id, str) and 0 < len(user_id) <= 255 and storable(user_id)
+    ok_id = isinstance(user_id, str) and 0 < len(user_id) <= MAX_ID and storable(user_id)
     return Envelope(body["type"], user_id if ok_id else None, version_ms, event_ms)
 
 
@@ -151,7 +157,7 @@ def _load(payload: bytes | dict[str, Any]) -> dict[str, Any]:
 
 def _user_fields(data: dict[str, Any]) -> UserFields:
     return UserFields(
-        primary_phone_number_id=_opt(data, "primary_phone_number_id", str, "data"),
+        primary_phone_number_id=_opt(data, "primary_phone_number_id", str, "data", MAX_ID),
         two_factor_enabled=_opt(data, "two_factor_enabled", bool, "data"),
         totp_enabled=_opt(data, "totp_enabled", bool, "data"),
         backup_code_enabled=_opt(data, "backup_code_enabled", bool, "data"),
@@ -175,7 +181,7 @@ def _phones(data: dict[str, Any], primary_id: str | None) -> tuple[tuple[str, Ph
 
 
 def _phone_values(item: dict[str, Any], where: str, *, is_primary: bool) -> PhoneValues:
-    number = _field(item, "phone_number", str, where)
+    number = _field(item, "phone_number", str, where, MAX_PHONE_NUMBER)
     verification = _opt(item, "verification", dict, where)
     vwhere = f"{where}.verification"
     attempts = _opt(verification, "attempts", int, vwhere) if verification else None
@@ -187,8 +193,12 @@ def _phone_values(item: dict[str, Any], where: str, *, is_primary: bool) -> Phon
         reserved_for_second_factor=_opt(item, "reserved_for_second_factor", bool, where) or False,
         default_second_factor=_opt(item, "default_second_factor", bool, where) or False,
         is_primary=is_primary,
-        verification_status=_opt(verification, "status", str, vwhere) if verification else None,
-        verification_strategy=_opt(verification, "strategy", str, vwhere) if verification else None,
+        verification_status=_opt(verification, "status", str, vwhere, MAX_ENUM)
+        if verification
+        else None,
+        verification_strategy=_opt(verification, "strategy", str, vwhere, MAX_ENUM)
+        if verification
+        else None,
         verification_attempts=attempts,
         verification_expire_at=_opt_ms(verification, "expire_at", vwhere) if verification else None,
         linked_to=_linked_to(item, where),
@@ -204,10 +214,14 @@ def _linked_to(item: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
         lwhere = f"{where}.linked_to[{index}]"
         if not isinstance(link, dict):
             raise InvalidEvent(f"{lwhere} is not an object")
-        out.append((_field(link, "type", str, lwhere), _field(link, "id", str, lwhere)))
+        out.append(
+            (_field(link, "type", str, lwhere, MAX_ENUM), _field(link, "id", str, lwhere, MAX_ID))
+        )
     return tuple(out)
 
 
+# Its keys come from _phone_values, at most MAX_PHONE_NUMBER characters each: the cache
+# stays within a few MB however long the numbers a body sends.
 @lru_cache(maxsize=65536)
 def region_code(number: str) -> str | None:
     """ISO 3166-1 alpha-2 region of an E.164 number, None when it names no region."""
@@ -223,21 +237,25 @@ def region_code(number: str) -> str | None:
     return region if region and region not in ("ZZ", "001") else None
 
 
-def _field(obj: dict[str, Any], name: str, kind: type, where: str) -> Any:
+def _field(obj: dict[str, Any], name: str, kind: type, where: str, limit: int = 0) -> Any:
     if name not in obj or obj[name] is None:
         raise InvalidEvent(f"{where}.{name} is missing")
-    return _typed(obj[name], name, kind, where)
+    return _typed(obj[name], name, kind, where, limit)
 
 
-def _opt(obj: dict[str, Any], name: str, kind: type, where: str) -> Any:
+def _opt(obj: dict[str, Any], name: str, kind: type, where: str, limit: int = 0) -> Any:
     value = obj.get(name)
-    return None if value is None else _typed(value, name, kind, where)
+    return None if value is None else _typed(value, name, kind, where, limit)
 
 
-def _typed(value: Any, name: str, kind: type, where: str) -> Any:
+def _typed(value: Any, name: str, kind: type, where: str, limit: int = 0) -> Any:
+    """value checked; a string the mirror stores is checked against its limit first, so
+    that no overlong one reaches region_code's cache or an index."""
     # bool is an int in Python; JSON true is never a count or a time.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InvalidEvent(f"{where}.{name} should be {_KIND_NAMES[kind]}")
+    if limit and isinstance(value, str) and len(value) > limit:
+        raise InvalidEvent(f"{where}.{name} is longer than {limit} characters")
     if isinstance(value, str) and not storable(value):
         raise InvalidEvent(f"{where}.{name} contains a NUL or an unpaired surrogate")
     return value
@@ -256,8 +274,8 @@ def storable(text: str) -> bool:
 
 def _id(obj: dict[str, Any], where: str) -> str:
     value: str = _field(obj, "id", str, where)
-    if not 0 < len(value) <= 255:
-        raise InvalidEvent(f"{where}.id should be 1 to 255 characters")
+    if not 0 < len(value) <= MAX_ID:
+        raise InvalidEvent(f"{where}.id should be 1 to {MAX_ID} characters")
     return value
 
 

@@ -52,7 +52,8 @@ def stop_and_check(service: Service, answers: bool) -> None:
 def test_started_postgres_answers_until_stopped(data_dir: Path) -> None:
     port = devservices.free_port()
     pg = devservices.start_postgres(data_dir / "postgres", port)
-    assert pg.url == f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    password = (data_dir / "postgres.password").read_text().strip()
+    assert pg.url == f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
     stop_and_check(pg, devservices.postgres_answers(pg.url))
     assert not devservices.postgres_answers(pg.url)
 
@@ -60,7 +61,8 @@ def test_started_postgres_answers_until_stopped(data_dir: Path) -> None:
 def test_started_redis_answers_until_stopped(data_dir: Path) -> None:
     port = devservices.free_port()
     rd = devservices.start_redis(data_dir / "redis", port)
-    assert rd.url == f"redis://127.0.0.1:{port}/0"
+    password = (data_dir / "redis.password").read_text().strip()
+    assert rd.url == f"redis://:{password}@127.0.0.1:{port}/0"
     stop_and_check(rd, devservices.redis_answers(rd.url))
     assert not devservices.redis_answers(rd.url)
 
