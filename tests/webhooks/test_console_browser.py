@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.processes import free_port, running, wait_for, web_argv, web_ready
 from tests.support.signing import TEST_SECRET
-from tests.webhooks.console_helpers import DEAD_ID, PASSWORD, raw_numbers_in, seed
+from tests.webhooks.console_helpers import DEAD_ID, PASSWORD, SECRET, raw_numbers_in, seed
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -72,7 +72,12 @@ def web_env(database_url: str, redis_url: str, queue_name: str) -> dict[str, str
 @pytest.fixture
 def console_url(database_url: str, web_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     seed(database_url)
-    with web({**web_env, "CLERK_MIRROR_CONSOLE_PASSWORD": PASSWORD}, tmp_path / "web.log") as url:
+    env = {
+        **web_env,
+        "CLERK_MIRROR_CONSOLE_PASSWORD": PASSWORD,
+        "CLERK_MIRROR_CONSOLE_SECRET": SECRET,
+    }
+    with web(env, tmp_path / "web.log") as url:
         yield url
 
 
