@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import psycopg
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.bodies import FIXTURES, STORY
+from tests.support.signing import TEST_SECRET
 from tests.worker.mirror.helpers import deliver, put
+from webhooks import create_app
 
 PASSWORD = "correct horse battery staple"
 # The console's own secret (CLERK_MIRROR_CONSOLE_SECRET): random, unrelated to the password.
@@ -59,3 +63,17 @@ def sign_in(client: FlaskClient, password: str = PASSWORD, operator: str = "") -
     """Log in; the CSRF token of the signed-in session."""
     assert log_in(client, password, operator) == 302
     return csrf(client, "/console/events")
+
+
+def console_app(database_url: str, redis_url: str, **extra: str) -> Flask:
+    settings = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+        "CLERK_MIRROR_CONSOLE_PASSWORD": PASSWORD,
+        "CLERK_MIRROR_CONSOLE_SECRET": SECRET,
+        # Its own keys in the shared Redis: sessions and log-in counts of this test only.
+        "CLERK_MIRROR_QUEUE": f"cpm_test_{uuid.uuid4().hex[:12]}",
+        **extra,
+    }
+    return create_app(settings)

@@ -8,38 +8,21 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.bodies import fixture_body
-from tests.support.signing import TEST_SECRET
 from tests.webhooks.console_helpers import (
     DEAD_ID,
     PASSWORD,
-    SECRET,
+    console_app,
     csrf,
     log_in,
     raw_numbers_in,
     seed,
     sign_in,
 )
-from webhooks import create_app
 from webhooks.console import masking, queries, reports
 from worker.operators import throttle
-
-
-def console_app(database_url: str, redis_url: str, **extra: str) -> Flask:
-    settings = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
-        "CLERK_MIRROR_CONSOLE_PASSWORD": PASSWORD,
-        "CLERK_MIRROR_CONSOLE_SECRET": SECRET,
-        # Its own keys in the shared Redis: sessions and log-in counts of this test only.
-        "CLERK_MIRROR_QUEUE": f"cpm_test_{uuid.uuid4().hex[:12]}",
-        **extra,
-    }
-    return create_app(settings)
 
 
 @pytest.fixture
