@@ -27,7 +27,7 @@ ADD = """
 INSERT INTO clerk.console_operators (name, password_hash) VALUES (%(name)s, %(hash)s)
 ON CONFLICT (name) DO NOTHING
 """
-REPLACE_HASH = """  # noqa: S105 (SQL, not a password)
+REPLACE_HASH = """
 UPDATE clerk.console_operators
 SET password_hash = %(hash)s, generation = generation + 1, password_changed_at = now()
 WHERE name = %(name)s
