@@ -61,7 +61,8 @@ def login() -> BaseResponse | tuple[str, int] | str:
     account = account_key(name)
     attempt = Attempt(account, gates.known_device(account))
     wait = gates.gate().throttle.admit(attempt)
-    client = {"client": request.remote_addr, "operator": name or "shared"}
+    # Not the name tried: a password typed into the name field would land in the log.
+    client = {"client": request.remote_addr, "account": "operator" if name else "shared"}
     if wait is not None:
         log.warning("console log-in refused: too many failures", extra=client)
         error = f"Too many failed log-ins: try again in {_duration(wait)}."
@@ -74,7 +75,7 @@ def login() -> BaseResponse | tuple[str, int] | str:
     target = _safe_next(request.args.get("next"))
     gates.sign_in(*checked)
     csrf_token()
-    log.info("console log-in", extra=client)
+    log.info("console log-in", extra={**client, "operator": checked[1]})
     response = redirect(target)
     gates.remember_device(response, account, attempt.device)
     return response
