@@ -11,6 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.support.bodies import fixture_body
+from tests.support.signing import sign
 from tests.webhooks.console_helpers import (
     DEAD_ID,
     PASSWORD,
@@ -192,3 +193,21 @@ def test_payload_masking_names_purged_and_non_json_payloads() -> None:
     assert "purged" in masking.payload(None)
     assert "not JSON" in masking.payload(b"+12025550143 not json")
     assert masking.phone("not a number") == masking.HIDDEN
+
+
+def test_with_redis_down_the_console_says_so_and_webhooks_are_still_stored(
+    database_url: str,
+) -> None:
+    app = console_app(database_url, "redis://127.0.0.1:1/0")
+    try:
+        client = app.test_client()
+        page = client.get("/console/login")
+        assert page.status_code == 503
+        assert "Redis is unavailable" in page.text
+        client.set_cookie("clerk_mirror_console", "a" * 43, path="/console")
+        assert client.get("/console/").status_code == 503
+        body = json.dumps(fixture_body("user.created__unverified_phone")).encode()
+        stored = client.post("/webhooks/clerk", data=body, headers=sign(body, "msg_redis_down"))
+        assert stored.status_code == 200
+    finally:
+        app.extensions["clerk_mirror"].close()

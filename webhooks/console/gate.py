@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, g, request, session
@@ -35,8 +35,10 @@ PASSWORD, OPERATOR = "password", "operator"
 
 @dataclass(frozen=True, slots=True)
 class Gate:
-    password: str
-    secret: str
+    """What the console's log-in needs, built once by register() (no secret in its repr)."""
+
+    password: str = field(repr=False)
+    secret: str = field(repr=False)
     lifetime_s: float
     throttle: Throttle
     user_header: str | None
