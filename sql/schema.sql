@@ -98,6 +98,16 @@ $$;
 
 COMMENT ON FUNCTION clerk.sms_verification_by_region_day(min_added integer, min_rise numeric, min_z numeric) IS 'report_sms_verification_by_region_day with thresholds of your own (min_added, min_rise, min_z)';
 
+CREATE TABLE clerk.console_operators (
+    name text NOT NULL,
+    password_hash text NOT NULL,
+    generation integer DEFAULT 1 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    password_changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT console_operators_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9._@+-]{0,63}$'::text)),
+    CONSTRAINT console_operators_password_hash_check CHECK ((password_hash ~~ '$argon2id$%'::text))
+);
+
 CREATE TABLE clerk.erased_users (
     user_id text NOT NULL,
     erased_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -730,6 +740,9 @@ CREATE VIEW clerk.users_primary_phone_problem AS
      LEFT JOIN phone_numbers p ON ((id = primary_phone_number_id)));
 
 COMMENT ON VIEW clerk.users_primary_phone_problem IS 'What, if anything, is wrong with each user''s primary phone number?';
+
+ALTER TABLE ONLY clerk.console_operators
+    ADD CONSTRAINT console_operators_pkey PRIMARY KEY (name);
 
 ALTER TABLE ONLY clerk.erased_users
     ADD CONSTRAINT erased_users_pkey PRIMARY KEY (user_id);

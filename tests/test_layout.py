@@ -73,6 +73,13 @@ def test_the_mirror_imports_only_the_pure_hash_from_privacy() -> None:
         assert all(m == "worker.privacy" or under(m, "worker.privacy.pii") for m in privacy), path
 
 
+def test_the_operators_room_imports_no_other_room() -> None:
+    rooms = ("worker.mirror", "worker.inbox", "worker.backfill", "worker.cli", "worker.dev")
+    rooms += ("worker.privacy", "worker.app", "worker.tasks", "webhooks")
+    for path in room("worker/operators"):
+        assert not {m for m in imports(path) if under(m, *rooms)}, path
+
+
 def test_the_hash_imports_no_framework_and_nothing_of_worker() -> None:
     found = imports(ROOT / "worker" / "privacy" / "pii.py")
     assert not {m for m in found if under(m, *FRAMEWORKS, "worker")}
@@ -106,7 +113,7 @@ def test_privacy_imports_only_the_mirror_and_the_inbox() -> None:
 )
 def test_shared_modules_import_no_room(shared: str) -> None:
     rooms = ("worker.mirror", "worker.inbox", "worker.backfill", "worker.cli", "worker.dev")
-    rooms += ("worker.privacy",)
+    rooms += ("worker.privacy", "worker.operators")
     assert not {m for m in imports(ROOT / "worker" / f"{shared}.py") if under(m, *rooms)}
 
 

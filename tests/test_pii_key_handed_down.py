@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from tests.support.bodies import STORY
 from tests.support.settings import hand_tasks
 from tests.support.signing import TEST_SECRET
-from tests.webhooks.console_helpers import DEAD_ID, PASSWORD, seed, sign_in
+from tests.webhooks.console_helpers import DEAD_ID, PASSWORD, SECRET, seed, sign_in
 from tests.worker.mirror.helpers import put
 from webhooks import create_app
 from worker import db, tasks
@@ -61,7 +61,7 @@ def test_replay_from_the_command_line_hashes_under_the_key_it_read(
 
 
 def test_the_consoles_replay_hashes_under_the_key_the_web_read(
-    database_url: str, redis_url: str
+    database_url: str, redis_url: str, queue_name: str
 ) -> None:
     seed(database_url)
     with psycopg.connect(database_url) as conn:
@@ -73,6 +73,8 @@ def test_the_consoles_replay_hashes_under_the_key_the_web_read(
             "REDIS_URL": redis_url,
             "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
             "CLERK_MIRROR_CONSOLE_PASSWORD": PASSWORD,
+            "CLERK_MIRROR_CONSOLE_SECRET": SECRET,
+            "CLERK_MIRROR_QUEUE": queue_name,
             "CLERK_MIRROR_PII_KEY": KEY,
         }
     )

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from webhooks import clerk, console, health, metrics
+from webhooks.proxies import TrustedProxies
 from webhooks.runtime import Runtime
 from worker import config, logs
 from worker import metrics as shared_metrics
@@ -37,13 +38,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         POOL_TIMEOUT=2.0,
     )
     app.config.from_mapping({k: v for k, v in overrides.items() if k in app.config})
-    app.extensions["clerk_mirror"] = Runtime.start(
+    rt = Runtime.start(
         settings,
         pool_size=int(app.config["POOL_SIZE"]),
         pool_timeout=float(app.config["POOL_TIMEOUT"]),
     )
+    app.extensions["clerk_mirror"] = rt
+    if settings.trusted_proxies:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     app.register_blueprint(clerk.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
-    console.register(app, settings)
+    console.register(app, settings, rt)
     return app

@@ -9,6 +9,7 @@ defaults (their paths are None). from_env() takes a mapping: tests hand it their
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -27,6 +28,10 @@ DEFAULT_CLERK_API_URL = "https://api.clerk.com/v1"
 DEFAULT_CLERK_API_RATE_LIMIT = "900/10"
 DEFAULT_QUEUE = "clerk_mirror"
 LOG_FORMATS = ("json", "text")
+# The console's secret signs cookies and keys HMACs: at least 256 bits of a random token.
+MIN_CONSOLE_SECRET = 32
+HOW_TO_MAKE_ONE = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _KNOWN = frozenset(v.name for v in VARIABLES)
 
 
@@ -48,9 +53,12 @@ class Settings:
     web_threads: int
     max_body_bytes: int
     read_timeout_s: float  # a whole request in, and its answer out (webhooks.serving)
-    # The console at /console/ is on only when a password is set (webhooks.console).
+    # The console at /console/ is on only when a password is set (webhooks.console), and
+    # then has a secret of its own: nothing of it is derived from the password.
     console_password: str | None
     console_secret: str | None
+    console_user_header: str | None
+    trusted_proxies: tuple[Network, ...]
     pii_key: bytes | None
     erase_after_days: int | None  # None: off
     retention_days: int  # 0: keep payloads
@@ -74,6 +82,7 @@ def from_env(environ: Mapping[str, str], processes: Collection[str] = PROCESSES)
     env = _Reader(environ, processes)
     queue = env.text("CLERK_MIRROR_QUEUE") or DEFAULT_QUEUE
     state = _state_dir(env)
+    proxies = parse_networks(env.text("CLERK_MIRROR_TRUSTED_PROXIES") or "")
     return Settings(
         database_url=env.text("DATABASE_URL"),
         redis_url=env.text("REDIS_URL") or DEFAULT_REDIS_URL,
@@ -89,7 +98,9 @@ def from_env(environ: Mapping[str, str], processes: Collection[str] = PROCESSES)
         max_body_bytes=env.number("CLERK_MIRROR_MAX_BODY_BYTES", 1024 * 1024),
         read_timeout_s=_read_timeout(env),
         console_password=env.text("CLERK_MIRROR_CONSOLE_PASSWORD"),
-        console_secret=env.text("CLERK_MIRROR_CONSOLE_SECRET"),
+        console_secret=_console_secret(env),
+        console_user_header=_user_header(env, proxies),
+        trusted_proxies=proxies,
         pii_key=_key(env.text("CLERK_MIRROR_PII_KEY")),
         erase_after_days=_erase_after_days(env),
         retention_days=env.number("CLERK_MIRROR_RETENTION_DAYS", 30, "days (0 = keep)"),
@@ -158,6 +169,49 @@ def _read_timeout(env: _Reader) -> float:
     if timeout == 0:
         raise ConfigError("CLERK_MIRROR_READ_TIMEOUT should be a number of seconds over 0, got '0'")
     return timeout
+
+
+def _console_secret(env: _Reader) -> str | None:
+    """CLERK_MIRROR_CONSOLE_SECRET, required (and long enough) once the console is on."""
+    on = env.text("CLERK_MIRROR_CONSOLE_PASSWORD") is not None
+    secret = (env.text("CLERK_MIRROR_CONSOLE_SECRET") or "").strip() or None
+    if on and secret is None:
+        raise ConfigError(
+            "CLERK_MIRROR_CONSOLE_SECRET is not set: the console (on, as"
+            " CLERK_MIRROR_CONSOLE_PASSWORD is set) needs a random secret of its own; make one"
+            f" with {HOW_TO_MAKE_ONE}"
+        )
+    if on and secret is not None and len(secret) < MIN_CONSOLE_SECRET:
+        raise ConfigError(
+            f"CLERK_MIRROR_CONSOLE_SECRET should be a random string of at least"
+            f" {MIN_CONSOLE_SECRET} characters, got {len(secret)}; make one with {HOW_TO_MAKE_ONE}"
+        )
+    return secret
+
+
+def _user_header(env: _Reader, proxies: tuple[Network, ...]) -> str | None:
+    raw = (env.text("CLERK_MIRROR_CONSOLE_USER_HEADER") or "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9-]+", raw):
+        raise ConfigError(f"CLERK_MIRROR_CONSOLE_USER_HEADER should be a header name, got {raw!r}")
+    if not proxies:
+        raise ConfigError(
+            "CLERK_MIRROR_CONSOLE_USER_HEADER needs CLERK_MIRROR_TRUSTED_PROXIES: the header"
+            " is believed only from the proxy's addresses"
+        )
+    return raw
+
+
+def parse_networks(raw: str) -> tuple[Network, ...]:
+    """CLERK_MIRROR_TRUSTED_PROXIES: addresses or CIDR networks, by spaces or commas."""
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in parse_secrets(raw))
+    except ValueError:
+        raise ConfigError(
+            f"CLERK_MIRROR_TRUSTED_PROXIES should list addresses or networks such as"
+            f" 10.0.0.0/8, got {raw!r}"
+        ) from None
 
 
 def _erase_after_days(env: _Reader) -> int | None:

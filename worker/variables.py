@@ -43,8 +43,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "REDIS_URL",
         "redis://localhost:6379/0",
-        "The Celery broker. It carries only wake-ups: the events wait in Postgres.",
-        "web, worker, beat",
+        "The Celery broker. It carries only wake-ups: the events wait in Postgres. The"
+        " console keeps its sessions and its log-in throttle there too (`clerk-mirror console"
+        " unlock` clears the throttle).",
+        "web, worker, beat, cli",
     ),
     Variable(
         "CLERK_WEBHOOK_SIGNING_SECRET",
@@ -77,9 +79,10 @@ VARIABLES: tuple[Variable, ...] = (
         "CLERK_MIRROR_QUEUE",
         "clerk_mirror",
         "The Celery queue on which the web wakes the worker (the Procfile's worker consumes"
-        " it). It also names the default metrics directory and beat schedule, so that two"
-        " deployments on one host keep apart.",
-        "web, worker, beat",
+        " it). It also names the default metrics directory and beat schedule, and prefixes"
+        " the console's keys in Redis, so that two deployments on one host or one Redis keep"
+        " apart.",
+        "web, worker, beat, cli",
     ),
     Variable(
         "PORT",
@@ -131,14 +134,34 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "CLERK_MIRROR_CONSOLE_PASSWORD",
         "none",
-        "Turns the operator's console at /console/ on, behind this password. Unset,"
+        "Turns the operator's console at /console/ on. It is the shared password, one way"
+        " in beside the operators' own accounts (`clerk-mirror console add`). Unset,"
         " /console/ answers 404.",
         "web",
     ),
     Variable(
         "CLERK_MIRROR_CONSOLE_SECRET",
         "none",
-        "The key that signs console sessions; unset, one derived from the password.",
+        "A random secret of at least 32 characters that signs the console's device cookies"
+        " and keys its sessions' check of the shared password. With the console on, the web"
+        " refuses to start without it; `make run` keeps one in .data/.",
+        "web",
+    ),
+    Variable(
+        "CLERK_MIRROR_TRUSTED_PROXIES",
+        "none",
+        "Addresses or networks (CIDR), separated by spaces or commas, of the proxies in front"
+        " of the web. Only a request from one of them has its X-Forwarded-For and"
+        " X-Forwarded-Proto believed (the client's address, HTTPS for Secure cookies), and"
+        " its CLERK_MIRROR_CONSOLE_USER_HEADER.",
+        "web",
+    ),
+    Variable(
+        "CLERK_MIRROR_CONSOLE_USER_HEADER",
+        "none",
+        "The header by which an authenticating proxy names its signed-in user, such as"
+        " oauth2-proxy's `X-Forwarded-Email`: the console lets that user in without a"
+        " password. Believed only from CLERK_MIRROR_TRUSTED_PROXIES, which it requires.",
         "web",
     ),
     Variable(

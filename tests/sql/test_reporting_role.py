@@ -227,3 +227,7 @@ def test_reporting_reads_user_history_and_the_reports_built_on_it(
             " FROM clerk.phone_numbers_as_of(now(), 'user_2pAdaExample0000000000001')",
         ):
             assert conn.execute(query).fetchone() == (1,), query
+
+
+def test_reporting_never_reads_the_console_operators_password_hashes(analyst_url: str) -> None:
+    assert _denied(analyst_url, sql.SQL("SELECT password_hash FROM clerk.console_operators"))

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import psycopg
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.bodies import FIXTURES, STORY
+from tests.support.signing import TEST_SECRET
 from tests.worker.mirror.helpers import deliver, put
+from webhooks import create_app
 
 PASSWORD = "correct horse battery staple"
+# The console's own secret (CLERK_MIRROR_CONSOLE_SECRET): random, unrelated to the password.
+SECRET = "tG3vJ0m9yQ2rX7bN5cW8aK1fL4hS6dP0zE3uR9iO2wY"
 DEAD_ID = "msg_dead_second_phone"
 DEAD_ERROR = "UniqueViolation: Key (phone_number)=(+447700900123) already exists"
 # Every phone number any fixture holds: none may ever appear on a console page.
@@ -46,8 +52,28 @@ def csrf(client: FlaskClient, path: str = "/console/login") -> str:
     return found.group(1)
 
 
-def sign_in(client: FlaskClient) -> str:
+def log_in(client: FlaskClient, password: str = PASSWORD, operator: str = "") -> int:
+    """A log-in through the form, as a browser does it; the answer's status."""
     token = csrf(client)
-    answer = client.post("/console/login", data={"password": PASSWORD, "csrf_token": token})
-    assert answer.status_code == 302, answer.text
+    form = {"operator": operator, "password": password, "csrf_token": token}
+    return client.post("/console/login", data=form).status_code
+
+
+def sign_in(client: FlaskClient, password: str = PASSWORD, operator: str = "") -> str:
+    """Log in; the CSRF token of the signed-in session."""
+    assert log_in(client, password, operator) == 302
     return csrf(client, "/console/events")
+
+
+def console_app(database_url: str, redis_url: str, **extra: str) -> Flask:
+    settings = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+        "CLERK_MIRROR_CONSOLE_PASSWORD": PASSWORD,
+        "CLERK_MIRROR_CONSOLE_SECRET": SECRET,
+        # Its own keys in the shared Redis: sessions and log-in counts of this test only.
+        "CLERK_MIRROR_QUEUE": f"cpm_test_{uuid.uuid4().hex[:12]}",
+        **extra,
+    }
+    return create_app(settings)

@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.processes import free_port, running, wait_for, web_argv, web_ready
 from tests.support.signing import TEST_SECRET
-from tests.webhooks.console_helpers import DEAD_ID, PASSWORD, raw_numbers_in, seed
+from tests.webhooks.console_helpers import DEAD_ID, PASSWORD, SECRET, raw_numbers_in, seed
+from worker.operators import accounts
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -72,7 +74,12 @@ def web_env(database_url: str, redis_url: str, queue_name: str) -> dict[str, str
 @pytest.fixture
 def console_url(database_url: str, web_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     seed(database_url)
-    with web({**web_env, "CLERK_MIRROR_CONSOLE_PASSWORD": PASSWORD}, tmp_path / "web.log") as url:
+    env = {
+        **web_env,
+        "CLERK_MIRROR_CONSOLE_PASSWORD": PASSWORD,
+        "CLERK_MIRROR_CONSOLE_SECRET": SECRET,
+    }
+    with web(env, tmp_path / "web.log") as url:
         yield url
 
 
@@ -171,3 +178,26 @@ def test_without_a_password_the_console_is_not_there(
             assert answer is not None
             assert answer.status == 404
         page.close()
+
+
+def test_an_operator_logs_in_with_their_own_account_and_out_again(
+    browser: Browser, console_url: str, database_url: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        accounts.add(conn, "ada", "ada's own long password")
+    page = browser.new_page()
+    page.goto(console_url)
+    page.fill("input[name=operator]", "Ada")
+    page.fill("input[name=password]", PASSWORD)  # the shared one is not hers
+    page.click("button[type=submit]")
+    expect(page.locator("#login-error")).to_have_text("Wrong name or password.")
+    page.fill("input[name=operator]", "Ada")
+    page.fill("input[name=password]", "ada's own long password")
+    page.click("button[type=submit]")
+    expect(page.locator("#operator")).to_have_text("ada")
+    expect(page.locator("#count-dead")).to_have_text("1")
+    page.click("text=Log out")
+    expect(page.locator("input[name=password]")).to_be_visible()
+    page.goto(console_url)
+    assert "/console/login" in page.url
+    page.close()

@@ -1,107 +1,87 @@
-"""The console's log-in: one shared password, compared in constant time, failures slowed."""
+"""The console's log-in and log-out: an operator's account or the shared password.
+
+No wait is ever spent in the request thread: a refused attempt is answered at once (429)
+and a wrong password at once (401); the throttle (worker.operators.throttle) bounds how
+many are checked, shared by every web process through Redis.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import threading
-import time
-from dataclasses import dataclass, field
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from webhooks.console import gate as gates
 from webhooks.console.blueprint import bp, csrf_token
+from webhooks.runtime import runtime
+from worker.operators import accounts
+from worker.operators.throttle import Attempt, account_key
 
 log = logging.getLogger(__name__)
-
-# Every failure costs its sender this long before the answer; from the FREE_FAILURES-th
-# on, the next attempt is refused unchecked for a wait that doubles, up to MAX_WAIT_S.
-FAILURE_DELAY_S = 0.5
-FREE_FAILURES = 3
-MAX_WAIT_S = 300.0
-FORGET_AFTER_S = 900.0
-
-
-@dataclass
-class Guard:
-    """The password, and the recent failures per client address (in this process)."""
-
-    password: str
-    failures: dict[str, tuple[int, float]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def fingerprint(self) -> str:
-        # What a session holds: changing the password signs everyone out, even with a
-        # CLERK_MIRROR_CONSOLE_SECRET that stays the same.
-        return hashlib.sha256(b"console:" + self.password.encode()).hexdigest()[:32]
-
-    def recognises(self, value: object) -> bool:
-        return isinstance(value, str) and hmac.compare_digest(value, self.fingerprint)
-
-    def check(self, candidate: str) -> bool:
-        return hmac.compare_digest(candidate.encode(), self.password.encode())
-
-    def wait_s(self, client: str, now: float) -> float:
-        """How long this client must wait before its next attempt is even checked."""
-        with self.lock:
-            count, last = self.failures.get(client, (0, 0.0))
-        if count < FREE_FAILURES or now - last > FORGET_AFTER_S:
-            return 0.0
-        wait = min(MAX_WAIT_S, 2.0 ** (count - FREE_FAILURES))
-        return max(0.0, last + wait - now)
-
-    def failed(self, client: str, now: float) -> None:
-        with self.lock:
-            count, last = self.failures.get(client, (0, 0.0))
-            count = 0 if now - last > FORGET_AFTER_S else count
-            self.failures[client] = (count + 1, now)
-
-    def succeeded(self, client: str) -> None:
-        with self.lock:
-            self.failures.pop(client, None)
-
-
-def guard() -> Guard:
-    found: Guard = current_app.extensions["clerk_mirror_console"]
-    return found
+WRONG = {True: "Wrong name or password.", False: "Wrong password."}
 
 
 def _safe_next(target: str | None) -> str:
-    # Only paths inside the console: never an open redirect to another site.
-    if target and target.startswith("/console/") and not target.startswith("//"):
+    # Only paths inside the console, and nothing a header cannot carry: never an open
+    # redirect, never a 500 from a CR or LF.
+    if (
+        target
+        and target.startswith("/console/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+    ):
         return target
     return url_for("console.overview")
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _checked(name: str | None, password: str) -> tuple[str, str, str | int] | None:
+    """(kind, who, check) for the session when the password is right, else None."""
+    if name is None:
+        ok = gates.gate().shared_password_is(password)
+        return (gates.PASSWORD, "shared", gates.gate().shared_credential) if ok else None
+    with runtime().pool.connection() as conn:
+        generation = accounts.check(conn, name, password)
+    return None if generation is None else (gates.OPERATOR, name, generation)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> BaseResponse | tuple[str, int] | str:
+    if gates.proxy_user() is not None:
+        return redirect(_safe_next(request.args.get("next")))
     if request.method == "GET":
         csrf_token()
         return render_template("console/login.html", error=None)
-    client = request.remote_addr or "unknown"
-    wait = guard().wait_s(client, time.monotonic())
-    if wait > 0:
-        error = f"Too many failed log-ins: try again in {wait:.0f} s."
+    name = request.form.get("operator", "").strip().lower() or None
+    account = account_key(name)
+    attempt = Attempt(account, gates.known_device(account))
+    wait = gates.gate().throttle.admit(attempt)
+    # Not the name tried: a password typed into the name field would land in the log.
+    client = {"client": request.remote_addr, "account": "operator" if name else "shared"}
+    if wait is not None:
+        log.warning("console log-in refused: too many failures", extra=client)
+        error = f"Too many failed log-ins: try again in {_duration(wait)}."
         return render_template("console/login.html", error=error), 429
-    if not guard().check(request.form.get("password", "")):
-        guard().failed(client, time.monotonic())
-        log.info("console log-in failed", extra={"client": client})
-        time.sleep(FAILURE_DELAY_S)
-        return render_template("console/login.html", error="Wrong password."), 401
-    guard().succeeded(client)
+    checked = _checked(name, request.form.get("password", ""))
+    if checked is None:
+        log.info("console log-in failed", extra=client)
+        return render_template("console/login.html", error=WRONG[name is not None]), 401
+    gates.gate().throttle.succeeded(attempt)
     target = _safe_next(request.args.get("next"))
-    session.clear()  # a fresh session (and CSRF token) at each log-in
-    session.permanent = True
-    session["auth"] = guard().fingerprint
+    gates.sign_in(*checked)
     csrf_token()
-    log.info("console log-in", extra={"client": client})
-    return redirect(target)
+    log.info("console log-in", extra={**client, "operator": checked[1]})
+    response = redirect(target)
+    gates.remember_device(response, account, attempt.device)
+    return response
 
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
-    session.clear()
+    session.clear()  # deletes it in Redis: a copy of the cookie opens nothing any more
     return redirect(url_for("console.login"))

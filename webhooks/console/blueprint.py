@@ -9,11 +9,12 @@ from datetime import UTC, date, datetime
 
 import psycopg
 import psycopg_pool
+import redis
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -21,6 +22,8 @@ from flask import (
     url_for,
 )
 from werkzeug.wrappers import Response as BaseResponse
+
+from webhooks.console.gate import proxy_user, signed_in_as
 
 log = logging.getLogger(__name__)
 bp = Blueprint(
@@ -48,21 +51,18 @@ def csrf_token() -> str:
     return token
 
 
-def signed_in() -> bool:
-    # The guard (webhooks.console.auth.Guard) is built with the app, by register().
-    guard = current_app.extensions["clerk_mirror_console"]
-    return bool(guard.recognises(session.get("auth")))
-
-
 @bp.before_request
 def protect() -> BaseResponse | None:
+    if getattr(session, "unreadable", False):
+        abort(503, "Redis is unavailable: the console keeps its sessions there")
     if request.method == "POST":
-        sent = request.form.get("csrf_token", "")
+        # As bytes: compare_digest refuses a str that is not ASCII (a 500, once).
+        sent = request.form.get("csrf_token", "").encode()
         expected = session.get("csrf")
-        if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+        if not isinstance(expected, str) or not hmac.compare_digest(sent, expected.encode()):
             log.info("console POST without a valid CSRF token", extra={"path": request.path})
             abort(400, "this form has expired or did not come from the console: reload the page")
-    if request.endpoint not in OPEN_ENDPOINTS and not signed_in():
+    if request.endpoint not in OPEN_ENDPOINTS and signed_in_as() is None:
         return redirect(url_for("console.login", next=request.full_path))
     return None
 
@@ -80,7 +80,8 @@ def headers(response: Response) -> Response:
 
 @bp.app_context_processor
 def template_globals() -> dict[str, object]:
-    return {"csrf_token": csrf_token}
+    # The operator as protect() found them (None on the log-in page and on errors).
+    return {"csrf_token": csrf_token, "operator": g.get("operator"), "proxy_user": proxy_user}
 
 
 @bp.errorhandler(psycopg.OperationalError)
@@ -91,10 +92,18 @@ def database_down(exc: Exception) -> tuple[str, int]:
     return render_template("console/error.html", message=message), 503
 
 
+@bp.errorhandler(redis.RedisError)
+def redis_down(exc: Exception) -> tuple[str, int]:
+    log.warning("console: Redis unavailable", extra={"error": type(exc).__name__})
+    message = f"Redis is unavailable ({type(exc).__name__}): the console's log-in needs it."
+    return render_template("console/error.html", message=message), 503
+
+
 @bp.errorhandler(400)
-def bad_request(exc: Exception) -> tuple[str, int]:
+@bp.errorhandler(503)
+def refused(exc: Exception) -> tuple[str, int]:
     message = getattr(exc, "description", "bad request")
-    return render_template("console/error.html", message=message), 400
+    return render_template("console/error.html", message=message), getattr(exc, "code", 400)
 
 
 def moment(raw: str | None) -> datetime | None:

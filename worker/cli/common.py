@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 import psycopg
+import redis
 
 from worker import config, db
 from worker.backfill.clerk_api import ClerkAPIError
@@ -20,6 +21,7 @@ from worker.backfill.clerk_api import ClerkAPIError
 EXIT_DATABASE = 3
 EXIT_CLERK_API = 4
 EXIT_REPLAY_FAILED = 5
+EXIT_REDIS = 6
 # Where `make run` (scripts/dev-run) writes its embedded database's URL.
 DEV_DATABASE_FILE = Path(".data") / "database-url"
 CONNECT_TIMEOUT_S = 5
@@ -41,6 +43,12 @@ class ClerkFailure(click.ClickException):
     """Clerk's Backend API is unreachable or answered something unusable."""
 
     exit_code = EXIT_CLERK_API
+
+
+class RedisFailure(click.ClickException):
+    """Redis is unreachable (the console's throttle lives there)."""
+
+    exit_code = EXIT_REDIS
 
 
 class ReplayFailed(click.ClickException):
@@ -126,3 +134,7 @@ class FailingCleanly(click.Group):
             raise database_failure(exc) from None
         except ClerkAPIError as exc:
             raise clerk_failure(exc) from None
+        except redis.RedisError as exc:
+            raise RedisFailure(
+                f"Redis failed: {_first_line(exc)}\ncheck REDIS_URL and that Redis is up"
+            ) from None

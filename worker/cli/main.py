@@ -10,6 +10,7 @@ from worker import config, logs
 from worker import migrate as migrations
 from worker.cli.backfill import backfill
 from worker.cli.common import ConfigFailure, FailingCleanly, database_url
+from worker.cli.console import console
 from worker.cli.erase import erase
 from worker.cli.inbox import purge, replay, status
 from worker.cli.rehash import rehash
@@ -52,3 +53,4 @@ main.add_command(send_sample, name="send-sample")
 main.add_command(backfill)
 main.add_command(erase)
 main.add_command(rehash)
+main.add_command(console)
