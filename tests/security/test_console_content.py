@@ -22,10 +22,9 @@ from flask.testing import FlaskClient
 
 from tests.support.bodies import fixture_body
 from tests.support.crafted import apply, moment, phone, snapshot
-from tests.support.signing import TEST_SECRET, sign
-from tests.webhooks.console_helpers import PASSWORD, seed, sign_in
+from tests.support.signing import sign
+from tests.webhooks.console_helpers import console_app, seed, sign_in
 from tests.worker.mirror.helpers import put
-from webhooks import create_app
 from worker import logs
 from worker.inbox import insert as inbox
 from worker.mirror.events import envelope
@@ -47,15 +46,7 @@ SSO_EMAIL = "ada.lovelace@corp.example"
 @pytest.fixture
 def app(database_url: str, redis_url: str, queue_name: str) -> Iterator[Flask]:
     seed(database_url)
-    app = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
-            "CLERK_MIRROR_QUEUE": queue_name,
-            "CLERK_MIRROR_CONSOLE_PASSWORD": PASSWORD,
-        }
-    )
+    app = console_app(database_url, redis_url, CLERK_MIRROR_QUEUE=queue_name)
     yield app
     app.extensions["clerk_mirror"].close()
 

@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 
 from tests.support.signing import TEST_SECRET
+from tests.webhooks.console_helpers import SECRET
 from webhooks import create_app
 from worker import logs
 
@@ -95,6 +96,7 @@ def console_app(database_url: str, redis_url: str, queue_name: str) -> Iterator[
             "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
             "CLERK_MIRROR_QUEUE": queue_name,
             "CLERK_MIRROR_CONSOLE_PASSWORD": "correct horse battery staple",
+            "CLERK_MIRROR_CONSOLE_SECRET": SECRET,
         }
     )
     yield app
