@@ -10,23 +10,45 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.app.amqp import AMQP
 from celery.signals import (
     setup_logging,
     worker_init,
     worker_process_init,
     worker_process_shutdown,
 )
+from kombu.connection import Connection
 
 from worker import config, db, logs, metrics
 from worker.task_names import BACKFILL_TASK, ERASE_TASK, PURGE_TASK, SWEEP_TASK
 
 PURGE_EVERY_S = 24 * 3600.0
 ERASE_EVERY_S = 3600.0
+# How often a worker or beat that lost Redis tries it again: kombu's own schedule backs off
+# to 30 s, so a Redis restarted in a moment left the queue idle for up to half a minute.
+RECONNECT_EVERY_S = 1.0
+RECONNECT_AT_MOST_S = 2.0
+
+
+class PromptConnection(Connection):
+    """A broker connection that, once lost, is tried again every second or two."""
+
+    def ensure_connection(self, *args: Any, **kwargs: Any) -> PromptConnection:
+        kwargs.setdefault("interval_start", RECONNECT_EVERY_S)
+        kwargs.setdefault("interval_step", RECONNECT_EVERY_S)
+        kwargs.setdefault("interval_max", RECONNECT_AT_MOST_S)
+        super().ensure_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        return self
+
+
+class MirrorAMQP(AMQP):  # type: ignore[misc]
+    Connection = PromptConnection
 
 
 class MirrorCelery(Celery):  # type: ignore[misc]  # celery ships no type information
     """The Celery app, with the settings it was started with for its tasks to read."""
 
+    amqp_cls = MirrorAMQP
     settings: config.Settings
 
 
@@ -62,6 +84,10 @@ def celery_settings(settings: config.Settings) -> dict[str, Any]:
             "socket_timeout": 2,
             "socket_connect_timeout": 2,
             "visibility_timeout": 300,
+            # The same schedule for a publisher's reconnection (beat's sweep, the web's nudge).
+            "interval_start": RECONNECT_EVERY_S,
+            "interval_step": RECONNECT_EVERY_S,
+            "interval_max": RECONNECT_AT_MOST_S,
         },
         "task_serializer": "json",
         "accept_content": ["json"],

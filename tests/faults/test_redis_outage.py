@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -18,6 +19,13 @@ from worker.dev import services as devservices
 
 pytestmark = pytest.mark.slow
 
+RETRY = re.compile(rb"Trying again in ([0-9.]+) seconds")
+
+
+def retries(log: Path) -> list[float]:
+    """The waits a worker announced before each new attempt to reach Redis."""
+    return [float(s) for s in RETRY.findall(log.read_bytes())]
+
 
 def post(base: str, user: int, version: int) -> httpx.Response:
     svix_id, body = snapshot(user, version)
@@ -31,6 +39,7 @@ def test_webhooks_are_accepted_while_redis_is_down_and_applied_after_it_returns(
     redis_port, port = devservices.free_port(), devservices.free_port()
     redis = devservices.start_redis(scratch / "redis", port=redis_port)
     base = f"http://127.0.0.1:{port}"
+    worker_log = tmp_path / "worker.log"
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis.url,
@@ -42,7 +51,7 @@ def test_webhooks_are_accepted_while_redis_is_down_and_applied_after_it_returns(
     try:
         with (
             running(web_argv(port), env, tmp_path / "web.log"),
-            running(worker_argv(queue_name), env, tmp_path / "worker.log"),
+            running(worker_argv(queue_name), env, worker_log),
             running(beat_argv(tmp_path / "beat-schedule"), env, tmp_path / "beat.log"),
         ):
             wait_for(web_ready(base), 20, "web")
@@ -52,6 +61,8 @@ def test_webhooks_are_accepted_while_redis_is_down_and_applied_after_it_returns(
             redis.stop()
             assert not devservices.redis_answers(redis.url)
             during = [post(base, u, 1).status_code for u in range(20)]
+            # Down long enough that kombu's own schedule would wait 8 s before its next try.
+            wait_for(lambda: len(retries(worker_log)) >= 4, 60, "the worker's 4th retry")
             ready = httpx.get(f"{base}/readyz", timeout=10)
             with psycopg.connect(database_url) as conn:
                 pending = conn.execute(
@@ -69,3 +80,5 @@ def test_webhooks_are_accepted_while_redis_is_down_and_applied_after_it_returns(
     assert ready.status_code == 503
     assert "redis" in ready.json()["failed"]
     assert pending == (20,)
+    # Tried again every second or two, so back within moments of Redis.
+    assert max(retries(worker_log)) <= 2.0
