@@ -156,6 +156,9 @@ CREATE TABLE clerk.phone_number_history (
     phone_number_masked text GENERATED ALWAYS AS (clerk.mask_phone_number(phone_number)) STORED,
     phone_number_hash text,
     valid_until timestamp with time zone,
+    number_type text,
+    is_valid_number boolean,
+    is_test_number boolean,
     CONSTRAINT phone_number_history_change_check CHECK ((change = ANY (ARRAY['created'::text, 'updated'::text, 'deleted'::text])))
 )
 WITH (fillfactor='90');
@@ -219,7 +222,10 @@ CREATE TABLE clerk.phone_numbers (
     updated_at timestamp with time zone,
     deleted_at timestamp with time zone,
     phone_number_masked text GENERATED ALWAYS AS (clerk.mask_phone_number(phone_number)) STORED,
-    phone_number_hash text
+    phone_number_hash text,
+    number_type text,
+    is_valid_number boolean,
+    is_test_number boolean
 );
 
 CREATE TABLE clerk.users (
@@ -556,6 +562,26 @@ CREATE TABLE clerk.schema_repeatables (
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE clerk.sms_messages (
+    id text NOT NULL,
+    user_id text,
+    phone_number_id text,
+    slug text,
+    status text,
+    delivered_by_clerk boolean,
+    created_at timestamp with time zone NOT NULL,
+    phone_number text,
+    phone_number_masked text GENERATED ALWAYS AS (clerk.mask_phone_number(phone_number)) STORED,
+    phone_number_hash text,
+    region_code text,
+    number_prefix text,
+    number_type text,
+    is_valid_number boolean,
+    is_test_number boolean,
+    svix_id text NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE clerk.sync_run_users (
     run_id bigint NOT NULL,
     user_id text NOT NULL
@@ -765,6 +791,12 @@ ALTER TABLE ONLY clerk.schema_migrations
 ALTER TABLE ONLY clerk.schema_repeatables
     ADD CONSTRAINT schema_repeatables_pkey PRIMARY KEY (path);
 
+ALTER TABLE ONLY clerk.sms_messages
+    ADD CONSTRAINT sms_messages_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY clerk.sms_messages
+    ADD CONSTRAINT sms_messages_svix_id_key UNIQUE (svix_id);
+
 ALTER TABLE ONLY clerk.sync_run_users
     ADD CONSTRAINT sync_run_users_pkey PRIMARY KEY (run_id, user_id);
 
@@ -796,11 +828,21 @@ CREATE INDEX phone_number_history_effective_brin ON clerk.phone_number_history U
 
 CREATE INDEX phone_number_history_phone_idx ON clerk.phone_number_history USING btree (phone_number_id, effective_at);
 
+CREATE INDEX phone_number_history_unclassified_idx ON clerk.phone_number_history USING btree (phone_number_id) WHERE ((number_type IS NULL) AND (phone_number IS NOT NULL));
+
 CREATE INDEX phone_number_history_user_idx ON clerk.phone_number_history USING btree (user_id, effective_at);
 
 CREATE INDEX phone_numbers_second_factor_idx ON clerk.phone_numbers USING btree (user_id, id) INCLUDE (default_second_factor, reserved_for_second_factor, verification_status) WHERE ((deleted_at IS NULL) AND (default_second_factor OR reserved_for_second_factor));
 
+CREATE INDEX phone_numbers_unclassified_idx ON clerk.phone_numbers USING btree (id) WHERE ((number_type IS NULL) AND (phone_number IS NOT NULL));
+
 CREATE INDEX phone_numbers_user_idx ON clerk.phone_numbers USING btree (user_id);
+
+CREATE INDEX sms_messages_created_idx ON clerk.sms_messages USING btree (created_at, region_code);
+
+CREATE INDEX sms_messages_number_idx ON clerk.sms_messages USING btree (phone_number) WHERE (phone_number IS NOT NULL);
+
+CREATE INDEX sms_messages_user_idx ON clerk.sms_messages USING btree (user_id) WHERE (user_id IS NOT NULL);
 
 CREATE INDEX user_history_user_idx ON clerk.user_history USING btree (user_id, effective_at);
 
@@ -880,6 +922,12 @@ GRANT SELECT(phone_number_hash) ON TABLE clerk.phone_number_history TO clerk_rep
 
 GRANT SELECT(valid_until) ON TABLE clerk.phone_number_history TO clerk_reporting;
 
+GRANT SELECT(number_type) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(is_valid_number) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(is_test_number) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
 GRANT SELECT ON TABLE clerk.phone_facts_of_history TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.phone_history_valid_until TO clerk_reporting;
@@ -918,6 +966,12 @@ GRANT SELECT(phone_number_masked) ON TABLE clerk.phone_numbers TO clerk_reportin
 
 GRANT SELECT(phone_number_hash) ON TABLE clerk.phone_numbers TO clerk_reporting;
 
+GRANT SELECT(number_type) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(is_valid_number) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(is_test_number) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
 GRANT SELECT ON TABLE clerk.users TO clerk_reporting;
 GRANT SELECT ON TABLE clerk.users TO clerk_pii_reader;
 
@@ -942,6 +996,40 @@ GRANT SELECT ON TABLE clerk.report_two_factor_adoption TO clerk_reporting;
 GRANT SELECT ON TABLE clerk.report_verification_status TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.schema_repeatables TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.sms_messages TO clerk_pii_reader;
+
+GRANT SELECT(id) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(user_id) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(phone_number_id) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(slug) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(status) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(delivered_by_clerk) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(created_at) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(phone_number_masked) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(phone_number_hash) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(region_code) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(number_prefix) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(number_type) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(is_valid_number) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(is_test_number) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(svix_id) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(recorded_at) ON TABLE clerk.sms_messages TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.sync_run_users TO clerk_reporting;
 
