@@ -72,9 +72,43 @@ $$;
 
 COMMENT ON FUNCTION clerk.risky_phone_numbers(production boolean) IS 'report_risky_phone_numbers of a development mirror (production => false) or a production one';
 
+CREATE FUNCTION clerk.sms_conversion() RETURNS TABLE(day date, region_code text, codes_sent bigint, numbers_sent_to bigint, numbers_verified bigint, conversion numeric)
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET work_mem TO '64MB'
+    AS $$
+WITH verified_numbers AS (
+    SELECT DISTINCT p.phone_number
+    FROM clerk.phone_numbers AS p
+    JOIN clerk.phone_facts AS f ON f.phone_number_id = p.id
+    WHERE p.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL
+), sends AS (
+    SELECT (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code,
+           coalesce(s.phone_number, s.phone_number_id, s.id) AS number_key,
+           (f.first_verified_at IS NOT NULL OR v.phone_number IS NOT NULL) AS verified
+    FROM clerk.sms_messages AS s
+    LEFT JOIN clerk.phone_facts AS f ON f.phone_number_id = s.phone_number_id
+    LEFT JOIN verified_numbers AS v ON v.phone_number = s.phone_number
+), daily AS (
+    SELECT day, region_code,
+           count(*) AS codes_sent,
+           count(DISTINCT number_key) AS numbers_sent_to,
+           count(DISTINCT number_key) FILTER (WHERE verified) AS numbers_verified
+    FROM sends
+    GROUP BY day, region_code
+)
+SELECT day, region_code, codes_sent, numbers_sent_to, numbers_verified,
+       round(numbers_verified::numeric / NULLIF(numbers_sent_to, 0), 4) AS conversion
+FROM daily
+ORDER BY day, region_code NULLS LAST
+$$;
+
+COMMENT ON FUNCTION clerk.sms_conversion() IS 'report_sms_conversion, as a function that runs as its owner (it reads the raw numbers)';
+
 CREATE FUNCTION clerk.sms_pumping(min_sends integer DEFAULT 20, min_jump numeric DEFAULT 5, min_drop numeric DEFAULT 0.3, max_new_conversion numeric DEFAULT 0.2) RETURNS TABLE(day date, region_code text, number_prefix text, sends bigint, numbers_sent_to bigint, numbers_verified bigint, conversion numeric, baseline_daily_sends numeric, baseline_conversion numeric, jump numeric, suspicious boolean, reason text)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET work_mem TO '64MB'
     AS $$
 WITH verified_numbers AS (
     SELECT DISTINCT p.phone_number
@@ -457,57 +491,14 @@ CREATE VIEW clerk.report_shared_phone_numbers AS
 
 COMMENT ON VIEW clerk.report_shared_phone_numbers IS 'Which numbers do several live users hold, or did a new user take after a deletion?';
 
-CREATE TABLE clerk.sms_messages (
-    id text NOT NULL,
-    user_id text,
-    phone_number_id text,
-    slug text,
-    status text,
-    delivered_by_clerk boolean,
-    created_at timestamp with time zone NOT NULL,
-    phone_number text,
-    phone_number_masked text GENERATED ALWAYS AS (clerk.mask_phone_number(phone_number)) STORED,
-    phone_number_hash text,
-    region_code text,
-    number_prefix text,
-    number_type text,
-    is_valid_number boolean,
-    is_test_number boolean,
-    svix_id text NOT NULL,
-    recorded_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
 CREATE VIEW clerk.report_sms_conversion AS
- WITH verified_numbers AS (
-         SELECT DISTINCT phone_number
-           FROM (phone_numbers p
-             JOIN phone_facts f ON ((phone_number_id = id)))
-          WHERE ((phone_number IS NOT NULL) AND (first_verified_at IS NOT NULL))
-        ), sends AS (
-         SELECT ((created_at AT TIME ZONE 'UTC'::text))::date AS day,
-            region_code,
-            COALESCE(phone_number, phone_number_id, id) AS number_key,
-            ((first_verified_at IS NOT NULL) OR (phone_number IS NOT NULL)) AS verified
-           FROM ((sms_messages s
-             LEFT JOIN phone_facts f ON ((phone_number_id = phone_number_id)))
-             LEFT JOIN verified_numbers v ON ((phone_number = phone_number)))
-        ), daily AS (
-         SELECT day,
-            region_code,
-            count(*) AS codes_sent,
-            count(DISTINCT number_key) AS numbers_sent_to,
-            count(DISTINCT number_key) FILTER (WHERE verified) AS numbers_verified
-           FROM sends
-          GROUP BY day, region_code
-        )
  SELECT day,
     region_code,
     codes_sent,
     numbers_sent_to,
     numbers_verified,
-    round(((numbers_verified)::numeric / (NULLIF(numbers_sent_to, 0))::numeric), 4) AS conversion
-   FROM daily
-  ORDER BY day, region_code;
+    conversion
+   FROM sms_conversion() sms_conversion(day, region_code, codes_sent, numbers_sent_to, numbers_verified, conversion);
 
 COMMENT ON VIEW clerk.report_sms_conversion IS 'Per day and region, how many codes were sent by SMS, to how many numbers, and how many of those numbers were verified?';
 
@@ -730,6 +721,26 @@ CREATE TABLE clerk.schema_repeatables (
     path text NOT NULL,
     checksum text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE clerk.sms_messages (
+    id text NOT NULL,
+    user_id text,
+    phone_number_id text,
+    slug text,
+    status text,
+    delivered_by_clerk boolean,
+    created_at timestamp with time zone NOT NULL,
+    phone_number text,
+    phone_number_masked text GENERATED ALWAYS AS (clerk.mask_phone_number(phone_number)) STORED,
+    phone_number_hash text,
+    region_code text,
+    number_prefix text,
+    number_type text,
+    is_valid_number boolean,
+    is_test_number boolean,
+    svix_id text NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 CREATE TABLE clerk.sync_run_users (
@@ -1020,6 +1031,8 @@ GRANT ALL ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone, for
 
 GRANT ALL ON FUNCTION clerk.risky_phone_numbers(production boolean) TO clerk_reporting;
 
+GRANT ALL ON FUNCTION clerk.sms_conversion() TO clerk_reporting;
+
 GRANT ALL ON FUNCTION clerk.sms_pumping(min_sends integer, min_jump numeric, min_drop numeric, max_new_conversion numeric) TO clerk_reporting;
 
 GRANT ALL ON FUNCTION clerk.sms_verification_by_region_day(min_added integer, min_rise numeric, min_z numeric) TO clerk_reporting;
@@ -1137,6 +1150,26 @@ GRANT SELECT ON TABLE clerk.report_risky_phone_numbers TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.report_shared_phone_numbers TO clerk_reporting;
 
+GRANT SELECT ON TABLE clerk.report_sms_conversion TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_sms_pumping TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_sms_verification_by_region_day TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_sync_health TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_time_to_verify TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_two_factor TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.user_factor_changes TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_two_factor_adoption TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_verification_status TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.schema_repeatables TO clerk_reporting;
+
 GRANT SELECT ON TABLE clerk.sms_messages TO clerk_pii_reader;
 
 GRANT SELECT(id) ON TABLE clerk.sms_messages TO clerk_reporting;
@@ -1170,26 +1203,6 @@ GRANT SELECT(is_test_number) ON TABLE clerk.sms_messages TO clerk_reporting;
 GRANT SELECT(svix_id) ON TABLE clerk.sms_messages TO clerk_reporting;
 
 GRANT SELECT(recorded_at) ON TABLE clerk.sms_messages TO clerk_reporting;
-
-GRANT SELECT ON TABLE clerk.report_sms_conversion TO clerk_reporting;
-
-GRANT SELECT ON TABLE clerk.report_sms_pumping TO clerk_reporting;
-
-GRANT SELECT ON TABLE clerk.report_sms_verification_by_region_day TO clerk_reporting;
-
-GRANT SELECT ON TABLE clerk.report_sync_health TO clerk_reporting;
-
-GRANT SELECT ON TABLE clerk.report_time_to_verify TO clerk_reporting;
-
-GRANT SELECT ON TABLE clerk.report_two_factor TO clerk_reporting;
-
-GRANT SELECT ON TABLE clerk.user_factor_changes TO clerk_reporting;
-
-GRANT SELECT ON TABLE clerk.report_two_factor_adoption TO clerk_reporting;
-
-GRANT SELECT ON TABLE clerk.report_verification_status TO clerk_reporting;
-
-GRANT SELECT ON TABLE clerk.schema_repeatables TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.sync_run_users TO clerk_reporting;
 

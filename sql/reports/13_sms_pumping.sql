@@ -66,6 +66,9 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- It counts distinct numbers, which clerk_reporting may not read: it runs as its owner,
 -- and returns prefixes and counts only.
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- It groups every send by number in memory: at the default 4 MB that spills to disk and
+-- takes several times as long (docs/benchmarks.md, Reports).
+SET work_mem = '64MB'
 AS $$
 WITH verified_numbers AS (
     SELECT DISTINCT p.phone_number
