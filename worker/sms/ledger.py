@@ -1,8 +1,10 @@
 """sms.created events to clerk.sms_messages rows: parse the ledger's fields, write them once.
 
 The inbox keeps only these fields of the body (worker.inbox.redact); the message and
-its template data (the one-time code) never got this far. A row is written once per
-message id and per svix-id (ON CONFLICT DO NOTHING), and never for an erased user.
+its template data (the one-time code) never got this far. One row per message id, never
+for an erased user: a redelivered svix-id changes nothing, and when Clerk tells the same
+message twice, the earliest event (created_at, then svix-id by code point) is the row,
+whatever order they came in; an erased row is never written again.
 Functions that take a connection never commit: the caller owns the transaction.
 """
 
@@ -81,7 +83,8 @@ def parse_payload(svix_id: str, payload: bytes) -> Sms:
     return parse(svix_id, body)
 
 
-# New rows only, none of an erased user: RETURNING tells which were new (for the metrics).
+# None of an erased user; an earlier event of the same message replaces a later one, but
+# never an erased row. RETURNING tells which rows are new (for the metrics).
 INSERT: Final[LiteralString] = """
 INSERT INTO clerk.sms_messages
     (id, user_id, phone_number_id, slug, status, delivered_by_clerk, created_at,
@@ -97,13 +100,36 @@ FROM unnest(%(ids)s::text[], %(user_ids)s::text[], %(phone_ids)s::text[], %(slug
           phone_number, phone_number_hash, region_code, number_prefix, number_type,
           is_valid_number, is_test_number, svix_id)
 WHERE NOT EXISTS (SELECT FROM clerk.erased_users AS e WHERE e.user_id = s.user_id)
-ON CONFLICT DO NOTHING
-RETURNING region_code
+ON CONFLICT (id) DO UPDATE SET
+    user_id = EXCLUDED.user_id,
+    phone_number_id = EXCLUDED.phone_number_id,
+    slug = EXCLUDED.slug,
+    status = EXCLUDED.status,
+    delivered_by_clerk = EXCLUDED.delivered_by_clerk,
+    created_at = EXCLUDED.created_at,
+    phone_number = EXCLUDED.phone_number,
+    phone_number_hash = EXCLUDED.phone_number_hash,
+    region_code = EXCLUDED.region_code,
+    number_prefix = EXCLUDED.number_prefix,
+    number_type = EXCLUDED.number_type,
+    is_valid_number = EXCLUDED.is_valid_number,
+    is_test_number = EXCLUDED.is_test_number,
+    svix_id = EXCLUDED.svix_id,
+    recorded_at = now()
+WHERE sms_messages.phone_number IS NOT NULL
+  AND (EXCLUDED.created_at, EXCLUDED.svix_id COLLATE "C")
+      < (sms_messages.created_at, sms_messages.svix_id COLLATE "C")
+RETURNING region_code, xmax = 0
 """
 
 
 def write(conn: psycopg.Connection, messages: list[Sms], *, pii_key: bytes | None) -> list[str]:
-    """Insert the messages not yet in the ledger; the region of each new row ('' for none)."""
+    """Write the messages; the region of each new row ('' for none)."""
+    # One per message id, the earliest: an upsert may touch a row once per statement.
+    first: dict[str, Sms] = {}
+    for m in sorted(messages, key=lambda m: (m.created_at, m.svix_id), reverse=True):
+        first[m.id] = m
+    messages = list(first.values())
     if not messages:
         return []
     digest = pii.hasher(pii_key)
@@ -125,4 +151,4 @@ def write(conn: psycopg.Connection, messages: list[Sms], *, pii_key: bytes | Non
         "test": [k.is_test_number for k in kinds],
         "svix_ids": [m.svix_id for m in messages],
     }
-    return [row[0] or "" for row in conn.execute(INSERT, params)]
+    return [region or "" for region, new in conn.execute(INSERT, params) if new]

@@ -152,3 +152,33 @@ def test_an_erased_users_sms_is_stored_without_a_body_and_never_reaches_the_ledg
     ).fetchone()
     assert row == ("ignored", None)
     assert ledger(conn) == []
+
+
+def test_the_earliest_event_of_a_message_is_its_row_whatever_the_order_of_arrival(
+    conn: psycopg.Connection,
+) -> None:
+    later = copy.deepcopy(fixture_body(SIGN_UP))
+    later["timestamp"] += 60_000
+    later["data"]["status"] = "sent"
+    put(conn, later, "msg_sms_later")
+    drain(conn)
+    put(conn, SIGN_UP, "msg_sms_2")
+    drain(conn)
+    assert ledger(conn) == [SIGN_UP_ROW]
+    # Told again, later still: the row stays.
+    put(conn, later, "msg_sms_latest")
+    drain(conn)
+    assert ledger(conn) == [SIGN_UP_ROW]
+
+
+def test_an_erased_row_is_never_written_again(conn: psycopg.Connection) -> None:
+    later = copy.deepcopy(fixture_body(SIGN_UP))
+    later["timestamp"] += 60_000
+    put(conn, later, "msg_sms_later")
+    drain(conn)
+    conn.execute("UPDATE clerk.sms_messages SET phone_number = NULL, number_prefix = NULL")
+    put(conn, SIGN_UP, "msg_sms_2")
+    drain(conn)
+    assert conn.execute(
+        "SELECT phone_number, number_prefix, svix_id FROM clerk.sms_messages"
+    ).fetchall() == [(None, None, "msg_sms_later")]
