@@ -44,7 +44,7 @@ def kept(event_type: str, payload: bytes) -> bytes | None:
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         return None
     data = body["data"]
-    out: dict[str, Any] = {k: body[k] for k in ENVELOPE_FIELDS if _scalar(body.get(k))}
+    out: dict[str, Any] = {k: body[k] for k in ENVELOPE_FIELDS if k in body and _scalar(body[k])}
     # Only scalars: an object or array under a kept name could still carry the message.
     out["data"] = {k: data[k] for k in SMS_FIELDS if k in data and _scalar(data[k])}
     return json.dumps(out, separators=(",", ":")).encode()
