@@ -85,7 +85,10 @@ def cell(column: str, value: Any) -> Any:
 def payload(raw: bytes | None) -> str:
     """The stored body as indented JSON, with every personal field masked or hidden."""
     if raw is None:
-        return "(payload purged: the retention period is over)"
+        return (
+            "(no payload: purged after the retention period, erased, or never kept: the"
+            " mirror keeps no body of a type it does not apply)"
+        )
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError):
