@@ -1031,8 +1031,10 @@ GRANT ALL ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone, for
 
 GRANT ALL ON FUNCTION clerk.risky_phone_numbers(production boolean) TO clerk_reporting;
 
+REVOKE ALL ON FUNCTION clerk.sms_conversion() FROM PUBLIC;
 GRANT ALL ON FUNCTION clerk.sms_conversion() TO clerk_reporting;
 
+REVOKE ALL ON FUNCTION clerk.sms_pumping(min_sends integer, min_jump numeric, min_drop numeric, max_new_conversion numeric) FROM PUBLIC;
 GRANT ALL ON FUNCTION clerk.sms_pumping(min_sends integer, min_jump numeric, min_drop numeric, max_new_conversion numeric) TO clerk_reporting;
 
 GRANT ALL ON FUNCTION clerk.sms_verification_by_region_day(min_added integer, min_rise numeric, min_z numeric) TO clerk_reporting;

@@ -64,6 +64,9 @@ FROM daily
 ORDER BY day, region_code NULLS LAST
 $$;
 
+-- It runs as its owner: only the reporting roles may call it, not PUBLIC's default.
+REVOKE EXECUTE ON FUNCTION clerk.sms_conversion() FROM PUBLIC;
+
 CREATE OR REPLACE VIEW clerk.report_sms_conversion AS
 SELECT * FROM clerk.sms_conversion();
 

@@ -127,6 +127,9 @@ FROM flagged
 ORDER BY day, region_code NULLS LAST, number_prefix NULLS LAST
 $$;
 
+-- It runs as its owner: only the reporting roles may call it, not PUBLIC's default.
+REVOKE EXECUTE ON FUNCTION clerk.sms_pumping(integer, numeric, numeric, numeric) FROM PUBLIC;
+
 CREATE OR REPLACE VIEW clerk.report_sms_pumping AS
 SELECT * FROM clerk.sms_pumping();
 
