@@ -86,15 +86,41 @@ FROM generate_series(1, 2 * %(users)s) AS g,
 ORDER BY at
 """
 
+# Number types as phonenumbers would give them: every 50th phone premium-rate, every 50th
+# but one VoIP, the rest mobile; the US ones are in Clerk's test range (the prefix says so).
 PHONES: Final[LiteralString] = """
 INSERT INTO clerk.phone_numbers (id, user_id, phone_number, region_code,
     reserved_for_second_factor, default_second_factor, is_primary, verification_status,
-    verification_strategy, verification_attempts, created_at, updated_at, deleted_at)
+    verification_strategy, verification_attempts, created_at, updated_at, deleted_at,
+    number_type, is_valid_number, is_test_number)
 SELECT phone_number_id, user_id, phone_number, region_code, reserved_for_second_factor,
        default_second_factor, is_primary, verification_status, verification_strategy,
-       verification_attempts, created_at, updated_at, deleted_at
+       verification_attempts, created_at, updated_at, deleted_at,
+       CASE substr(phone_number_id, 5)::bigint %% 50 WHEN 0 THEN 'premium_rate'
+            WHEN 1 THEN 'voip' ELSE 'mobile' END,
+       true, region_code = 'US' AND substr(phone_number_id, 5)::bigint %% 100 < 2
 FROM clerk.phone_number_history
 WHERE verification_attempts = 5
+"""
+
+# The SMS ledger: a code for each phone when it was added, and a second one (a sign-in,
+# a day later) for every third; one phone in 40 is a sign-up send with no ids, as the
+# pumping the reports look for sends. Two and a third million sends per million users.
+SMS: Final[LiteralString] = """
+INSERT INTO clerk.sms_messages (id, user_id, phone_number_id, slug, status,
+    delivered_by_clerk, created_at, phone_number, region_code, number_prefix, number_type,
+    is_valid_number, is_test_number, svix_id)
+SELECT 'sms_' || h.phone_number_id || '_' || n,
+       CASE WHEN g %% 40 <> 0 THEN h.user_id END,
+       CASE WHEN g %% 40 <> 0 THEN h.phone_number_id END,
+       'verification_code', 'sent', true, h.effective_at + (n - 1) * interval '1 day',
+       h.phone_number, h.region_code, left(h.phone_number, -4), 'mobile', true, false,
+       'gen_s' || h.phone_number_id || '_' || n
+FROM clerk.phone_number_history AS h,
+     LATERAL (SELECT substr(h.phone_number_id, 5)::bigint AS g) AS i,
+     generate_series(1, CASE WHEN g %% 3 = 0 THEN 2 ELSE 1 END) AS n
+WHERE h.change = 'created'
+ORDER BY 7
 """
 
 INBOX: Final[LiteralString] = """
@@ -124,11 +150,11 @@ INSERT INTO clerk.user_factor_changes SELECT * FROM clerk.user_factor_changes_of
 
 STEPS: Final[tuple[LiteralString, ...]] = (
     USER_HISTORY, USERS, PHONE_HISTORY, PHONES, PRIMARY_PHONE_PROBLEM, PHONE_FACTS,
-    USER_FACTOR_CHANGES, INBOX,
+    USER_FACTOR_CHANGES, INBOX, SMS,
 )  # fmt: skip
 TABLES: Final = (
     "user_history", "users", "phone_number_history", "phone_numbers", "phone_facts",
-    "user_factor_changes", "webhook_events",
+    "user_factor_changes", "webhook_events", "sms_messages",
 )  # fmt: skip
 
 # The migrations' own indexes and key constraints, exactly as defined, to be rebuilt after

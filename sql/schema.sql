@@ -51,6 +51,124 @@ $$;
 
 COMMENT ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone, for_user_id text) IS 'What did clerk.phone_numbers hold for one user (--user-id) at a past moment (--as-of)?';
 
+CREATE FUNCTION clerk.risky_phone_numbers(production boolean DEFAULT true) RETURNS TABLE(phone_number_id text, user_id text, phone_number_masked text, phone_number_hash text, region_code text, number_type text, is_test_number boolean, reserved_for_second_factor boolean, verification_status text, risk text)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+SELECT p.id, p.user_id, p.phone_number_masked, p.phone_number_hash, p.region_code,
+       p.number_type, p.is_test_number, p.reserved_for_second_factor, p.verification_status,
+       concat_ws('; ',
+                 CASE WHEN p.number_type IN ('premium_rate', 'shared_cost', 'toll_free',
+                                             'pager', 'voip')
+                      THEN replace(p.number_type, '_', '-') || ' number' END,
+                 CASE WHEN risky_phone_numbers.production AND p.is_test_number
+                      THEN 'Clerk test number in production' END,
+                 CASE WHEN p.reserved_for_second_factor THEN 'a second factor' END)
+FROM clerk.phone_numbers AS p
+WHERE p.deleted_at IS NULL
+  AND (p.number_type IN ('premium_rate', 'shared_cost', 'toll_free', 'pager', 'voip')
+       OR (risky_phone_numbers.production AND p.is_test_number))
+ORDER BY p.id
+$$;
+
+COMMENT ON FUNCTION clerk.risky_phone_numbers(production boolean) IS 'report_risky_phone_numbers of a development mirror (production => false) or a production one';
+
+CREATE FUNCTION clerk.sms_conversion() RETURNS TABLE(day date, region_code text, codes_sent bigint, numbers_sent_to bigint, numbers_verified bigint, conversion numeric)
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET work_mem TO '64MB'
+    AS $$
+WITH verified_numbers AS (
+    SELECT DISTINCT p.phone_number
+    FROM clerk.phone_numbers AS p
+    JOIN clerk.phone_facts AS f ON f.phone_number_id = p.id
+    WHERE p.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL
+), sends AS (
+    SELECT (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code,
+           coalesce(s.phone_number, s.phone_number_id, s.id) AS number_key,
+           (f.first_verified_at IS NOT NULL OR v.phone_number IS NOT NULL) AS verified
+    FROM clerk.sms_messages AS s
+    LEFT JOIN clerk.phone_facts AS f ON f.phone_number_id = s.phone_number_id
+    LEFT JOIN verified_numbers AS v ON v.phone_number = s.phone_number
+), daily AS (
+    SELECT day, region_code,
+           count(*) AS codes_sent,
+           count(DISTINCT number_key) AS numbers_sent_to,
+           count(DISTINCT number_key) FILTER (WHERE verified) AS numbers_verified
+    FROM sends
+    GROUP BY day, region_code
+)
+SELECT day, region_code, codes_sent, numbers_sent_to, numbers_verified,
+       round(numbers_verified::numeric / NULLIF(numbers_sent_to, 0), 4) AS conversion
+FROM daily
+ORDER BY day, region_code NULLS LAST
+$$;
+
+COMMENT ON FUNCTION clerk.sms_conversion() IS 'report_sms_conversion, as a function that runs as its owner (it reads the raw numbers)';
+
+CREATE FUNCTION clerk.sms_pumping(min_sends integer DEFAULT 20, min_jump numeric DEFAULT 5, min_drop numeric DEFAULT 0.3, max_new_conversion numeric DEFAULT 0.2) RETURNS TABLE(day date, region_code text, number_prefix text, sends bigint, numbers_sent_to bigint, numbers_verified bigint, conversion numeric, baseline_daily_sends numeric, baseline_conversion numeric, jump numeric, suspicious boolean, reason text)
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET work_mem TO '64MB'
+    AS $$
+WITH verified_numbers AS (
+    SELECT DISTINCT p.phone_number
+    FROM clerk.phone_numbers AS p
+    JOIN clerk.phone_facts AS f ON f.phone_number_id = p.id
+    WHERE p.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL
+), sent AS (
+    SELECT (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code, s.number_prefix,
+           coalesce(s.phone_number, s.phone_number_id, s.id) AS number_key,
+           (f.first_verified_at IS NOT NULL OR v.phone_number IS NOT NULL) AS verified
+    FROM clerk.sms_messages AS s
+    LEFT JOIN clerk.phone_facts AS f ON f.phone_number_id = s.phone_number_id
+    LEFT JOIN verified_numbers AS v ON v.phone_number = s.phone_number
+), daily AS (
+    SELECT sent.day, sent.region_code, sent.number_prefix,
+           count(*) AS sends,
+           count(DISTINCT number_key) AS numbers,
+           count(DISTINCT number_key) FILTER (WHERE verified) AS verified
+    FROM sent
+    GROUP BY sent.day, sent.region_code, sent.number_prefix
+), with_baseline AS (
+    SELECT d.*,
+           coalesce(sum(d.sends) OVER w, 0) AS base_sends,
+           sum(d.numbers) OVER w AS base_numbers,
+           sum(d.verified) OVER w AS base_verified
+    FROM daily AS d
+    WINDOW w AS (PARTITION BY d.region_code, d.number_prefix ORDER BY d.day
+                 RANGE BETWEEN interval '28 days' PRECEDING AND interval '1 day' PRECEDING)
+), judged AS (
+    SELECT b.*,
+           round(b.verified::numeric / NULLIF(b.numbers, 0), 4) AS conv,
+           round(b.base_sends / 28.0, 4) AS base_daily,
+           round(b.base_verified::numeric / NULLIF(b.base_numbers, 0), 4) AS base_conv,
+           round(b.sends / greatest(b.base_sends / 28.0, 1), 2) AS ratio
+    FROM with_baseline AS b
+), flagged AS (
+    SELECT j.*,
+           coalesce(j.sends >= sms_pumping.min_sends
+                    AND j.ratio >= sms_pumping.min_jump
+                    AND CASE WHEN j.base_conv IS NULL
+                             THEN j.conv <= sms_pumping.max_new_conversion
+                             ELSE j.conv <= j.base_conv - sms_pumping.min_drop END,
+                    false) AS flag
+    FROM judged AS j
+)
+SELECT day, region_code, number_prefix, sends, numbers, verified, conv, base_daily,
+       base_conv, ratio, flag,
+       CASE WHEN NOT flag THEN NULL
+            WHEN base_conv IS NULL
+            THEN format('%s sends from a prefix with none in the 28 days before;'
+                        ' conversion %s', sends, conv)
+            ELSE format('%s sends, %s times the baseline of %s a day; conversion %s,'
+                        ' down from %s', sends, ratio, base_daily, conv, base_conv)
+       END
+FROM flagged
+ORDER BY day, region_code NULLS LAST, number_prefix NULLS LAST
+$$;
+
+COMMENT ON FUNCTION clerk.sms_pumping(min_sends integer, min_jump numeric, min_drop numeric, max_new_conversion numeric) IS 'report_sms_pumping with thresholds of your own (min_sends, min_jump, min_drop, max_new_conversion)';
+
 CREATE FUNCTION clerk.sms_verification_by_region_day(min_added integer DEFAULT 20, min_rise numeric DEFAULT 0.25, min_z numeric DEFAULT 4) RETURNS TABLE(day date, region_code text, added bigint, verified bigint, failed bigint, expired bigint, verification_rate numeric, unverified_share numeric, baseline_added bigint, baseline_unverified_share numeric, suspicious boolean)
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
@@ -156,6 +274,9 @@ CREATE TABLE clerk.phone_number_history (
     phone_number_masked text GENERATED ALWAYS AS (clerk.mask_phone_number(phone_number)) STORED,
     phone_number_hash text,
     valid_until timestamp with time zone,
+    number_type text,
+    is_valid_number boolean,
+    is_test_number boolean,
     CONSTRAINT phone_number_history_change_check CHECK ((change = ANY (ARRAY['created'::text, 'updated'::text, 'deleted'::text])))
 )
 WITH (fillfactor='90');
@@ -219,7 +340,10 @@ CREATE TABLE clerk.phone_numbers (
     updated_at timestamp with time zone,
     deleted_at timestamp with time zone,
     phone_number_masked text GENERATED ALWAYS AS (clerk.mask_phone_number(phone_number)) STORED,
-    phone_number_hash text
+    phone_number_hash text,
+    number_type text,
+    is_valid_number boolean,
+    is_test_number boolean
 );
 
 CREATE TABLE clerk.users (
@@ -296,6 +420,21 @@ CREATE VIEW clerk.report_phone_regions AS
 
 COMMENT ON VIEW clerk.report_phone_regions IS 'Where are the live phone numbers, and how many of them are verified?';
 
+CREATE VIEW clerk.report_risky_phone_numbers AS
+ SELECT phone_number_id,
+    user_id,
+    phone_number_masked,
+    phone_number_hash,
+    region_code,
+    number_type,
+    is_test_number,
+    reserved_for_second_factor,
+    verification_status,
+    risk
+   FROM risky_phone_numbers() risky_phone_numbers(phone_number_id, user_id, phone_number_masked, phone_number_hash, region_code, number_type, is_test_number, reserved_for_second_factor, verification_status, risk);
+
+COMMENT ON VIEW clerk.report_risky_phone_numbers IS 'Which live numbers, second-factor ones included, are of a type that should not receive codes, or are Clerk test numbers in production?';
+
 CREATE VIEW clerk.report_shared_phone_numbers AS
  WITH holdings AS (
          SELECT phone_number,
@@ -351,6 +490,34 @@ CREATE VIEW clerk.report_shared_phone_numbers AS
           ORDER BY (min(held_from)), user_id);
 
 COMMENT ON VIEW clerk.report_shared_phone_numbers IS 'Which numbers do several live users hold, or did a new user take after a deletion?';
+
+CREATE VIEW clerk.report_sms_conversion AS
+ SELECT day,
+    region_code,
+    codes_sent,
+    numbers_sent_to,
+    numbers_verified,
+    conversion
+   FROM sms_conversion() sms_conversion(day, region_code, codes_sent, numbers_sent_to, numbers_verified, conversion);
+
+COMMENT ON VIEW clerk.report_sms_conversion IS 'Per day and region, how many codes were sent by SMS, to how many numbers, and how many of those numbers were verified?';
+
+CREATE VIEW clerk.report_sms_pumping AS
+ SELECT day,
+    region_code,
+    number_prefix,
+    sends,
+    numbers_sent_to,
+    numbers_verified,
+    conversion,
+    baseline_daily_sends,
+    baseline_conversion,
+    jump,
+    suspicious,
+    reason
+   FROM sms_pumping() sms_pumping(day, region_code, number_prefix, sends, numbers_sent_to, numbers_verified, conversion, baseline_daily_sends, baseline_conversion, jump, suspicious, reason);
+
+COMMENT ON VIEW clerk.report_sms_pumping IS 'Per day, region and number prefix, do the SMS sends jump above the prefix''s own baseline while conversion falls (SMS pumping)?';
 
 CREATE VIEW clerk.report_sms_verification_by_region_day AS
  SELECT day,
@@ -554,6 +721,26 @@ CREATE TABLE clerk.schema_repeatables (
     path text NOT NULL,
     checksum text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE clerk.sms_messages (
+    id text NOT NULL,
+    user_id text,
+    phone_number_id text,
+    slug text,
+    status text,
+    delivered_by_clerk boolean,
+    created_at timestamp with time zone NOT NULL,
+    phone_number text,
+    phone_number_masked text GENERATED ALWAYS AS (clerk.mask_phone_number(phone_number)) STORED,
+    phone_number_hash text,
+    region_code text,
+    number_prefix text,
+    number_type text,
+    is_valid_number boolean,
+    is_test_number boolean,
+    svix_id text NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 CREATE TABLE clerk.sync_run_users (
@@ -765,6 +952,12 @@ ALTER TABLE ONLY clerk.schema_migrations
 ALTER TABLE ONLY clerk.schema_repeatables
     ADD CONSTRAINT schema_repeatables_pkey PRIMARY KEY (path);
 
+ALTER TABLE ONLY clerk.sms_messages
+    ADD CONSTRAINT sms_messages_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY clerk.sms_messages
+    ADD CONSTRAINT sms_messages_svix_id_key UNIQUE (svix_id);
+
 ALTER TABLE ONLY clerk.sync_run_users
     ADD CONSTRAINT sync_run_users_pkey PRIMARY KEY (run_id, user_id);
 
@@ -796,11 +989,21 @@ CREATE INDEX phone_number_history_effective_brin ON clerk.phone_number_history U
 
 CREATE INDEX phone_number_history_phone_idx ON clerk.phone_number_history USING btree (phone_number_id, effective_at);
 
+CREATE INDEX phone_number_history_unclassified_idx ON clerk.phone_number_history USING btree (phone_number_id) WHERE ((number_type IS NULL) AND (phone_number IS NOT NULL));
+
 CREATE INDEX phone_number_history_user_idx ON clerk.phone_number_history USING btree (user_id, effective_at);
 
 CREATE INDEX phone_numbers_second_factor_idx ON clerk.phone_numbers USING btree (user_id, id) INCLUDE (default_second_factor, reserved_for_second_factor, verification_status) WHERE ((deleted_at IS NULL) AND (default_second_factor OR reserved_for_second_factor));
 
+CREATE INDEX phone_numbers_unclassified_idx ON clerk.phone_numbers USING btree (id) WHERE ((number_type IS NULL) AND (phone_number IS NOT NULL));
+
 CREATE INDEX phone_numbers_user_idx ON clerk.phone_numbers USING btree (user_id);
+
+CREATE INDEX sms_messages_created_idx ON clerk.sms_messages USING btree (created_at, region_code);
+
+CREATE INDEX sms_messages_number_idx ON clerk.sms_messages USING btree (phone_number) WHERE (phone_number IS NOT NULL);
+
+CREATE INDEX sms_messages_user_idx ON clerk.sms_messages USING btree (user_id) WHERE (user_id IS NOT NULL);
 
 CREATE INDEX user_history_user_idx ON clerk.user_history USING btree (user_id, effective_at);
 
@@ -825,6 +1028,14 @@ GRANT USAGE ON SCHEMA clerk TO clerk_pii_reader;
 GRANT ALL ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone) TO clerk_reporting;
 
 GRANT ALL ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone, for_user_id text) TO clerk_reporting;
+
+GRANT ALL ON FUNCTION clerk.risky_phone_numbers(production boolean) TO clerk_reporting;
+
+REVOKE ALL ON FUNCTION clerk.sms_conversion() FROM PUBLIC;
+GRANT ALL ON FUNCTION clerk.sms_conversion() TO clerk_reporting;
+
+REVOKE ALL ON FUNCTION clerk.sms_pumping(min_sends integer, min_jump numeric, min_drop numeric, max_new_conversion numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION clerk.sms_pumping(min_sends integer, min_jump numeric, min_drop numeric, max_new_conversion numeric) TO clerk_reporting;
 
 GRANT ALL ON FUNCTION clerk.sms_verification_by_region_day(min_added integer, min_rise numeric, min_z numeric) TO clerk_reporting;
 
@@ -880,6 +1091,12 @@ GRANT SELECT(phone_number_hash) ON TABLE clerk.phone_number_history TO clerk_rep
 
 GRANT SELECT(valid_until) ON TABLE clerk.phone_number_history TO clerk_reporting;
 
+GRANT SELECT(number_type) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(is_valid_number) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
+GRANT SELECT(is_test_number) ON TABLE clerk.phone_number_history TO clerk_reporting;
+
 GRANT SELECT ON TABLE clerk.phone_facts_of_history TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.phone_history_valid_until TO clerk_reporting;
@@ -918,6 +1135,12 @@ GRANT SELECT(phone_number_masked) ON TABLE clerk.phone_numbers TO clerk_reportin
 
 GRANT SELECT(phone_number_hash) ON TABLE clerk.phone_numbers TO clerk_reporting;
 
+GRANT SELECT(number_type) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(is_valid_number) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT(is_test_number) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
 GRANT SELECT ON TABLE clerk.users TO clerk_reporting;
 GRANT SELECT ON TABLE clerk.users TO clerk_pii_reader;
 
@@ -925,7 +1148,13 @@ GRANT SELECT ON TABLE clerk.report_integrity TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.report_phone_regions TO clerk_reporting;
 
+GRANT SELECT ON TABLE clerk.report_risky_phone_numbers TO clerk_reporting;
+
 GRANT SELECT ON TABLE clerk.report_shared_phone_numbers TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_sms_conversion TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.report_sms_pumping TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.report_sms_verification_by_region_day TO clerk_reporting;
 
@@ -942,6 +1171,40 @@ GRANT SELECT ON TABLE clerk.report_two_factor_adoption TO clerk_reporting;
 GRANT SELECT ON TABLE clerk.report_verification_status TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.schema_repeatables TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.sms_messages TO clerk_pii_reader;
+
+GRANT SELECT(id) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(user_id) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(phone_number_id) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(slug) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(status) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(delivered_by_clerk) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(created_at) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(phone_number_masked) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(phone_number_hash) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(region_code) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(number_prefix) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(number_type) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(is_valid_number) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(is_test_number) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(svix_id) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(recorded_at) ON TABLE clerk.sms_messages TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.sync_run_users TO clerk_reporting;
 

@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from webhooks.runtime import runtime
 from worker import metrics
 from worker.mirror import strict_json
-from worker.mirror.events import USER_TYPES, envelope, storable
+from worker.mirror.events import APPLIED_TYPES, envelope, storable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("clerk", __name__)
@@ -67,9 +67,9 @@ def receive() -> tuple[Response, int]:
         response.headers["Retry-After"] = "5"
         return response, status
     runtime().notifier.accepted(
-        svix_id, stored=stored.new, wake=stored.needs_wake and env.event_type in USER_TYPES
+        svix_id, stored=stored.new, wake=stored.needs_wake and env.event_type in APPLIED_TYPES
     )
-    accepted = "accepted" if env.event_type in USER_TYPES else "ignored"
+    accepted = "accepted" if env.event_type in APPLIED_TYPES else "ignored"
     metrics.count_webhook(accepted if stored.new else "duplicate", env.event_type)
     return jsonify(svix_id=svix_id, duplicate=not stored.new), 200
 

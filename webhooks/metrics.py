@@ -20,6 +20,7 @@ from webhooks.runtime import runtime
 from worker import metrics
 from worker.backfill import sync_runs
 from worker.inbox import ops
+from worker.sms import watch
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -42,6 +43,7 @@ class InboxCollector(Collector):
                 # The open statuses only: what the partial indexes serve at every scrape.
                 status = ops.inbox_status(conn, closed=False)
                 backfill = sync_runs.latest(conn)
+                sms_hour = watch.last_hour(conn)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             log.warning("inbox gauges unavailable", extra={"error": type(exc).__name__})
             up.add_metric([], 0)
@@ -59,6 +61,7 @@ class InboxCollector(Collector):
         events.add_metric(["dead"], status.counts["dead"])
         yield events
         yield from backfill_gauges(backfill)
+        yield from sms_gauges(sms_hour)
         yield GaugeMetricFamily(
             "clerk_mirror_inbox_pending",
             "Inbox events waiting to be applied.",
@@ -87,6 +90,27 @@ def backfill_gauges(run: sync_runs.Latest | None) -> Iterator[GaugeMetricFamily]
             "When the newest backfill run finished (or started, while it runs).",
             value=run.at.timestamp(),
         )
+
+
+def sms_gauges(hour: list[watch.RegionHour]) -> Iterator[GaugeMetricFamily]:
+    """Numbers sent SMS codes in the last hour, and of those the verified, by region: their
+    ratio is the conversion that the SMS pumping alert compares with its own past day."""
+    sent = GaugeMetricFamily(
+        "clerk_mirror_sms_numbers_sent_last_hour",
+        "Distinct numbers sent an SMS code in the last hour, by region.",
+        labels=["region"],
+    )
+    verified = GaugeMetricFamily(
+        "clerk_mirror_sms_numbers_verified_last_hour",
+        "Of the numbers sent an SMS code in the last hour, those verified, by region.",
+        labels=["region"],
+    )
+    for row in hour:
+        region = metrics.region_label(row.region)
+        sent.add_metric([region], row.numbers_sent_to)
+        verified.add_metric([region], row.numbers_verified)
+    yield sent
+    yield verified
 
 
 class ReadinessCollector(Collector):

@@ -62,6 +62,7 @@ class Shared:
     webhooks_received: Counter
     events_applied: Counter
     apply_duration: Histogram
+    sms_sent: Counter
 
 
 _shared: Shared | None = None
@@ -98,6 +99,11 @@ def start(directory: Path) -> None:
                 "Time a worker took to apply one claimed batch, commit included.",
                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             ),
+            Counter(
+                "clerk_mirror_sms_sent",
+                "SMS codes sent (new rows of the SMS ledger), by region of the number.",
+                ["region"],
+            ),
         )
 
 
@@ -129,6 +135,20 @@ def count_webhook(outcome: str, event_type: str | None = None) -> None:
 def count_applied(outcome: str, n: int) -> None:
     if n:
         shared().events_applied.labels(outcome).inc(n)
+
+
+# A region is ISO 3166-1 alpha-2, as phonenumbers names it: at most ~250 series.
+_REGION_LABEL = re.compile(r"[A-Z]{2}")
+
+
+def region_label(region: str | None) -> str:
+    return region if region and _REGION_LABEL.fullmatch(region) else "unknown"
+
+
+def count_sms(regions: list[str]) -> None:
+    """One per new ledger row, by the region of its number ('' or None: unknown)."""
+    for region in regions:
+        shared().sms_sent.labels(region_label(region)).inc()
 
 
 def observe_apply(seconds: float) -> None:

@@ -53,5 +53,8 @@ _ALL: Final = (
         "sms_verification_by_region_day",
         "SELECT * FROM clerk.report_sms_verification_by_region_day",
     ),
+    Report("sms_conversion", "SELECT * FROM clerk.report_sms_conversion"),
+    Report("sms_pumping", "SELECT * FROM clerk.report_sms_pumping"),
+    Report("risky_phone_numbers", "SELECT * FROM clerk.report_risky_phone_numbers"),
 )
 REPORTS: Final[dict[str, Report]] = {report.name: report for report in _ALL}

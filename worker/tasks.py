@@ -64,6 +64,7 @@ def _observe(result: mirror.BatchResult, seconds: float) -> None:
     metrics.observe_apply(seconds)
     for outcome in metrics.APPLY_OUTCOMES:
         metrics.count_applied(outcome, len(getattr(result, outcome)))
+    metrics.count_sms(result.sms_regions)
     log.info(
         "batch applied",
         extra={

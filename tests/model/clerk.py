@@ -1,8 +1,9 @@
 """A plain in-memory Clerk and the mirror it implies: the oracle of the model-based test.
 
-Clerk changes users and emits webhooks; the oracle folds every event the mirror has been
-told (webhooks delivered, backfill snapshots, reconcile tombstones) in the contract's order,
-(updated_at, event timestamp, svix-id by code point), with deletion terminal. It shares no
+Clerk changes users, sends SMS codes and emits webhooks; the oracle folds every event the
+mirror has been told (webhooks delivered, backfill snapshots, reconcile tombstones) in the
+contract's order, (updated_at, event timestamp, svix-id by code point), with deletion
+terminal; the SMS ledger keeps each message's earliest event. It shares no
 code with worker.mirror: it is the rules written out the plainest way.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.support.bodies import fixture_body
 from tests.support.crafted import phone, snapshot
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -294,3 +296,62 @@ def as_of(history: list[tuple[Any, ...]], moment: datetime) -> dict[str, tuple[A
         if row[-3] <= moment:
             state[row[0]] = row[3:-3]  # AS_OF_COMPARED: all but the number
     return state
+
+
+# --- SMS: Clerk's sends, and the ledger they imply ---
+
+LEDGER_COMPARED = (
+    "user_id, phone_number_id, slug, status, delivered_by_clerk, created_at, phone_number,"
+    " region_code, number_prefix, number_type, is_valid_number, is_test_number"
+)
+
+
+def sms_send(clerk: Clerk, sent: list[Told]) -> Told:
+    """An sms.created: a code to a live user's phone, a sign-up's code (no user yet), or
+    Clerk's second event for a message it already told (the same message id)."""
+    if sent and clerk.rng.random() < 0.1:
+        again = copy.deepcopy(clerk.rng.choice(sent).body)
+        again["timestamp"] += 1
+        return Told(clerk._svix_id(None) + "_sms", again)
+    clerk.clock_ms += 1
+    live = [u for u in clerk.live() if u.phones]
+    body = fixture_body("sms.created__verification_code")
+    data = body["data"]
+    if live and clerk.rng.random() < 0.7:
+        user = clerk.rng.choice(live)
+        target = clerk.rng.choice(user.phones)
+        data.update(user_id=user.user_id, phone_number_id=target["id"])
+        data["to_phone_number"] = target["phone_number"]
+    else:
+        data.update(user_id=None, phone_number_id=None)
+        data["to_phone_number"] = f"+1202555{clerk.rng.randrange(10_000):04d}"
+    data["id"] = clerk._next_id("sms")
+    data["status"] = clerk.rng.choice(["queued", "sent", "delivered"])
+    if clerk.rng.random() < 0.5:
+        data["created_at_ms"] = clerk.clock_ms - clerk.rng.choice([0, 5])
+    else:
+        del data["created_at_ms"]
+    body["timestamp"] = clerk.clock_ms
+    return Told(clerk._svix_id(None) + "_sms", body)
+
+
+def expected_ledger(sent: dict[str, Told]) -> dict[str, tuple[Any, ...]]:
+    """message id -> its LEDGER_COMPARED values and svix-id. The rules plainly: one row per
+    message id, from its earliest event (created_at, then svix-id by code point); every
+    number of the model is +1 202 555 XXXX, a US number the library calls
+    fixed_line_or_mobile, a Clerk test number from 0100 to 0199."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for told in sorted(sent.values(), key=lambda t: t.svix_id):
+        data = told.body["data"]
+        number = data["to_phone_number"]
+        ms = data.get("created_at_ms", told.body["timestamp"])
+        values = (
+            data["user_id"], data["phone_number_id"], data["slug"], data["status"],
+            data["delivered_by_clerk"], at(ms), number, "US", number[:-4],
+            "fixed_line_or_mobile", True, 100 <= int(number[-4:]) <= 199,
+            told.svix_id,
+        )  # fmt: skip
+        earlier = out.get(data["id"])
+        if earlier is None or values[5] < earlier[5]:
+            out[data["id"]] = values
+    return out

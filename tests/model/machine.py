@@ -12,7 +12,19 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final, LiteralString
 
-from tests.model.clerk import AS_OF_COMPARED, COMPARED, Clerk, Expected, Told, as_of, at, expected
+from tests.model.clerk import (
+    AS_OF_COMPARED,
+    COMPARED,
+    LEDGER_COMPARED,
+    Clerk,
+    Expected,
+    Told,
+    as_of,
+    at,
+    expected,
+    expected_ledger,
+    sms_send,
+)
 from tests.worker.mirror.helpers import put
 from worker import db, tasks
 from worker.backfill import run as backfill
@@ -83,6 +95,8 @@ class Machine:
         self.clerk = Clerk(self.rng)
         self.undelivered: list[Told] = []
         self.told: dict[str, Told] = {}
+        # sms.created events told, apart: the oracle of the ledger, not of the users.
+        self.sms_told: dict[str, Told] = {}
         self.steps: Counter[str] = Counter()
         self.checks = 0
         self.conn = db.connect(url, autocommit=True)
@@ -95,9 +109,13 @@ class Machine:
     def clerk_changes(self) -> None:
         self.undelivered.append(self.clerk.change())
 
+    def clerk_sends(self) -> None:
+        self.undelivered.append(sms_send(self.clerk, list(self.sms_told.values())))
+
     def deliver(self) -> None:
         if self.told and (not self.undelivered or self.rng.random() < 0.2):
-            event = self.rng.choice(list(self.told.values()))  # a duplicate delivery
+            pool = [*self.told.values(), *self.sms_told.values()]
+            event = self.rng.choice(pool)  # a duplicate delivery
             if event.svix_id.startswith(("backfill_", "reconcile_")):
                 return
         elif self.undelivered:
@@ -105,7 +123,8 @@ class Machine:
         else:
             return
         put(self.conn, event.body, event.svix_id)
-        self.told.setdefault(event.svix_id, event)
+        told = self.sms_told if event.body["type"] == "sms.created" else self.told
+        told.setdefault(event.svix_id, event)
 
     def drain(self) -> None:
         tasks.apply_batch(limit=self.rng.choice([1, 3, 200]))
@@ -191,6 +210,7 @@ class Machine:
         ).fetchone()
         assert pending == (0,), "events still pending after a drain"
         self.check(expected(self.told))
+        self.check_ledger()
         self.checks += 1
 
     def check(self, want: Expected) -> None:
@@ -205,6 +225,13 @@ class Machine:
         _same_rows("valid_until against a recomputation", self._stale(STALE_VALID_UNTIL), [])
         _same_rows("live phones of deleted users", self._stale(LIVE_PHONES_OF_GONE_USERS), [])
         _same_rows("primary_phone_problem", self._stale(STALE_PRIMARY_PHONE), [])
+
+    def check_ledger(self) -> None:
+        """One row per message id, from its earliest event, as the oracle says."""
+        rows = self.conn.execute(
+            f"SELECT id, {LEDGER_COMPARED}, svix_id FROM clerk.sms_messages"  # noqa: S608
+        ).fetchall()
+        _same("SMS ledger", {r[0]: tuple(r[1:]) for r in rows}, expected_ledger(self.sms_told))
 
     def _stale(self, query: LiteralString) -> list[tuple[Any, ...]]:
         """Kept rows that differ from the histories' own (kept: -, recomputed: +)."""
@@ -261,6 +288,7 @@ class Machine:
 
     STEPS: tuple[tuple[str, int], ...] = (
         ("clerk_changes", 30),
+        ("clerk_sends", 8),
         ("deliver", 35),
         ("drain", 15),
         ("two_workers", 4),
@@ -307,7 +335,7 @@ def describe(machine: Machine, seed: int) -> str:
         f"seed {seed}: {sum(machine.steps.values())} steps ({counts}); "
         f"{len(machine.clerk.users)} users, {machine.checks} checks; events told: "
         f"{told['msg']} webhooks, {told['backfill']} backfill, {told['reconcile']} tombstones,"
-        f" {ties} in ties"
+        f" {ties} in ties; {len(machine.sms_told)} SMS events told"
     )
 
 

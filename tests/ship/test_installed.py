@@ -217,6 +217,7 @@ def test_every_command_answers(deployment: Deployment, tmp_path: Path) -> None:
         "report": ["verification_status", "--format", "json"],
         "erase": ["--user", "user_2pNobody00000000000001", "--dry-run"],
         "rehash": [],
+        "classify": [],
         "console": ["list"],
     }
     assert real_calls.keys() | {"send-sample", "backfill"} == set(commands)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -13,9 +14,11 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from tests.support.bodies import fixture_body
 from tests.support.databases import create_database, drop_database, with_dbname
 from worker import migrate, sqlfiles
 from worker.cli.main import main
+from worker.mirror import apply
 
 CONTRACT = {
     "users": {
@@ -211,3 +214,42 @@ def test_the_as_of_migration_dates_the_end_of_each_history_row_already_mirrored(
     ]
     assert before == [[("idn_1", "unverified")], [("idn_1", "verified")], []]
     assert after == before
+
+
+def test_the_sms_migration_drops_unused_bodies_and_cuts_stored_sms_to_the_ledgers_fields(
+    empty_db: str, tmp_path: Path
+) -> None:
+    _mirrored_before(empty_db, tmp_path, "0019")
+    sms = json.dumps(fixture_body("sms.created__verification_code")).encode()
+    session = json.dumps(fixture_body("session.created__ignored")).encode()
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO clerk.webhook_events (svix_id, event_type, payload, status, processed_at)"
+            " VALUES ('s1', 'sms.created', %s, 'ignored', now()),"
+            " ('s2', 'sms.created', '\\xff'::bytea, 'ignored', now()),"
+            " ('s3', 'session.created', %s, 'ignored', now())",
+            (sms, session),
+        )
+    assert "0019_sms_ledger" in migrate.migrate(empty_db).versions
+    with psycopg.connect(empty_db) as conn:
+        rows = conn.execute(
+            "SELECT svix_id, status, user_id, payload IS NULL FROM clerk.webhook_events"
+            " ORDER BY svix_id"
+        ).fetchall()
+        (kept,) = conn.execute(
+            "SELECT convert_from(payload, 'UTF8')::jsonb FROM clerk.webhook_events"
+            " WHERE svix_id = 's1'"
+        ).fetchone() or (None,)
+        assert rows == [
+            ("s1", "pending", "user_2pAdaExample0000000000001", False),
+            ("s2", "ignored", None, True),
+            ("s3", "ignored", None, True),
+        ]
+        assert "message" not in kept["data"]
+        assert "data" not in kept["data"]
+        assert "482913" not in json.dumps(kept)
+        while apply.apply_pending(conn).claimed:
+            pass
+        assert conn.execute("SELECT id, svix_id FROM clerk.sms_messages").fetchall() == [
+            ("sms_2pSmsAdaExample0000000001", "s1")
+        ]

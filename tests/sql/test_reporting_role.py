@@ -157,6 +157,8 @@ def _mirror_with_numbers(database_url: str, monkeypatch: pytest.MonkeyPatch) -> 
         "SELECT * FROM clerk.phone_numbers",
         "SELECT count(DISTINCT phone_number) FROM clerk.phone_number_history",
         "SELECT user_id FROM clerk.erased_users",
+        "SELECT phone_number FROM clerk.sms_messages",
+        "SELECT * FROM clerk.sms_messages",
     ],
 )
 def test_reporting_login_is_denied_every_raw_phone_number_and_the_erased_users(
@@ -231,3 +233,45 @@ def test_reporting_reads_user_history_and_the_reports_built_on_it(
 
 def test_reporting_never_reads_the_console_operators_password_hashes(analyst_url: str) -> None:
     assert _denied(analyst_url, sql.SQL("SELECT password_hash FROM clerk.console_operators"))
+
+
+def test_reporting_reads_the_sms_ledger_but_its_raw_number_and_the_pii_reader_reads_it(
+    database_url: str, analyst_url: str, pii_reader_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(helpers, "PII_KEY", PII_KEY.encode())
+    with psycopg.connect(database_url) as conn:
+        deliver(conn, [("sms.created__verification_code", "m_sms")])
+    with psycopg.connect(analyst_url) as conn:
+        seen = conn.execute(
+            "SELECT id, phone_number_masked, phone_number_hash, region_code, number_prefix,"
+            " number_type FROM clerk.sms_messages"
+        ).fetchall()
+    assert seen == [
+        (
+            "sms_2pSmsAdaExample0000000001",
+            "+44 ••••••••23",
+            pii.phone_hash(PII_KEY.encode(), "+447700900123"),
+            "GB",
+            "+44770090",
+            "unknown",
+        )
+    ]
+    with psycopg.connect(pii_reader_url) as conn:
+        assert conn.execute("SELECT phone_number FROM clerk.sms_messages").fetchall() == [
+            ("+447700900123",)
+        ]
+
+
+def test_the_sms_functions_that_run_as_their_owner_are_not_public(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        public = conn.execute(
+            "SELECT p.proname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = 'clerk' AND p.prosecdef"
+            " AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY 1"
+        ).fetchall()
+        definers = conn.execute(
+            "SELECT p.proname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = 'clerk' AND p.prosecdef ORDER BY 1"
+        ).fetchall()
+    assert definers == [("sms_conversion",), ("sms_pumping",)]
+    assert public == []

@@ -96,3 +96,31 @@ def apply(conn: psycopg.Connection, *bodies: dict[str, Any]) -> None:
     for body in bodies:
         put(conn, body, f"msg_crafted_{next(_ids)}")
         drain(conn)
+
+
+def sms(
+    sms_id: str,
+    number: str,
+    at: datetime,
+    *,
+    user_id: str | None = None,
+    phone_id: str | None = None,
+) -> dict[str, Any]:
+    """An sms.created of a verification code sent to `number` at `at`."""
+    body = fixture_body("sms.created__verification_code")
+    body["data"].update(
+        id=sms_id,
+        to_phone_number=number,
+        user_id=user_id,
+        phone_number_id=phone_id,
+        created_at_ms=ms(at),
+    )
+    body["timestamp"] = ms(at) + 50
+    return body
+
+
+def put_all(conn: psycopg.Connection, *bodies: dict[str, Any]) -> None:
+    """Deliver the bodies under fresh svix-ids, then apply them all at once."""
+    for body in bodies:
+        put(conn, body, f"msg_crafted_{next(_ids)}")
+    drain(conn)

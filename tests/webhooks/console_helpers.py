@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.bodies import FIXTURES, STORY
+from tests.support.crafted import apply, phone, put_all, sms, snapshot
 from tests.support.signing import TEST_SECRET
 from tests.worker.mirror.helpers import deliver, put
 from webhooks import create_app
@@ -77,3 +79,20 @@ def console_app(database_url: str, redis_url: str, **extra: str) -> Flask:
         **extra,
     }
     return create_app(settings)
+
+
+PUMPED = [f"+44740099{i:04d}" for i in range(25)]
+
+
+def seed_sms(database_url: str) -> datetime:
+    """A verified user with a code yesterday, and 25 codes to a new prefix today."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    yesterday = today - timedelta(days=1)
+    with psycopg.connect(database_url) as conn:
+        apply(conn, snapshot("user_s", yesterday, [phone("idn_s1", "+447400123456")]))
+        put_all(
+            conn,
+            sms("sms_ok", "+447400123456", yesterday, user_id="user_s", phone_id="idn_s1"),
+            *[sms(f"sms_p{i}", n, today + timedelta(seconds=i)) for i, n in enumerate(PUMPED)],
+        )
+    return today

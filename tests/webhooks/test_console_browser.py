@@ -15,7 +15,15 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.processes import free_port, running, wait_for, web_argv, web_ready
 from tests.support.signing import TEST_SECRET
-from tests.webhooks.console_helpers import DEAD_ID, PASSWORD, SECRET, raw_numbers_in, seed
+from tests.webhooks.console_helpers import (
+    DEAD_ID,
+    PASSWORD,
+    PUMPED,
+    SECRET,
+    raw_numbers_in,
+    seed,
+    seed_sms,
+)
 from worker.operators import accounts
 
 CHROMIUM_FLAGS = [
@@ -200,4 +208,22 @@ def test_an_operator_logs_in_with_their_own_account_and_out_again(
     expect(page.locator("input[name=password]")).to_be_visible()
     page.goto(console_url)
     assert "/console/login" in page.url
+    page.close()
+
+
+def test_the_sms_page_draws_sends_against_verifications_and_lists_suspicious_prefixes(
+    browser: Browser, console_url: str, database_url: str
+) -> None:
+    seed_sms(database_url)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(console_url)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.click("nav >> text=SMS")
+    assert chart(page, "chart-sms-per-day") == {"datasets": 3, "points": 2}
+    first = page.locator("#suspicious-prefixes tbody tr").first
+    expect(first).to_contain_text("+44740099")
+    expect(first).to_contain_text("25 sends from a prefix with none in the 28 days before")
+    no_raw_number(page)
+    assert not [n for n in PUMPED if n in page.content()]
     page.close()

@@ -74,7 +74,7 @@ def test_alerts_and_dashboard_use_only_metrics_the_web_serves(
         served.update(sample.name for sample in family.samples)
     # Counters of the worker's and the web's own have no sample until first counted.
     made = metrics.shared()
-    for shared in (made.webhooks_received, made.events_applied, made.apply_duration):
+    for shared in (made.webhooks_received, made.events_applied, made.apply_duration, made.sms_sent):
         served.update(family.name for family in shared.describe())
     named = set(METRIC.findall(ALERTS.read_text())) | {
         name for expr in dashboard_queries() for name in METRIC.findall(expr)

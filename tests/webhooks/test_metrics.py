@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import psycopg
 import pytest
@@ -170,3 +171,52 @@ def test_readiness_gauge_says_postgres_is_down(down_app: Flask) -> None:
     after = scrape(down_app.test_client())
     assert after[("clerk_mirror_dependency_up", (("dependency", "postgres"),))] == 0
     assert after[("clerk_mirror_dependency_up", (("dependency", "redis"),))] == 1
+
+
+def post_body(client: FlaskClient, body: dict[str, object], svix_id: str) -> int:
+    raw = json.dumps(body).encode()
+    return client.post(URL, data=raw, headers=sign(raw, svix_id)).status_code
+
+
+def test_codes_sent_are_counted_by_region_and_the_last_hour_is_a_gauge_by_region(
+    client: FlaskClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = int(time.time() * 1000)
+    # Ada's US number, verified (by the story's first two events), sent two codes now; a
+    # Guernsey number, one code; a duplicate delivery counts once.
+    assert post(client, "user.created__unverified_phone", "m1") == 200
+    assert post(client, "user.updated__phone_verified", "m2") == 200
+    us = fixture_body("sms.created__verification_code")
+    us["data"].update(to_phone_number="+12025550143", phone_number_id="idn_2pPhoneAdaUS00000000001")
+    for i in range(2):
+        us["data"].update(id=f"sms_us_{i}", created_at_ms=now - i)
+        assert post_body(client, us, f"m_us_{i}") == 200
+    guernsey = fixture_body("sms.created__sign_up_no_user")
+    guernsey["timestamp"] = now
+    for _ in range(2):
+        assert post_body(client, guernsey, "m_gg") == 200
+    before = scrape(client)
+    hand_tasks(monkeypatch, DATABASE_URL=database_url)
+    db.close_pool()
+    try:
+        assert tasks.apply_batch().claimed == 5
+    finally:
+        db.close_pool()
+    after = scrape(client)
+
+    def grew(region: str) -> float:
+        key = ("clerk_mirror_sms_sent_total", (("region", region),))
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert (grew("US"), grew("GG"), grew("GB")) == (2, 1, 0)
+    hour = {
+        (name, dict(labels)["region"]): value
+        for (name, labels), value in after.items()
+        if name.startswith("clerk_mirror_sms_numbers_")
+    }
+    assert hour == {
+        ("clerk_mirror_sms_numbers_sent_last_hour", "US"): 1,
+        ("clerk_mirror_sms_numbers_verified_last_hour", "US"): 1,
+        ("clerk_mirror_sms_numbers_sent_last_hour", "GG"): 1,
+        ("clerk_mirror_sms_numbers_verified_last_hour", "GG"): 0,
+    }

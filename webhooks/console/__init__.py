@@ -1,4 +1,4 @@
-"""The operator's console at /console/: overview, events and replay, reports (off by default).
+"""The operator's console at /console/: overview, events and replay, reports, SMS (off by default).
 
 It is on only when CLERK_MIRROR_CONSOLE_PASSWORD is set; otherwise nothing is registered
 and /console/ answers 404. Log-in (webhooks.console.auth, .gate) is an operator's account
@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from webhooks.console import auth, events, overview, reports
+from webhooks.console import auth, events, overview, reports, sms
 from webhooks.console.blueprint import bp
 from webhooks.console.gate import Gate
 from webhooks.console.sessions import ConsoleSessions
@@ -53,4 +53,4 @@ def register(app: Flask, settings: config.Settings, rt: Runtime) -> None:
     app.register_blueprint(bp)
 
 
-__all__ = ["auth", "events", "overview", "register", "reports"]
+__all__ = ["auth", "events", "overview", "register", "reports", "sms"]

@@ -126,6 +126,22 @@ def time_to_verify(columns: list[str], rows: Sequence[tuple[Any, ...]]) -> dict[
     )
 
 
+def sms_per_day(rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    """Codes sent and numbers sent to (bars) against numbers verified (a line), per day."""
+    labels = [day.isoformat() for day, _, _, _ in rows]
+    sent = _dataset("codes sent", [_number(r[1]) for r in rows], BLUE, order=2)
+    numbers = _dataset("numbers sent to", [_number(r[2]) for r in rows], GREY, order=1)
+    verified = _dataset(
+        "numbers verified", [_number(r[3]) for r in rows], GREEN, type="line", order=0
+    )
+    return _bars(
+        labels,
+        [sent, numbers, verified],
+        interaction={"mode": "index", "intersect": False},
+        scales={"y": {"beginAtZero": True, "title": {"display": True, "text": "per day"}}},
+    )
+
+
 CHARTS = {
     "verification_status": verification_status,
     "phone_regions": phone_regions,

@@ -22,6 +22,10 @@ HIDDEN = "[hidden]"
 SAFE_KEYS = frozenset({"id", "object", "type", "status", "strategy", "provider", "deleted"})
 SAFE_SUFFIXES = ("_id", "_at", "_status", "_strategy", "_type", "_enabled")
 PHONE_KEYS = frozenset({"phone_number"})
+# A number without its last four digits (the SMS ledger's unit of fraud): shown as it is,
+# so that an operator can name the range to block; anything else under the key is hidden.
+PREFIX_KEYS = frozenset({"number_prefix"})
+_PREFIX = re.compile(r"\+[0-9]{1,12}")
 # Ids of someone else's choosing: the customer's (external_id) or an identity provider's
 # (provider_user_id of OAuth, SAML and enterprise accounts, often an email): never shown.
 PERSONAL_KEYS = frozenset({"external_id", "provider_user_id"})
@@ -69,6 +73,8 @@ def cell(column: str, value: Any) -> Any:
     as text(), jsonb (linked_to) by the viewer's rules."""
     if column in PHONE_KEYS:
         return phone(value)
+    if column in PREFIX_KEYS and isinstance(value, str):
+        return value if _PREFIX.fullmatch(value) else HIDDEN
     if isinstance(value, str):
         return token(value) if _safe_key(column) else text(value)
     if isinstance(value, list | dict):
@@ -79,7 +85,10 @@ def cell(column: str, value: Any) -> Any:
 def payload(raw: bytes | None) -> str:
     """The stored body as indented JSON, with every personal field masked or hidden."""
     if raw is None:
-        return "(payload purged: the retention period is over)"
+        return (
+            "(no payload: purged after the retention period, erased, or never kept: the"
+            " mirror keeps no body of a type it does not apply)"
+        )
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError):

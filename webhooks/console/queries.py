@@ -72,3 +72,22 @@ ORDER BY table_name
 
 READ_ONLY: Final[LiteralString] = "SET TRANSACTION READ ONLY"
 UTC: Final[LiteralString] = "SET LOCAL TIME ZONE 'UTC'"
+
+# Codes sent, numbers sent to and numbers verified per day (UTC), all regions, 60 days.
+SMS_PER_DAY: Final[LiteralString] = """
+SELECT day, sum(codes_sent)::bigint, sum(numbers_sent_to)::bigint, sum(numbers_verified)::bigint
+FROM clerk.report_sms_conversion
+WHERE day > (now() AT TIME ZONE 'UTC')::date - 60
+GROUP BY day
+ORDER BY day
+"""
+
+# The prefixes sms_pumping flags, newest day first, the busiest first within a day.
+SMS_SUSPICIOUS: Final[LiteralString] = """
+SELECT day, region_code, number_prefix, sends, numbers_sent_to, numbers_verified, conversion,
+       baseline_daily_sends, baseline_conversion, reason
+FROM clerk.report_sms_pumping
+WHERE suspicious
+ORDER BY day DESC, sends DESC, number_prefix
+LIMIT 100
+"""

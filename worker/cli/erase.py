@@ -48,7 +48,7 @@ def _resolve(
             forgotten = privacy.forget_number(conn, number)
             verb = "would forget" if dry_run else "forgot"
             lines.append(
-                f"{privacy.mask(number)}: no user holds it; {verb} {forgotten} event(s)"
+                f"{privacy.mask(number)}: no user holds it; {verb} {forgotten} row(s)"
                 " that mention it"
             )
     return user_ids, lines

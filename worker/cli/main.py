@@ -9,6 +9,7 @@ import click
 from worker import config, logs
 from worker import migrate as migrations
 from worker.cli.backfill import backfill
+from worker.cli.classify import classify
 from worker.cli.common import ConfigFailure, FailingCleanly, database_url
 from worker.cli.console import console
 from worker.cli.erase import erase
@@ -53,4 +54,5 @@ main.add_command(send_sample, name="send-sample")
 main.add_command(backfill)
 main.add_command(erase)
 main.add_command(rehash)
+main.add_command(classify)
 main.add_command(console)

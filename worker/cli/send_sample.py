@@ -19,6 +19,14 @@ SAMPLES = {
     "verified": "user.updated__phone_verified.json",
     "2fa": "user.updated__2fa_enabled.json",
     "deleted": "user.deleted.json",
+    "sms": "sms.created__verification_code.json",
+}
+# --type names the event type instead: the sample of that type.
+TYPES = {
+    "user.created": "created",
+    "user.updated": "verified",
+    "user.deleted": "deleted",
+    "sms.created": "sms",
 }
 # Where `make run` keeps the secret it generated when none was set.
 DEV_SECRET_FILE = Path(".data") / "dev-signing-secret"
@@ -48,6 +56,10 @@ def signed_sample(event: str, secret: str, now: datetime) -> tuple[bytes, dict[s
     # Newest wins in the mirror: a resent snapshot must carry a newer updated_at to change it.
     if "updated_at" in payload["data"]:
         payload["data"]["updated_at"] = millis
+    # Each SMS sample is a new message, sent now (its code never reaches the mirror).
+    if "created_at_ms" in payload["data"]:
+        payload["data"]["created_at_ms"] = millis
+        payload["data"]["id"] = f"sms_sample_{uuid.uuid4().hex}"
     body = json.dumps(payload)
     msg_id = f"msg_sample_{uuid.uuid4().hex}"
     headers = {
@@ -76,8 +88,16 @@ def signed_sample(event: str, secret: str, now: datetime) -> tuple[bytes, dict[s
     show_default=True,
     help="Which sample; after `deleted` the sample user stays deleted (deletion is terminal).",
 )
-def send_sample(url: str, secret: str | None, event: str) -> None:
-    """Sign a sample Clerk user event and POST it, as Svix would."""
+@click.option(
+    "--type",
+    "event_type",
+    type=click.Choice(sorted(TYPES)),
+    help="The sample of this event type instead (sms.created: a verification-code SMS).",
+)
+def send_sample(url: str, secret: str | None, event: str, event_type: str | None) -> None:
+    """Sign a sample Clerk event and POST it, as Svix would."""
+    if event_type is not None:
+        event = TYPES[event_type]
     if not secret:
         raise click.UsageError(
             "no signing secret: pass --secret or set CLERK_WEBHOOK_SIGNING_SECRET"

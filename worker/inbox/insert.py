@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
-from worker.inbox import queries
-from worker.mirror.events import USER_TYPES, Envelope
+from worker.inbox import queries, redact
+from worker.mirror.events import APPLIED_TYPES, Envelope
 
 
 def store_event(
@@ -18,15 +18,16 @@ def store_event(
 ) -> bool:
     """Insert one event; False when the svix-id was already there (a redelivery).
 
-    An erased user's event is stored without its payload and closed as ignored.
+    An erased user's event is stored without its payload and closed as ignored. Only what
+    the mirror applies is kept of the payload (worker.inbox.redact), here, before the commit.
     """
-    status = "pending" if env.event_type in USER_TYPES else "ignored"
+    status = "pending" if env.event_type in APPLIED_TYPES else "ignored"
     cur = conn.execute(
         queries.INSERT_EVENT,
         {
             "svix_id": svix_id,
             "event_type": env.event_type,
-            "payload": payload,
+            "payload": redact.kept(env.event_type, payload),
             "user_id": env.user_id,
             "version_ms": env.version_ms,
             "event_ms": env.event_ms,
@@ -46,7 +47,7 @@ def store_failed(
     params = {
         "svix_id": svix_id,
         "event_type": env.event_type,
-        "payload": payload,
+        "payload": redact.kept(env.event_type, payload),
         "user_id": env.user_id,
         "version_ms": env.version_ms,
         "event_ms": env.event_ms,

@@ -20,9 +20,10 @@ import psycopg
 from worker import db
 from worker.inbox import claim as inbox
 from worker.inbox import forget
-from worker.mirror import phone_history, queries, store, user_history
+from worker.mirror import intel, phone_history, queries, store, user_history
 from worker.mirror.events import (
     DELETION_TYPE,
+    SMS_TYPE,
     Event,
     EventKey,
     InvalidEvent,
@@ -31,6 +32,8 @@ from worker.mirror.events import (
 )
 from worker.mirror.fold import HistoryRow, UserState, apply_event
 from worker.mirror.purged import Recorded, rebuild
+from worker.sms import ledger
+from worker.sms.ledger import Sms
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class BatchResult:
     retrying: list[str] = field(default_factory=list)
     # Events of erased users: counted as ignored, and their payloads dropped.
     erased: list[str] = field(default_factory=list)
+    # The region of each new SMS ledger row ('' when the number names none).
+    sms_regions: list[str] = field(default_factory=list)
 
     @property
     def claimed(self) -> int:
@@ -96,9 +101,15 @@ def apply_rows(
     result = BatchResult()
     errors: dict[str, str] = {}
     by_user: dict[str, list[Event]] = defaultdict(list)
-    for svix_id, _event_type, payload, _attempts in rows:
+    sms: dict[str | None, list[Sms]] = defaultdict(list)
+    for svix_id, event_type, payload, _attempts in rows:
+        raw = bytes(payload) if payload is not None else b""
         try:
-            event = parse_event(svix_id, bytes(payload) if payload is not None else b"")
+            if event_type == SMS_TYPE:
+                message = ledger.parse_payload(svix_id, raw)
+                sms[message.user_id].append(message)
+                continue
+            event = parse_event(svix_id, raw)
         except InvalidEvent as exc:
             reason = "payload was purged" if payload is None else str(exc)
             log.warning("event cannot be applied", extra={"svix_id": svix_id, "error": reason})
@@ -111,10 +122,14 @@ def apply_rows(
             by_user[event.user_id].append(event)
     if isolate:
         # In LOCK_USERS' order: each savepoint keeps its user's lock to the commit.
-        for user_id in sorted(by_user):
-            _apply_isolated(conn, {user_id: by_user[user_id]}, result, pii_key)
-    elif by_user:
-        _count(result, by_user, _apply_users(conn, by_user, pii_key))
+        for user_id in sorted(set(by_user) | {u for u in sms if u is not None}):
+            group = {user_id: by_user[user_id]} if user_id in by_user else {}
+            _apply_isolated(conn, group, sms.get(user_id, []), result, pii_key)
+        if None in sms:
+            _apply_isolated(conn, {}, sms[None], result, pii_key)
+    elif by_user or sms:
+        messages = [m for group in sms.values() for m in group]
+        _count(result, by_user, messages, _apply_users(conn, by_user, messages, result, pii_key))
     _finish(conn, result, errors)
     return result
 
@@ -122,26 +137,35 @@ def apply_rows(
 def _apply_isolated(
     conn: psycopg.Connection,
     group: dict[str, list[Event]],
+    messages: list[Sms],
     result: BatchResult,
     pii_key: bytes | None,
 ) -> None:
     ids = [e.key.svix_id for events in group.values() for e in events]
+    ids += [m.svix_id for m in messages]
+    regions = len(result.sms_regions)
     try:
         with conn.transaction():
-            erased = _apply_users(conn, group, pii_key)
+            erased = _apply_users(conn, group, messages, result, pii_key)
     except Exception as exc:
         if db.connection_lost(conn, exc):
             raise
         log.exception("apply failed", extra={"svix_ids": ids})
         inbox.record_attempt(conn, ids, db.describe_error(exc))
         result.retrying += ids
+        del result.sms_regions[regions:]
     else:
-        _count(result, group, erased)
+        _count(result, group, messages, erased)
 
 
-def _count(result: BatchResult, by_user: dict[str, list[Event]], erased: set[str]) -> None:
-    for user_id, events in by_user.items():
-        ids = [e.key.svix_id for e in events]
+def _count(
+    result: BatchResult, by_user: dict[str, list[Event]], messages: list[Sms], erased: set[str]
+) -> None:
+    owned: list[tuple[str | None, list[str]]] = [
+        (u, [e.key.svix_id for e in events]) for u, events in by_user.items()
+    ]
+    owned += [(m.user_id, [m.svix_id]) for m in messages]
+    for user_id, ids in owned:
         if user_id in erased:
             result.ignored += ids
             result.erased += ids
@@ -150,14 +174,32 @@ def _count(result: BatchResult, by_user: dict[str, list[Event]], erased: set[str
 
 
 def _apply_users(
-    conn: psycopg.Connection, by_user: dict[str, list[Event]], pii_key: bytes | None
+    conn: psycopg.Connection,
+    by_user: dict[str, list[Event]],
+    messages: list[Sms],
+    result: BatchResult,
+    pii_key: bytes | None,
 ) -> set[str]:
-    """Fold and write the users' events; returns the erased users, whose events it skips."""
-    user_ids = sorted(by_user)
-    conn.execute(queries.LOCK_USERS, {"user_ids": user_ids})
+    """Fold and write the users' events and the SMS ledger's rows; returns the erased
+    users, whose events it skips."""
+    locked = sorted(set(by_user) | {m.user_id for m in messages if m.user_id is not None})
+    conn.execute(queries.LOCK_USERS, {"user_ids": locked})
     # Under the users' locks, so an erasure committed meanwhile is seen: erasure is for good.
-    erased = {row[0] for row in conn.execute(queries.SELECT_ERASED, {"user_ids": user_ids})}
-    user_ids = [u for u in user_ids if u not in erased]
+    erased = {row[0] for row in conn.execute(queries.SELECT_ERASED, {"user_ids": locked})}
+    kept = [m for m in messages if m.user_id not in erased]
+    result.sms_regions += ledger.write(conn, kept, pii_key=pii_key)
+    user_ids = [u for u in sorted(by_user) if u not in erased]
+    if user_ids:
+        _fold_users(conn, by_user, user_ids, pii_key)
+    return erased
+
+
+def _fold_users(
+    conn: psycopg.Connection,
+    by_user: dict[str, list[Event]],
+    user_ids: list[str],
+    pii_key: bytes | None,
+) -> None:
     states = store.load_states(conn, user_ids)
     history: list[HistoryRow] = []
     # Phones whose history rows this batch inserts or deletes: their facts are recomputed.
@@ -174,13 +216,15 @@ def _apply_users(
             refolded.add(user_id)
     store.write_states(conn, states.values(), pii_key=pii_key)
     phone_history.write(conn, history, pii_key=pii_key)
-    phone_history.refresh_facts(conn, touched | {row.phone_number_id for row in history})
+    changed = touched | {row.phone_number_id for row in history}
+    phone_history.refresh_facts(conn, changed)
+    dirty = {phone_id for state in states.values() for phone_id in state.dirty_phones}
+    intel.fill(conn, sorted(changed | dirty))
     user_rows = [row for state in states.values() for row in state.user_rows]
     user_history.write(conn, user_rows)
     # A re-fold may have replaced user rows too: its users count as written.
     written = {row.user_id for row in history} | {row.user_id for row in user_rows}
     store.refresh_user_facts(conn, written | refolded)
-    return erased
 
 
 def _refold(

@@ -13,6 +13,9 @@ import phonenumbers
 SNAPSHOT_TYPES = frozenset({"user.created", "user.updated"})
 DELETION_TYPE = "user.deleted"
 USER_TYPES = SNAPSHOT_TYPES | {DELETION_TYPE}
+# The SMS ledger's event (worker.sms): applied, but not folded into a user.
+SMS_TYPE = "sms.created"
+APPLIED_TYPES = USER_TYPES | {SMS_TYPE}
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Postgres timestamptz holds far more, but Python's datetime stops at year 9999, and a
@@ -120,6 +123,9 @@ def envelope(body: object) -> Envelope | None:
         return None
     data = body["data"]
     user_id = data.get("id") if body["type"] in USER_TYPES else None
+    if body["type"] == SMS_TYPE:
+        # So that an erased user's sends are stored without a body, and forgotten with them.
+        user_id = data.get("user_id")
     event_ms = _lenient_ms(body.get("timestamp"))
     version_ms = event_ms if body["type"] == DELETION_TYPE else _lenient_ms(data.get("updated_at"))
     ok_id = isinstance(user_id, str) and 0 < len(user_id) <= MAX_ID and storable(user_id)

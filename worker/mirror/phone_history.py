@@ -214,3 +214,20 @@ def _values(seq: int, row: HistoryRow, digest: pii.Hasher) -> tuple[Any, ...]:
         row.user_id,
         *store.phone_columns(row.values, row.deleted_at, digest),
     )  # fmt: skip
+
+
+# The intel of the number (worker.mirror.intel) on rows that lack it: params hold the
+# phones, and each number with its type, validity and test flag.
+FILL_INTEL: Final[LiteralString] = """
+UPDATE clerk.phone_number_history AS h
+SET number_type = i.number_type, is_valid_number = i.valid, is_test_number = i.test
+FROM unnest(%(numbers)s::text[], %(types)s::text[], %(valid)s::bool[], %(test)s::bool[])
+     AS i(phone_number, number_type, valid, test)
+WHERE h.phone_number_id = ANY(%(phone_ids)s) AND h.number_type IS NULL
+  AND h.phone_number = i.phone_number
+"""
+
+
+def fill_intel(conn: psycopg.Connection, params: dict[str, object]) -> int:
+    """Write worker.mirror.intel's columns on these phones' rows that lack them; how many."""
+    return conn.execute(FILL_INTEL, params).rowcount

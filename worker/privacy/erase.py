@@ -56,7 +56,7 @@ def erase_users(
             if len(needle) >= MIN_NEEDLE:
                 owners.append(user_id)
                 needles.append(needle)
-        counts[user_id] = _erase_one(conn, user_id, reason)
+        counts[user_id] = _erase_one(conn, user_id, reason) + erase_sms(conn, user_id, numbers)
     counts.update(_forget_mentions(conn, owners, needles, counts))
     return [Erased(user_id, counts[user_id]) for user_id in ids]
 
@@ -103,10 +103,18 @@ def erase_deleted(conn: psycopg.Connection, days: int, *, limit: int = BATCH_USE
     return erase_users(conn, [row[0] for row in rows], reason=DELETED)
 
 
+def erase_sms(conn: psycopg.Connection, user_id: str | None, numbers: list[str]) -> int:
+    """The SMS ledger's rows of the user or sent to the numbers lose every form of it."""
+    params = {"user_id": user_id, "numbers": numbers}
+    return conn.execute(queries.ERASE_SMS, params).rowcount
+
+
 def forget_number(conn: psycopg.Connection, number: str) -> int:
-    """Forget events of no user that mention a number no user holds; how many."""
+    """Forget a number no user holds: the events of no user that mention it, and the SMS
+    ledger's rows sent to it; how many."""
+    erased = erase_sms(conn, None, [number])
     needle = number.lstrip("+")
     if len(needle) < MIN_NEEDLE:
-        return 0
-    counts = _forget_mentions(conn, [number], [needle], {number: 0})
-    return counts.get(number, 0)
+        return erased
+    counts = _forget_mentions(conn, [number], [needle], {number: erased})
+    return counts.get(number, erased)

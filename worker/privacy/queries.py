@@ -11,6 +11,9 @@ WHERE user_id = %(user_id)s AND phone_number IS NOT NULL
 UNION
 SELECT phone_number FROM clerk.phone_number_history
 WHERE user_id = %(user_id)s AND phone_number IS NOT NULL
+UNION
+SELECT phone_number FROM clerk.sms_messages
+WHERE user_id = %(user_id)s AND phone_number IS NOT NULL
 """
 
 # Who held a number, in the mirror or in an event not applied yet.
@@ -18,6 +21,9 @@ NUMBER_HOLDERS: Final[LiteralString] = """
 SELECT user_id FROM clerk.phone_numbers WHERE phone_number = %(number)s
 UNION
 SELECT user_id FROM clerk.phone_number_history WHERE phone_number = %(number)s
+UNION
+SELECT user_id FROM clerk.sms_messages
+WHERE phone_number = %(number)s AND user_id IS NOT NULL
 UNION
 SELECT user_id FROM clerk.webhook_events
 WHERE user_id IS NOT NULL AND payload IS NOT NULL
@@ -58,4 +64,13 @@ WHERE u.deleted_at IS NOT NULL AND u.deleted_at <= now() - make_interval(days =>
   AND NOT EXISTS (SELECT FROM clerk.erased_users AS e WHERE e.user_id = u.id)
 ORDER BY u.deleted_at, u.id
 LIMIT %(limit)s
+"""
+
+# The SMS ledger's rows of a user, or sent to one of the numbers: no number, hash or
+# prefix left (region, type, status and times stay, so the reports keep counting them).
+ERASE_SMS: Final[LiteralString] = """
+UPDATE clerk.sms_messages
+SET phone_number = NULL, phone_number_hash = NULL, number_prefix = NULL
+WHERE (user_id = %(user_id)s OR phone_number = ANY(%(numbers)s::text[]))
+  AND (phone_number IS NOT NULL OR phone_number_hash IS NOT NULL OR number_prefix IS NOT NULL)
 """

@@ -56,7 +56,7 @@ def test_erase_by_number_and_by_user_prints_one_line_per_user(filled_url: str) -
     done = run("--phone", "+447700900123", "--user", LEGACY, "--phone", "+15550000000")
     assert done.exit_code == 0, done.output
     lines = done.output.splitlines()
-    assert lines[0] == "+1 ••••••••00: no user holds it; forgot 0 event(s) that mention it"
+    assert lines[0] == "+1 ••••••••00: no user holds it; forgot 0 row(s) that mention it"
     assert [line.split(":")[0] for line in lines[1:]] == [ADA, LEGACY]
     assert numbers_left(filled_url) == []
     assert "+15550000000" not in done.output

@@ -36,6 +36,9 @@ SOURCES: dict[str, LiteralString] = {
     ),
     "two_factor_adoption": "SELECT * FROM clerk.report_two_factor_adoption",
     "sms_verification_by_region_day": "SELECT * FROM clerk.report_sms_verification_by_region_day",
+    "sms_conversion": "SELECT * FROM clerk.report_sms_conversion",
+    "sms_pumping": "SELECT * FROM clerk.report_sms_pumping",
+    "risky_phone_numbers": "SELECT * FROM clerk.report_risky_phone_numbers",
 }
 
 
@@ -49,6 +52,9 @@ def filled_url(database_url: str) -> str:
         apply(conn, snapshot("user_lone", moment(2), [lone], two_factor=True))
         # Another user with the same number: a row in shared_phone_numbers.
         apply(conn, snapshot("user_twin", moment(3), [phone("idn_twin", "+12025550181")]))
+        # A code sent by SMS: rows in sms_conversion and sms_pumping (the test numbers of
+        # user_lone and user_twin are rows of risky_phone_numbers).
+        deliver(conn, [("sms.created__verification_code", "sms")])
     return database_url
 
 

@@ -1,0 +1,92 @@
+"""Phone intelligence: type, validity, Clerk test numbers and regions, offline, on every row."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from tests.support.bodies import STORY
+from tests.worker.mirror.helpers import deliver
+from worker.cli.main import main
+from worker.mirror import intel
+from worker.mirror.events import region_code
+
+
+@pytest.mark.parametrize(
+    ("number", "expected", "region"),
+    [
+        ("+447781123456", ("mobile", True, False), "GG"),
+        ("+447797123456", ("mobile", True, False), "JE"),
+        ("+447624123456", ("mobile", True, False), "IM"),
+        ("+447400123456", ("mobile", True, False), "GB"),
+        ("+448001234567", ("toll_free", True, False), "GB"),
+        ("+448712345678", ("premium_rate", True, False), "GB"),
+        ("+448431234567", ("premium_rate", True, False), "GB"),
+        ("+34901123456", ("shared_cost", True, False), "ES"),
+        ("+447640123456", ("pager", True, False), "GB"),
+        ("+445612345678", ("voip", True, False), "GB"),
+        ("+19005551234", ("premium_rate", True, False), "US"),
+        ("+12025550143", ("fixed_line_or_mobile", True, True), "US"),
+        ("+14155550199", ("fixed_line_or_mobile", True, True), "US"),
+        ("+14155550200", ("fixed_line_or_mobile", True, False), "US"),
+        ("+447700900123", ("unknown", False, False), "GB"),
+        ("+999", ("unknown", False, False), None),
+    ],
+)
+def test_classify_tells_type_validity_and_test_range_and_regions_of_44(
+    number: str, expected: tuple[str, bool, bool], region: str | None
+) -> None:
+    assert intel.classify(number) == expected
+    assert region_code(number) == region
+
+
+def test_prefix_is_the_number_without_its_last_four_digits() -> None:
+    assert intel.number_prefix("+447700912345") == "+44770091"
+    assert intel.number_prefix("+1234") is None
+
+
+INTEL = (
+    "SELECT 'p', id, number_type, is_valid_number, is_test_number FROM clerk.phone_numbers"
+    " UNION ALL SELECT 'h', phone_number_id, number_type, is_valid_number, is_test_number"
+    " FROM clerk.phone_number_history ORDER BY 1, 2, 3"
+)
+US, GB = "idn_2pPhoneAdaUS00000000001", "idn_2pPhoneAdaGB00000000002"
+
+
+def test_the_worker_writes_intel_on_phones_and_history(conn: psycopg.Connection) -> None:
+    deliver(conn, [(name, f"msg_{i}") for i, name in enumerate(STORY[:4])])
+    rows = conn.execute(INTEL).fetchall()
+    us, gb = ("fixed_line_or_mobile", True, True), ("unknown", False, False)
+    assert rows == [
+        ("h", GB, *gb),
+        ("h", US, *us),
+        ("h", US, *us),
+        ("h", US, *us),
+        ("p", GB, *gb),
+        ("p", US, *us),
+    ]
+
+
+def test_classify_fills_rows_mirrored_before_the_columns_existed(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    with psycopg.connect(database_url) as conn:
+        deliver(conn, [(name, f"msg_{i}") for i, name in enumerate(STORY[:4])])
+        done = conn.execute(INTEL).fetchall()
+        conn.execute(
+            "UPDATE clerk.phone_numbers SET number_type = NULL, is_valid_number = NULL,"
+            " is_test_number = NULL"
+        )
+        conn.execute(
+            "UPDATE clerk.phone_number_history SET number_type = NULL, is_valid_number = NULL,"
+            " is_test_number = NULL"
+        )
+    result = CliRunner().invoke(main, ["classify", "--chunk", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("classified 6 rows in ")
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute(INTEL).fetchall() == done
+    again = CliRunner().invoke(main, ["classify"])
+    assert again.output.startswith("classified 0 rows in ")

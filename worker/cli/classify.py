@@ -1,0 +1,28 @@
+"""clerk-mirror classify: the number type, validity and test flag of rows that lack them."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from worker.cli.common import connect, database_url
+from worker.mirror import intel
+
+
+@click.command()
+@click.option("--chunk", default=5000, show_default=True, help="Phones per transaction.")
+def classify(chunk: int) -> None:
+    """Fill number_type, is_valid_number and is_test_number of phone rows that lack them
+    (rows mirrored before they existed); safe to run again, and while the worker runs."""
+    if chunk < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--chunk")
+    total, started = 0, time.monotonic()
+    after: str | None = ""
+    with connect(database_url(), autocommit=True) as conn:
+        while after is not None:
+            with conn.transaction():
+                changed, after = intel.fill_chunk(conn, after, chunk)
+            total += changed
+    seconds = time.monotonic() - started
+    click.echo(f"classified {total} row{'' if total == 1 else 's'} in {seconds:.1f} s")
