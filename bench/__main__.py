@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import backfill, db, drain, ingest, latency, payloads, report, reports, verify
+from bench import backfill, db, drain, inbox, ingest, latency, payloads, report, reports, verify
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SERVER_URL = os.environ.get("DATABASE_URL", db.SERVER_URL)
@@ -34,10 +34,14 @@ FULL = {
     "scale_phones": 1_000_000,
     "sample": 50,
     "report_users": 1_000_000,
+    "inbox_rows": 10_000_000,
+    "inbox_base_rows": 10_000,
+    "inbox_drain_users": 3000,
 }
 QUICK = {"ingest_s": 3, "ingest_rounds": 1, "ingest_conns": 16, "users": 300, "per_user": 10,
          "noop": 3000, "drain_rounds": 1, "latency_rate": 200, "latency_s": 5,
-         "scale_phones": 20_000, "sample": 20, "report_users": 20_000}  # fmt: skip
+         "scale_phones": 20_000, "sample": 20, "report_users": 20_000,
+         "inbox_rows": 200_000, "inbox_base_rows": 10_000, "inbox_drain_users": 300}  # fmt: skip
 
 
 def env_for(url: str) -> dict[str, str]:
@@ -155,6 +159,10 @@ def bench_reports(size: dict[str, Any], work: Path) -> dict[str, Any]:
     return {"reports": with_database(lambda url: reports.run(url, size["report_users"]))}
 
 
+def bench_inbox(size: dict[str, Any], work: Path) -> dict[str, Any]:
+    return {"inbox": inbox.run(SERVER_URL, env_for, work, size)}
+
+
 # Each section returns its figures under their names in the results.
 Section = Callable[[dict[str, Any], Path], dict[str, Any]]
 SECTIONS: dict[str, Section] = {
@@ -167,6 +175,8 @@ SECTIONS: dict[str, Section] = {
 # Run only when named with --only.
 EXTRA_SECTIONS: dict[str, Section] = {
     "ingest-limits": bench_ingest_limits,
+    # A year of inbox traffic (10,000,000 rows): about N minutes, so only when named.
+    "inbox": bench_inbox,
 }
 ALL_SECTIONS = {**SECTIONS, **EXTRA_SECTIONS}
 

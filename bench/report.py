@@ -115,6 +115,34 @@ def _reports_rows(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _inbox_rows(r: dict[str, Any]) -> list[Row]:
+    """Each read at the large size beside the base size: within 5x and under 200 ms."""
+    base, large = r["base"], r["large"]
+    rows: list[Row] = []
+    for name, ms in large["reads_ms"].items():
+        was = base["reads_ms"][name]
+        ratio = _ratio(ms, was)
+        rows.append((f"inbox {large['rows']:,} rows: {name} ms", f"{ms:.1f}",
+                     f"{was:.1f} ({base['rows']:,} rows)", f"{ratio:.1f}x", "<= 5x, < 200 ms",
+                     _met(ratio <= 5 and ms < 200)))  # fmt: skip
+    kept = large.get("retention")
+    if kept:
+        alone = (kept["alone"]["per_s"] + kept["alone_again"]["per_s"]) / 2
+        for job, label in (
+            ("purge", "purge 30 days of payloads"),
+            ("remove", "remove 30 days of rows"),
+        ):
+            j = kept[job]
+            ratio = _ratio(j["per_s"], alone)
+            rows.append((f"drain events/s during {label}", f"{j['per_s']:,.0f}", f"{alone:,.0f}",
+                         f"{ratio:.2f}x", ">= 0.8x",
+                         _met(ratio >= 0.8 and j["job_outlasted_drain"])))  # fmt: skip
+            rows.append((f"  {label}: rows, s, longest batch s", f"{j['job_rows']:,}",
+                         f"{j['job_s']:.1f} s", f"{j['job_longest_batch_s']:.2f} s",
+                         "batch < 5 s", _met(j["job_longest_batch_s"] < 5)))  # fmt: skip
+    return rows
+
+
 def table(results: dict[str, Any]) -> str:
     rows: list[Row] = [("figure", "measured", "baseline", "ratio", "target", "met")]
     if "ingest" in results:
@@ -151,6 +179,8 @@ def table(results: dict[str, Any]) -> str:
                      f"{results['ingest']['endpoint']['rss_mb']:.0f}", "", "", "", ""))  # fmt: skip
     if "reports" in results:
         rows += _reports_rows(results["reports"])
+    if "inbox" in results:
+        rows += _inbox_rows(results["inbox"])
     backfill = results.get("backfill")
     if "backfill" in results:
         rows.append(("backfill users/s", f"{backfill['users_per_s']:,.0f}", "", "", "", "")

@@ -6,6 +6,7 @@ Functions take a connection and never commit: the caller owns the transaction.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ CLOSED = ("processed", "ignored")
 EXACT_PAGES = 2048
 # Rows a purge or removal batch touches: each batch its own short transaction.
 BATCH_ROWS = 5000
+# After each batch a purge or removal rests this many times as long as the batch took:
+# on a machine of few cores it then takes a quarter of one, and the worker keeps its pace.
+REST = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,17 +153,21 @@ def in_batches(
     transaction: Callable[[], AbstractContextManager[psycopg.Connection]],
     step: Callable[[psycopg.Connection], int],
     batch: int = BATCH_ROWS,
+    rest: float = REST,
 ) -> int:
     """Run `step` in transactions of its own (`transaction` opens one and gives its
     connection) until a batch comes back short; returns the rows it touched. Each lasts
-    one bounded batch: no lock is held long, the worker never queues behind a purge."""
+    one bounded batch: no lock is held long, the worker never queues behind a purge; and
+    between batches it rests `rest` times the batch's time, leaving the worker the CPU."""
     total = 0
     while True:
+        started = time.monotonic()
         with transaction() as conn:
             done = step(conn)
         total += done
         if done < batch:
             return total
+        time.sleep(rest * (time.monotonic() - started))
 
 
 def _age_checked(older_than: timedelta) -> timedelta:
