@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from bench import db, drain, inbox_data, payloads
 from tests.webhooks.console_helpers import console_app, sign_in
 from webhooks.console import queries as console_queries
 from worker import db as worker_db
+from worker.cli.main import main
 from worker.inbox import ops
 
 RUNS = 5
@@ -59,6 +61,18 @@ def ok(client: FlaskClient, path: str) -> Callable[[], str]:
     return get
 
 
+def status(url: str, *args: str) -> Callable[[], str]:
+    """The status command in process: its start-up (imports) left out, its connection in."""
+    runner = CliRunner()
+
+    def invoke() -> str:
+        result = runner.invoke(main, ["status", *args], env={"DATABASE_URL": url})
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return invoke
+
+
 def older_link(page: str) -> str:
     marker = 'rel="next" class="older"'
     before = page.split(marker, 1)[0]
@@ -77,7 +91,8 @@ def reads(url: str, redis_url: str) -> dict[str, float]:
             user = conn.execute(SOME_USER).fetchone()
             assert dead is not None, "the generated inbox holds dead events"
             assert user is not None, "the generated inbox holds user events"
-            out["status (counts, lag, last event)"] = timed(lambda: ops.inbox_status(conn))
+            out["clerk-mirror status"] = timed(status(url))
+            out["clerk-mirror status --json"] = timed(status(url, "--json"))
             out["report_sync_health"] = timed(
                 lambda: conn.execute("SELECT * FROM clerk.report_sync_health").fetchall()
             )
