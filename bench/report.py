@@ -125,6 +125,12 @@ def _inbox_rows(r: dict[str, Any]) -> list[Row]:
         rows.append((f"inbox {large['rows']:,} rows: {name} ms", f"{ms:.1f}",
                      f"{was:.1f} ({base['rows']:,} rows)", f"{ratio:.1f}x", "<= 5x, < 200 ms",
                      _met(ratio <= 5 and ms < 200)))  # fmt: skip
+    built = large.get("index_s", {})
+    new = [n for n in built if n.split(".")[-1].startswith(("webhook_events_received",
+           "webhook_events_closed", "webhook_events_purgeable"))]  # fmt: skip
+    if new:
+        rows.append((f"inbox {large['rows']:,} rows: build 0022's indexes s",
+                     f"{sum(built[n] for n in new):.0f}", "", "", "", ""))  # fmt: skip
     kept = large.get("retention")
     if kept:
         alone = (kept["alone"]["per_s"] + kept["alone_again"]["per_s"]) / 2
