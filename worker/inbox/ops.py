@@ -59,10 +59,12 @@ CLOSED = ("processed", "ignored")
 # reads every closed row, tens of milliseconds here and seconds at ten million rows.
 EXACT_PAGES = 2048
 # Rows a purge or removal batch touches: each batch its own short transaction.
-BATCH_ROWS = 5000
-# After each batch a purge or removal rests this many times as long as the batch took:
-# on a machine of few cores it then takes a quarter of one, and the worker keeps its pace.
-REST = 3.0
+BATCH_ROWS = 2000
+# After each batch a purge or removal rests this many times as long as the batch took: on
+# a machine of two cores it then takes a sixth of one (and of the disk's writes), and the
+# worker keeps its pace. Resting three times as long left the worker 0.72x of its rate
+# during a purge (docs/benchmarks.md); a daily purge is one day's events, a few batches.
+REST = 5.0
 
 
 @dataclass(frozen=True, slots=True)
