@@ -1,11 +1,12 @@
-"""A generated year of inbox traffic for the inbox section: rows received over 365 days.
+"""A generated inbox for the inbox section: a year of traffic, or its last hours.
 
 Set-up, not measured: generated in the server by SQL with the table's indexes dropped and
 rebuilt as the migrations define them, then VACUUM ANALYZE (what autovacuum gives an inbox
-at rest). Nine events in ten are applied user.updated events of 500,000 users, one in ten
-an ignored session.created without a body; payloads are kept for the last PAYLOAD_DAYS
-only (the rest were purged), and a hundred failed and twenty dead events are scattered
-over the year, each with its payload.
+at rest). The rows are received evenly over the last `days` (365 for the year). Nine
+events in ten are applied user.updated events of 500,000 users, one in ten an ignored
+session.created without a body; payloads are kept for the last PAYLOAD_DAYS only (the
+rest were purged), and a hundred failed and twenty dead events are scattered over the
+days, each with its payload.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ INSERT INTO clerk.webhook_events (svix_id, event_type, payload, user_id, version
 SELECT 'msg_gen_' || lpad(g::text, 9, '0'),
        CASE WHEN ignored THEN 'session.created' ELSE 'user.updated' END,
        CASE WHEN status IN ('failed', 'dead')
-              OR (NOT ignored AND t > now() - make_interval(days => %(payload_days)s))
+              OR (NOT ignored AND t > now() - %(payload_days)s * interval '1 day')
             THEN %(payload)s::bytea END,
        CASE WHEN NOT ignored THEN 'user_gen_' || mod(g, %(users)s) END,
        ms, ms, t, status,
@@ -65,7 +66,7 @@ SELECT 'msg_gen_' || lpad(g::text, 9, '0'),
        CASE WHEN status IN ('failed', 'dead') THEN 'RuntimeError: generated' END,
        t + interval '20 milliseconds'
 FROM generate_series(1, %(n)s) AS g,
-     LATERAL (SELECT now() - make_interval(days => %(days)s) * (1 - g::float8 / %(n)s) AS t,
+     LATERAL (SELECT now() - %(days)s * interval '1 day' * (1 - g::float8 / %(n)s) AS t,
                      mod(g, 10) = 0 AS ignored) AS a,
      LATERAL (SELECT (extract(epoch FROM t) * 1000)::bigint AS ms,
                      CASE WHEN mod(g, greatest(%(n)s / %(failed)s, 1)) = 7 THEN 'failed'
@@ -75,9 +76,9 @@ FROM generate_series(1, %(n)s) AS g,
 """
 
 
-def generate(url: str, rows: int) -> dict[str, float]:
-    """Fill a migrated, empty inbox with `rows` events received over the last year; returns
-    the seconds each index took to build (what its migration takes on such an inbox)."""
+def generate(url: str, rows: int, days: float = DAYS) -> dict[str, float]:
+    """Fill a migrated, empty inbox with `rows` events received over the last `days`;
+    returns the seconds each index took to build (what its migration takes at that size)."""
     with db.connect(url, autocommit=True) as conn:
         conn.execute(SESSION)
         indexes = conn.execute(INDEXES, {"tables": ["clerk.webhook_events"]}).fetchall()
@@ -86,7 +87,7 @@ def generate(url: str, rows: int) -> dict[str, float]:
                          if constraint else _ddl("DROP INDEX {}", index))  # fmt: skip
         conn.execute(
             GENERATE,
-            {"n": rows, "days": DAYS, "payload_days": PAYLOAD_DAYS, "payload": PAYLOAD,
+            {"n": rows, "days": float(days), "payload_days": PAYLOAD_DAYS, "payload": PAYLOAD,
              "users": USERS, "failed": FAILED, "dead": DEAD},
         )  # fmt: skip
         built = {}
