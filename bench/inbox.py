@@ -175,9 +175,7 @@ def retention(env: dict[str, str], work: Path, users: int) -> dict[str, Any]:
     out["purge"] = drain_with(
         env, work, users, Background(url, lambda c: ops.purge_batch(c, PURGE_AGE))
     )
-    out["remove"] = drain_with(
-        env, work, users, Background(url, lambda c: ops.remove_batch(c, KEEP_DAYS))
-    )
+    out["remove"] = drain_with(env, work, users, Background(url, ops.RowRemoval(KEEP_DAYS)))
     out["alone_again"] = drain_with(env, work, users, None)
     return out
 

@@ -170,7 +170,7 @@ def purge() -> int:
         purged = ops.in_batches(db.transaction, lambda conn: ops.purge_batch(conn, age))
         log.info("purged payloads", extra={"count": purged, "older_than_days": days})
     if keep_days is not None:
-        removed = ops.in_batches(db.transaction, lambda conn: ops.remove_batch(conn, keep_days))
+        removed = ops.in_batches(db.transaction, ops.RowRemoval(keep_days))
         log.info("removed closed events", extra={"count": removed, "older_than_days": keep_days})
     return purged + removed
 

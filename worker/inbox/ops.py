@@ -130,12 +130,27 @@ def purge_batch(conn: psycopg.Connection, older_than: timedelta, batch: int = BA
     return conn.execute(queries.PURGE_PAYLOADS, params).rowcount
 
 
+class RowRemoval:
+    """Batches of the closed rows older than `keep_days` (see REMOVE_CLOSED), each from
+    where the one before stopped: call it with a connection for the next batch."""
+
+    def __init__(self, keep_days: int, batch: int = BATCH_ROWS) -> None:
+        if keep_days < SVIX_REDELIVERY_DAYS:
+            raise ValueError(f"rows are kept at least {SVIX_REDELIVERY_DAYS} days")
+        self.keep_days, self.batch = keep_days, batch
+        self.after: datetime | None = None
+
+    def __call__(self, conn: psycopg.Connection) -> int:
+        params = {"older_than": timedelta(days=self.keep_days), "batch": self.batch}
+        removed = conn.execute(queries.REMOVE_CLOSED, {**params, "after": self.after}).fetchall()
+        if removed:
+            self.after = max(row[0] for row in removed)
+        return len(removed)
+
+
 def remove_batch(conn: psycopg.Connection, keep_days: int, batch: int = BATCH_ROWS) -> int:
     """Remove at most `batch` closed rows older than `keep_days` (see REMOVE_CLOSED)."""
-    if keep_days < SVIX_REDELIVERY_DAYS:
-        raise ValueError(f"rows are kept at least {SVIX_REDELIVERY_DAYS} days")
-    params = {"older_than": timedelta(days=keep_days), "batch": batch}
-    return conn.execute(queries.REMOVE_CLOSED, params).rowcount
+    return RowRemoval(keep_days, batch)(conn)
 
 
 def purge(conn: psycopg.Connection, older_than: timedelta, *, dry_run: bool = False) -> int:

@@ -237,15 +237,17 @@ WHERE status IN ('processed', 'ignored') AND payload IS NOT NULL
 """
 
 # Row retention (CLERK_MIRROR_INBOX_KEEP_DAYS): remove closed rows received and closed
-# before the cutoff, one bounded batch a transaction, through webhook_events_closed_idx.
-# Kept whatever their age: failed and dead rows (an operator redrives them), pending ones,
-# rows that still hold a payload (a replay could use it), and the event each user's
-# mirrored version came from (the tie-break of newest-wins names it).
+# before the cutoff, one bounded batch a transaction, through webhook_events_closed_idx,
+# from where the previous batch stopped (`after`: the kept rows before it are not read
+# again). Kept whatever their age: failed and dead rows (an operator redrives them),
+# pending ones, rows that still hold a payload (a replay could use it), and the event each
+# user's mirrored version came from (the tie-break of newest-wins names it).
 REMOVE_CLOSED: Final[LiteralString] = """
 WITH batch AS (
     SELECT e.svix_id
     FROM clerk.webhook_events AS e
     WHERE e.status IN ('processed', 'ignored') AND e.payload IS NULL
+      AND e.processed_at >= coalesce(%(after)s::timestamptz, '-infinity')
       AND e.processed_at < now() - %(older_than)s::interval
       AND e.received_at < now() - %(older_than)s::interval
       AND NOT EXISTS (
@@ -258,4 +260,5 @@ WITH batch AS (
 DELETE FROM clerk.webhook_events AS e
 USING batch
 WHERE e.svix_id = batch.svix_id
+RETURNING e.processed_at
 """

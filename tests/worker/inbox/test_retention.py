@@ -143,3 +143,20 @@ def test_a_large_inbox_estimates_its_closed_counts_and_says_so(
     estimated = ops.inbox_status(conn)
     assert estimated.estimated == ("processed", "ignored")
     assert estimated.counts == exact.counts
+
+
+def test_removal_batches_go_on_from_where_the_last_stopped_past_kept_rows(
+    conn: psycopg.Connection,
+) -> None:
+    conn.execute(ROWS, {"age": timedelta(days=10)})
+    conn.execute(
+        "INSERT INTO clerk.webhook_events (svix_id, event_type, received_at, status,"
+        " processed_at) SELECT 'old' || i, 'session.created', now() - interval '9 d',"
+        " 'ignored', now() - interval '9 d' + i * interval '1 s' FROM generate_series(1, 5) i"
+    )
+    removal = ops.RowRemoval(3, batch=2)
+    assert [removal(conn) for _ in range(5)] == [2, 2, 2, 1, 0]
+    # Each batch starts at the last one's newest row: the failed, dead and payload rows
+    # closed before it are not read again.
+    assert removal.after is not None
+    assert kept(conn) == {"holds_payload", "failed", "dead", "pending", "received_late"}
