@@ -1,6 +1,7 @@
-"""Operator actions on the inbox: select events, its status (counts and lag), purge payloads.
+"""Operator actions on the inbox: select events, its status (counts and lag), retention.
 
-Functions take a connection and never commit: the caller owns the transaction.
+Functions take a connection and never commit: the caller owns the transaction. Retention
+comes in batches that in_batches runs one transaction each (purged payloads, removed rows).
 """
 
 from __future__ import annotations
