@@ -62,10 +62,11 @@ EXACT_PAGES = 2048
 # Rows a purge or removal batch touches: each batch its own short transaction.
 BATCH_ROWS = 2000
 # After each batch a purge or removal rests this many times as long as the batch took: on
-# a machine of two cores it then takes a sixth of one (and of the disk's writes), and the
-# worker keeps its pace. Resting three times as long left the worker 0.72x of its rate
-# during a purge (docs/benchmarks.md); a daily purge is one day's events, a few batches.
-REST = 5.0
+# a machine of two cores it then takes a tenth of one, and of the disk's writes (a purged
+# row is a new row version and an entry in each index: WAL the worker's commits wait
+# behind). Resting five times as long left the worker 0.73x of its rate during a 30-day
+# purge (docs/benchmarks.md); a daily purge is one day's events, a dozen batches.
+REST = 10.0
 
 
 @dataclass(frozen=True, slots=True)
