@@ -170,11 +170,15 @@ def drain_with(
 
 
 def retention(env: dict[str, str], work: Path, users: int) -> dict[str, Any]:
+    """Drains alone and with each job in turns: each job's rate is set against the rounds
+    alone on either side of it, so that the machine's other load, which drifts over the
+    minutes a purge takes, lands on both."""
     url = env["DATABASE_URL"]
     out = {"alone": drain_with(env, work, users, None)}
     out["purge"] = drain_with(
         env, work, users, Background(url, lambda c: ops.purge_batch(c, PURGE_AGE))
     )
+    out["alone_between"] = drain_with(env, work, users, None)
     out["remove"] = drain_with(env, work, users, Background(url, ops.RowRemoval(KEEP_DAYS)))
     out["alone_again"] = drain_with(env, work, users, None)
     return out

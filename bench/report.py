@@ -133,11 +133,13 @@ def _inbox_rows(r: dict[str, Any]) -> list[Row]:
                      f"{sum(built[n] for n in new):.0f}", "", "", "", ""))  # fmt: skip
     kept = large.get("retention")
     if kept:
-        alone = (kept["alone"]["per_s"] + kept["alone_again"]["per_s"]) / 2
-        for job, label in (
-            ("purge", "purge 30 days of payloads"),
-            ("remove", "remove 30 days of rows"),
+        between = kept.get("alone_between")
+        for job, label, before, after in (
+            ("purge", "purge 30 days of payloads", kept["alone"], between or kept["alone_again"]),
+            ("remove", "remove 30 days of rows", between or kept["alone"], kept["alone_again"]),
         ):
+            # The rounds alone on either side of the job's round: its baseline.
+            alone = (before["per_s"] + after["per_s"]) / 2
             j = kept[job]
             ratio = _ratio(j["per_s"], alone)
             rows.append((f"drain events/s during {label}", f"{j['per_s']:,.0f}", f"{alone:,.0f}",
