@@ -45,9 +45,10 @@ soak: install
 run: install
 	$(BIN)/python -m worker.dev run --data .data -- scripts/dev-run
 
+# make bench BENCH_ARGS="--only inbox": the sections and sizes of python -m bench.
 bench: install
 	@if [ -f bench/__main__.py ]; then \
-	  $(BIN)/python -m worker.dev run --data .data/bench -- $(BIN)/python -m bench; \
+	  $(BIN)/python -m worker.dev run --data .data/bench -- $(BIN)/python -m bench $(BENCH_ARGS); \
 	else \
 	  echo "no benchmarks yet: bench/__main__.py does not exist"; \
 	fi

@@ -15,7 +15,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import backfill, classify, db, drain, ingest, latency, payloads, report, reports, verify
+from bench import (
+    backfill,
+    classify,
+    db,
+    drain,
+    inbox,
+    ingest,
+    latency,
+    payloads,
+    report,
+    reports,
+    verify,
+)
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SERVER_URL = os.environ.get("DATABASE_URL", db.SERVER_URL)
@@ -35,11 +47,15 @@ FULL = {
     "sample": 50,
     "report_users": 1_000_000,
     "classify_phones": 1_000_000,
+    "inbox_rows": 10_000_000,
+    "inbox_base_rows": 10_000,
+    "inbox_drain_users": 3000,
 }
 QUICK = {"ingest_s": 3, "ingest_rounds": 1, "ingest_conns": 16, "users": 300, "per_user": 10,
          "noop": 3000, "drain_rounds": 1, "latency_rate": 200, "latency_s": 5,
          "scale_phones": 20_000, "sample": 20, "report_users": 20_000,
-         "classify_phones": 20_000}  # fmt: skip
+         "classify_phones": 20_000, "inbox_rows": 200_000, "inbox_base_rows": 10_000,
+         "inbox_drain_users": 300}  # fmt: skip
 
 
 def env_for(url: str) -> dict[str, str]:
@@ -163,6 +179,10 @@ def bench_classify(size: dict[str, Any], work: Path) -> dict[str, Any]:
     return {"classify": with_database(lambda url: classify.run(url, users))}
 
 
+def bench_inbox(size: dict[str, Any], work: Path) -> dict[str, Any]:
+    return {"inbox": inbox.run(SERVER_URL, env_for, work, size)}
+
+
 # Each section returns its figures under their names in the results.
 Section = Callable[[dict[str, Any], Path], dict[str, Any]]
 SECTIONS: dict[str, Section] = {
@@ -176,6 +196,8 @@ SECTIONS: dict[str, Section] = {
 EXTRA_SECTIONS: dict[str, Section] = {
     "ingest-limits": bench_ingest_limits,
     "classify": bench_classify,
+    # A year of inbox traffic (10,000,000 rows): about 5 to 8 minutes, so only when named.
+    "inbox": bench_inbox,
 }
 ALL_SECTIONS = {**SECTIONS, **EXTRA_SECTIONS}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +55,14 @@ def preload(url: str, phones: int) -> None:
 
 
 def drain_events(
-    env: dict[str, str], work: Path, events: list[tuple[str, bytes]]
+    env: dict[str, str],
+    work: Path,
+    events: list[tuple[str, bytes]],
+    on_ready: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Put events in the inbox, wake the real worker once, time until none is pending."""
+    """Put events in the inbox, wake the real worker once, time until none is pending.
+
+    on_ready runs once the worker is ready, just before it is woken (what runs beside it)."""
     url, queue = env["DATABASE_URL"], env["CLERK_MIRROR_QUEUE"]
     stored = db.load_inbox(url, events)
     log = work / f"worker-{queue}.log"
@@ -64,6 +70,8 @@ def drain_events(
         procs.wait_for_line(log, "ready.")
         rss = procs.RssPeak(proc.pid)
         broker = Celery("bench_client", broker=env["REDIS_URL"])
+        if on_ready is not None:
+            on_ready()
         start = time.perf_counter()
         broker.send_task(DRAIN_TASK, queue=queue)
         with connect(url, autocommit=True) as conn:

@@ -115,6 +115,42 @@ def _reports_rows(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _inbox_rows(r: dict[str, Any]) -> list[Row]:
+    """Each read at the large size beside the base size: within 5x and under 200 ms."""
+    base, large = r["base"], r["large"]
+    rows: list[Row] = []
+    for name, ms in large["reads_ms"].items():
+        was = base["reads_ms"][name]
+        ratio = _ratio(ms, was)
+        rows.append((f"inbox {large['rows']:,} rows: {name} ms", f"{ms:.1f}",
+                     f"{was:.1f} ({base['rows']:,} rows)", f"{ratio:.1f}x", "<= 5x, < 200 ms",
+                     _met(ratio <= 5 and ms < 200)))  # fmt: skip
+    built = large.get("index_s", {})
+    new = [n for n in built if n.split(".")[-1].startswith(("webhook_events_received",
+           "webhook_events_closed", "webhook_events_purgeable"))]  # fmt: skip
+    if new:
+        rows.append((f"inbox {large['rows']:,} rows: build 0022's indexes s",
+                     f"{sum(built[n] for n in new):.0f}", "", "", "", ""))  # fmt: skip
+    kept = large.get("retention")
+    if kept:
+        between = kept.get("alone_between")
+        for job, label, before, after in (
+            ("purge", "purge 30 days of payloads", kept["alone"], between or kept["alone_again"]),
+            ("remove", "remove 30 days of rows", between or kept["alone"], kept["alone_again"]),
+        ):
+            # The rounds alone on either side of the job's round: its baseline.
+            alone = (before["per_s"] + after["per_s"]) / 2
+            j = kept[job]
+            ratio = _ratio(j["per_s"], alone)
+            rows.append((f"drain events/s during {label}", f"{j['per_s']:,.0f}", f"{alone:,.0f}",
+                         f"{ratio:.2f}x", ">= 0.8x",
+                         _met(ratio >= 0.8 and j["job_outlasted_drain"])))  # fmt: skip
+            rows.append((f"  {label}: rows, s, longest batch s", f"{j['job_rows']:,}",
+                         f"{j['job_s']:.1f} s", f"{j['job_longest_batch_s']:.2f} s",
+                         "batch < 5 s", _met(j["job_longest_batch_s"] < 5)))  # fmt: skip
+    return rows
+
+
 def table(results: dict[str, Any]) -> str:
     rows: list[Row] = [("figure", "measured", "baseline", "ratio", "target", "met")]
     if "ingest" in results:
@@ -151,6 +187,8 @@ def table(results: dict[str, Any]) -> str:
                      f"{results['ingest']['endpoint']['rss_mb']:.0f}", "", "", "", ""))  # fmt: skip
     if "reports" in results:
         rows += _reports_rows(results["reports"])
+    if "inbox" in results:
+        rows += _inbox_rows(results["inbox"])
     backfill = results.get("backfill")
     if "backfill" in results:
         rows.append(("backfill users/s", f"{backfill['users_per_s']:,.0f}", "", "", "", "")

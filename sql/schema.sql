@@ -553,13 +553,23 @@ CREATE TABLE clerk.webhook_events (
 );
 
 CREATE VIEW clerk.report_sync_health AS
- SELECT count(*) FILTER (WHERE (status = 'pending'::text)) AS pending,
-    count(*) FILTER (WHERE (status = 'failed'::text)) AS failed,
-    count(*) FILTER (WHERE (status = 'dead'::text)) AS dead,
-    round(EXTRACT(epoch FROM (now() - min(received_at) FILTER (WHERE (status = 'pending'::text)))), 3) AS oldest_pending_seconds,
-    max(received_at) AS last_received_at,
-    count(*) FILTER (WHERE (received_at > (now() - '01:00:00'::interval))) AS received_last_hour
-   FROM webhook_events;
+ SELECT ( SELECT count(*) AS count
+           FROM webhook_events
+          WHERE (status = 'pending'::text)) AS pending,
+    ( SELECT count(*) AS count
+           FROM webhook_events
+          WHERE (status = 'failed'::text)) AS failed,
+    ( SELECT count(*) AS count
+           FROM webhook_events
+          WHERE (status = 'dead'::text)) AS dead,
+    round(EXTRACT(epoch FROM (now() - ( SELECT min(received_at) AS min
+           FROM webhook_events
+          WHERE (status = 'pending'::text)))), 3) AS oldest_pending_seconds,
+    ( SELECT max(received_at) AS max
+           FROM webhook_events) AS last_received_at,
+    ( SELECT count(*) AS count
+           FROM webhook_events
+          WHERE (received_at > (now() - '01:00:00'::interval))) AS received_last_hour;
 
 COMMENT ON VIEW clerk.report_sync_health IS 'Is the sync keeping up (pending, failed, dead events, oldest pending, last received)?';
 
@@ -1013,7 +1023,13 @@ CREATE INDEX users_primary_phone_number_idx ON clerk.users USING btree (primary_
 
 CREATE INDEX users_primary_phone_problem_idx ON clerk.users USING btree (id) WHERE ((primary_phone_problem IS NOT NULL) AND (deleted_at IS NULL));
 
+CREATE INDEX webhook_events_closed_idx ON clerk.webhook_events USING btree (processed_at) INCLUDE (status) WHERE (status = ANY (ARRAY['processed'::text, 'ignored'::text]));
+
 CREATE INDEX webhook_events_pending_idx ON clerk.webhook_events USING btree (received_at) WHERE (status = 'pending'::text);
+
+CREATE INDEX webhook_events_purgeable_idx ON clerk.webhook_events USING btree (processed_at) WHERE ((payload IS NOT NULL) AND (status = ANY (ARRAY['processed'::text, 'ignored'::text])));
+
+CREATE INDEX webhook_events_received_idx ON clerk.webhook_events USING btree (received_at, svix_id);
 
 CREATE INDEX webhook_events_unsettled_idx ON clerk.webhook_events USING btree (status, received_at) WHERE (status = ANY (ARRAY['failed'::text, 'dead'::text]));
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import psycopg
 
-from bench import db, drain, payloads, report, reports, verify
+from bench import db, drain, inbox, inbox_data, payloads, report, reports, verify
+from worker.inbox import ops
 
 
 def test_bench_drain_through_a_real_worker_equals_one_by_one_application(
@@ -99,3 +100,60 @@ def test_bench_reports_time_every_report_on_a_generated_mirror_with_its_indexes_
         assert "report two_factor_adoption ms" in report.table({"sizes": {}, "reports": result})
     finally:
         db.drop(url, services["postgres"])
+
+
+PAYLOAD_AGES = """
+SELECT count(*) FILTER (WHERE payload IS NOT NULL AND status IN ('processed', 'ignored')
+                          AND processed_at < now() - interval '30 days'),
+       count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'dead'),
+       count(*)
+FROM clerk.webhook_events
+"""
+
+
+def test_bench_inbox_times_every_read_and_purges_a_generated_year_in_batches(
+    services: dict[str, str], redis_url: str
+) -> None:
+    url = db.create(services["postgres"])
+    try:
+        inbox_data.generate(url, 3000)
+        with psycopg.connect(url) as conn:
+            purgeable, failed, dead, rows = conn.execute(PAYLOAD_AGES).fetchone() or ()
+        assert (failed, dead, rows) == (inbox_data.FAILED, inbox_data.DEAD, 3000)
+        # 30 of the 365 days hold payloads that a 30-day purge drops.
+        assert 200 < purgeable < 300
+
+        reads = inbox.reads(url, redis_url)
+        assert len(reads) == 12
+        assert all(ms > 0 for ms in reads.values())
+        job = inbox.Background(url, lambda c: ops.purge_batch(c, inbox.PURGE_AGE))
+        job.start()
+        job.join()
+        assert job.rows == purgeable
+    finally:
+        db.drop(url, services["postgres"])
+
+    drained = {"per_s": 1000.0, "job_rows": 5, "job_s": 1.0, "job_longest_batch_s": 0.1,
+               "job_outlasted_drain": True}  # fmt: skip
+    results = {"inbox": {
+        "base": {"rows": 10_000, "reads_ms": {"console overview": 10.0}},
+        "large": {"rows": 10_000_000, "reads_ms": {"console overview": 60.0},
+                  "retention": {"alone": drained, "alone_again": drained,
+                                "purge": {**drained, "per_s": 900.0},
+                                "remove": {**drained, "per_s": 700.0}}},
+    }}  # fmt: skip
+    rows = {
+        cells[0]: cells[1:]
+        for cells in (
+            [c.strip() for c in line.split("|")] for line in report.table(results).splitlines()
+        )
+    }
+    assert rows["inbox 10,000,000 rows: console overview ms"] == [
+        "60.0", "10.0 (10,000 rows)", "6.0x", "<= 5x, < 200 ms", "NO"
+    ]  # fmt: skip
+    assert rows["drain events/s during purge 30 days of payloads"][2:] == [
+        "0.90x",
+        ">= 0.8x",
+        "yes",
+    ]
+    assert rows["drain events/s during remove 30 days of rows"][2:] == ["0.70x", ">= 0.8x", "NO"]

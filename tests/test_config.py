@@ -132,6 +132,8 @@ def test_the_default_paths_are_in_the_apps_own_state_directory(tmp_path: Path) -
         ("CLERK_API_RATE_LIMIT", "fast"),
         ("CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS", "a month"),
         ("CLERK_MIRROR_RETENTION_DAYS", "a month"),
+        ("CLERK_MIRROR_INBOX_KEEP_DAYS", "2"),
+        ("CLERK_MIRROR_INBOX_KEEP_DAYS", "a year"),
         ("CLERK_MIRROR_SWEEP_INTERVAL", "soon"),
         ("CLERK_MIRROR_SWEEP_GRACE", "-1"),
         ("CLERK_MIRROR_RECONCILE_INTERVAL", "nan"),

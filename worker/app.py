@@ -58,7 +58,7 @@ def beat_schedule(settings: config.Settings) -> dict[str, dict[str, Any]]:
     schedule: dict[str, dict[str, Any]] = {
         "sweep-pending": {"task": SWEEP_TASK, "schedule": sweep_s},
     }
-    if settings.retention_days:
+    if settings.retention_days or settings.inbox_keep_days is not None:
         schedule["purge-payloads"] = {"task": PURGE_TASK, "schedule": PURGE_EVERY_S}
     if settings.erase_after_days is not None:
         # 0 means at once: as often as the sweep, so within its interval of the deletion.

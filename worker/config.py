@@ -30,6 +30,9 @@ DEFAULT_QUEUE = "clerk_mirror"
 LOG_FORMATS = ("json", "text")
 # The console's secret signs cookies and keys HMACs: at least 256 bits of a random token.
 MIN_CONSOLE_SECRET = 32
+# Svix retries a delivery for about 3 days; only a row still in the inbox makes a
+# redelivery a duplicate, so no inbox row goes sooner (CLERK_MIRROR_INBOX_KEEP_DAYS).
+SVIX_REDELIVERY_DAYS = 3
 HOW_TO_MAKE_ONE = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _KNOWN = frozenset(v.name for v in VARIABLES)
@@ -62,6 +65,7 @@ class Settings:
     pii_key: bytes | None
     erase_after_days: int | None  # None: off
     retention_days: int  # 0: keep payloads
+    inbox_keep_days: int | None  # None: keep closed rows
     sweep_interval_s: float
     sweep_grace_s: float
     reconcile_interval_s: float  # 0: off
@@ -104,6 +108,7 @@ def from_env(environ: Mapping[str, str], processes: Collection[str] = PROCESSES)
         pii_key=_key(env.text("CLERK_MIRROR_PII_KEY")),
         erase_after_days=_erase_after_days(env),
         retention_days=env.number("CLERK_MIRROR_RETENTION_DAYS", 30, "days (0 = keep)"),
+        inbox_keep_days=_inbox_keep_days(env),
         sweep_interval_s=env.seconds("CLERK_MIRROR_SWEEP_INTERVAL", 30.0),
         sweep_grace_s=env.seconds("CLERK_MIRROR_SWEEP_GRACE", 10.0),
         reconcile_interval_s=env.seconds("CLERK_MIRROR_RECONCILE_INTERVAL", 0.0),
@@ -221,6 +226,18 @@ def _erase_after_days(env: _Reader) -> int | None:
     if not raw.isdigit():
         raise ConfigError(
             f"CLERK_MIRROR_ERASE_DELETED_AFTER_DAYS should be days, 0 or off, got {raw!r}"
+        )
+    return int(raw)
+
+
+def _inbox_keep_days(env: _Reader) -> int | None:
+    raw = (env.text("CLERK_MIRROR_INBOX_KEEP_DAYS") or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < SVIX_REDELIVERY_DAYS:
+        raise ConfigError(
+            f"CLERK_MIRROR_INBOX_KEEP_DAYS should be days, at least {SVIX_REDELIVERY_DAYS}"
+            f" (Svix may redeliver an event that long), got {raw!r}"
         )
     return int(raw)
 

@@ -161,15 +161,19 @@ def backfill_task(reconcile: bool = False) -> int:
 
 @app.task(name=PURGE_TASK, acks_late=True, ignore_result=True)
 def purge() -> int:
-    """Drop the payloads of events closed more than CLERK_MIRROR_RETENTION_DAYS ago."""
-    days = app.settings.retention_days
-    if not days:
-        return 0
+    """Drop the payloads of events closed more than CLERK_MIRROR_RETENTION_DAYS ago, then
+    remove closed rows older than CLERK_MIRROR_INBOX_KEEP_DAYS; a short transaction a batch."""
+    days, keep_days = app.settings.retention_days, app.settings.inbox_keep_days
     _ensure_pool()
-    with db.transaction() as conn:
-        purged = ops.purge(conn, timedelta(days=days))
-    log.info("purged payloads", extra={"count": purged, "older_than_days": days})
-    return purged
+    purged = removed = 0
+    if days:
+        age = timedelta(days=days)
+        purged = ops.in_batches(db.transaction, lambda conn: ops.purge_batch(conn, age))
+        log.info("purged payloads", extra={"count": purged, "older_than_days": days})
+    if keep_days is not None:
+        removed = ops.in_batches(db.transaction, ops.RowRemoval(keep_days))
+        log.info("removed closed events", extra={"count": removed, "older_than_days": keep_days})
+    return purged + removed
 
 
 @app.task(name=ERASE_TASK, acks_late=True, ignore_result=True)

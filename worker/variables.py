@@ -186,6 +186,14 @@ VARIABLES: tuple[Variable, ...] = (
         "worker, beat",
     ),
     Variable(
+        "CLERK_MIRROR_INBOX_KEEP_DAYS",
+        "none",
+        "Remove processed and ignored inbox rows this many days after they were received"
+        " and closed, once their payload is purged; at least `3` (Svix redelivers for"
+        " about 3 days). Failed, dead and pending rows stay. Unset keeps every row.",
+        "worker, beat",
+    ),
+    Variable(
         "CLERK_MIRROR_SWEEP_INTERVAL",
         "30",
         "Seconds between beat's sweeps for pending events whose wake-up was lost.",

@@ -1,11 +1,17 @@
-"""The console's events: a filtered list (failed and dead first), a detail page, Replay."""
+"""The console's events: failed and dead ones, a filtered list in keyset pages (newer /
+older), a detail page, Replay."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -19,6 +25,7 @@ from worker.mirror.replay import replay
 
 log = logging.getLogger(__name__)
 LIST_LIMIT = 200
+ATTENTION_LIMIT = 50
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
 LIST_COLUMNS = (
     "svix_id",
@@ -59,17 +66,76 @@ def filters(args: Any) -> dict[str, Any]:
 @bp.get("/events")
 def events() -> str:
     params = filters(request.args)
+    older, newer = cursor(request.args.get("older")), cursor(request.args.get("newer"))
     with runtime().pool.connection() as conn:
-        rows = conn.execute(queries.LIST_EVENTS, params).fetchall()
-    listed = [shown(dict(zip(LIST_COLUMNS, row, strict=True))) for row in rows]
+        page = read_page(conn, params, older=older, newer=newer)
+        first_page = older is None and newer is None and not params["statuses"]
+        attention = conn.execute(
+            queries.NEEDS_ATTENTION, {"limit": ATTENTION_LIMIT}, prepare=False
+        ).fetchall()
     return render_template(
         "console/events.html",
-        events=listed,
+        attention=[_listed(row) for row in attention] if first_page else [],
+        events=[_listed(row) for row in page.rows],
+        newer_link=_link(page.rows[0]) if page.rows and page.newer else None,
+        older_link=_link(page.rows[-1], older=True) if page.rows and page.older else None,
         statuses=ops.STATUSES,
         windows=WINDOWS,
         args=request.args,
         limit=LIST_LIMIT,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of the list, newest first, and whether pages lie on either side of it."""
+
+    rows: list[tuple[Any, ...]]
+    newer: bool
+    older: bool
+
+
+def read_page(
+    conn: psycopg.Connection,
+    params: dict[str, Any],
+    *,
+    older: tuple[datetime, str] | None = None,
+    newer: tuple[datetime, str] | None = None,
+) -> Page:
+    """The page after `older` (or the first page), or the one before `newer`."""
+    limit = params["limit"]
+    at, svix_id = newer or older or (None, None)
+    query = queries.LIST_NEWER if newer else queries.LIST_OLDER
+    found = conn.execute(
+        query, {**params, "at": at, "id": svix_id, "limit": limit + 1}, prepare=False
+    ).fetchall()
+    more = len(found) > limit
+    if newer:
+        return Page(found[:limit][::-1], newer=more, older=True)
+    return Page(found[:limit], newer=older is not None, older=more)
+
+
+def cursor(token: str | None) -> tuple[datetime, str] | None:
+    """A page link's position (received_at, svix_id), or 400 for a token not made here."""
+    if not token:
+        return None
+    try:
+        at, svix_id = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        return datetime.fromisoformat(at), str(svix_id)
+    except (ValueError, TypeError, UnicodeError, binascii.Error):
+        abort(400, "not a page link of this console")
+
+
+def _link(row: tuple[Any, ...], *, older: bool = False) -> str:
+    position = json.dumps([row[6].isoformat(), row[0]]).encode()
+    token = base64.urlsafe_b64encode(position).decode("ascii")
+    args: dict[str, Any] = {k: v for k, v in request.args.lists() if k not in ("older", "newer")}
+    args["older" if older else "newer"] = token
+    return url_for("console.events", **args)
+
+
+def _listed(row: tuple[Any, ...]) -> dict[str, Any]:
+    return shown(dict(zip(LIST_COLUMNS, row, strict=True)))
 
 
 def shown(event: dict[str, Any]) -> dict[str, Any]:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Final, LiteralString
 
-# Received and applied in the last hour, exactly (the chart's buckets are whole minutes).
+# Received and applied in the last hour, exactly (the chart's buckets are whole minutes):
+# two index ranges (0022's received and closed indexes), an hour of rows each.
 LAST_HOUR: Final[LiteralString] = """
-SELECT count(*) FILTER (WHERE received_at > now() - interval '1 hour'),
-       count(*) FILTER (WHERE status = 'processed' AND processed_at > now() - interval '1 hour')
-FROM clerk.webhook_events
-WHERE received_at > now() - interval '1 hour' OR processed_at > now() - interval '1 hour'
+SELECT (SELECT count(*) FROM clerk.webhook_events
+        WHERE received_at > now() - interval '1 hour'),
+       (SELECT count(*) FROM clerk.webhook_events
+        WHERE status = 'processed' AND processed_at > now() - interval '1 hour')
 """
 
-# Events received and applied per minute (UTC) over the last 24 h, one row a minute.
+# Events received and applied per minute (UTC) over the last 24 h, one row a minute. Each
+# count is an index range over the day's rows: the bounds are compared with the indexed
+# columns themselves, never with an expression of them.
 PER_MINUTE: Final[LiteralString] = """
 WITH bounds AS (
     SELECT date_trunc('minute', now() AT TIME ZONE 'UTC') AS last_minute
@@ -22,14 +25,16 @@ WITH bounds AS (
     FROM bounds
 ), received AS (
     SELECT date_trunc('minute', received_at AT TIME ZONE 'UTC') AS minute, count(*) AS n
-    FROM clerk.webhook_events, bounds
-    WHERE received_at AT TIME ZONE 'UTC' >= last_minute - interval '1439 minutes'
+    FROM clerk.webhook_events
+    WHERE received_at >= (date_trunc('minute', now() AT TIME ZONE 'UTC')
+                          - interval '1439 minutes') AT TIME ZONE 'UTC'
     GROUP BY 1
 ), applied AS (
     SELECT date_trunc('minute', processed_at AT TIME ZONE 'UTC') AS minute, count(*) AS n
-    FROM clerk.webhook_events, bounds
+    FROM clerk.webhook_events
     WHERE status = 'processed'
-      AND processed_at AT TIME ZONE 'UTC' >= last_minute - interval '1439 minutes'
+      AND processed_at >= (date_trunc('minute', now() AT TIME ZONE 'UTC')
+                           - interval '1439 minutes') AT TIME ZONE 'UTC'
     GROUP BY 1
 )
 SELECT m.minute, coalesce(r.n, 0), coalesce(a.n, 0)
@@ -39,8 +44,12 @@ LEFT JOIN applied AS a USING (minute)
 ORDER BY m.minute
 """
 
-# Failed and dead first (what an operator has to look at), then the newest.
-LIST_EVENTS: Final[LiteralString] = """
+# The events list is read in keyset pages over (received_at, svix_id), the order of
+# 0022's received index: a page costs its rows, never a sort of the inbox, and an event
+# that arrives meanwhile never shifts the pages after it. Run unprepared (prepare=False),
+# so that each is planned with its values: a filter left NULL drops out, and a status
+# filter reaches its partial index.
+LIST_OLDER: Final[LiteralString] = """
 SELECT svix_id, event_type, user_id, status, attempts, last_error, received_at, processed_at
 FROM clerk.webhook_events
 WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
@@ -48,7 +57,33 @@ WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s::text)
   AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s::timestamptz)
   AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s::timestamptz)
-ORDER BY status IN ('failed', 'dead') DESC, received_at DESC, svix_id
+  AND (%(at)s::timestamptz IS NULL
+       OR (received_at, svix_id) < (%(at)s::timestamptz, %(id)s::text))
+ORDER BY received_at DESC, svix_id DESC
+LIMIT %(limit)s
+"""
+
+# The page before a cursor, read upwards (the caller shows it newest first).
+LIST_NEWER: Final[LiteralString] = """
+SELECT svix_id, event_type, user_id, status, attempts, last_error, received_at, processed_at
+FROM clerk.webhook_events
+WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
+  AND (%(event_type)s::text IS NULL OR event_type = %(event_type)s::text)
+  AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s::text)
+  AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s::timestamptz)
+  AND (received_at, svix_id) > (%(at)s::timestamptz, %(id)s::text)
+ORDER BY received_at, svix_id
+LIMIT %(limit)s
+"""
+
+# Failed and dead events, the newest first (what an operator has to look at), above the
+# list's first page: 0010's partial index holds only these rows.
+NEEDS_ATTENTION: Final[LiteralString] = """
+SELECT svix_id, event_type, user_id, status, attempts, last_error, received_at, processed_at
+FROM clerk.webhook_events
+WHERE status IN ('failed', 'dead')
+ORDER BY received_at DESC, svix_id DESC
 LIMIT %(limit)s
 """
 

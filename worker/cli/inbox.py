@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -91,6 +93,8 @@ def status(as_json: bool) -> None:
     if as_json:
         document = {
             "counts": report.counts,
+            # Statuses counted by the planner's estimate (a large inbox's closed ones).
+            "estimated": list(report.estimated),
             "oldest_pending_age_s": age.total_seconds() if age is not None else None,
             "last_received": {**last, "received_at": last["received_at"].isoformat()}
             if last
@@ -98,7 +102,9 @@ def status(as_json: bool) -> None:
         }
         click.echo(logs.escape_json_controls(json.dumps(document)))
         return
-    click.echo("inbox: " + ", ".join(f"{n} {s}" for s, n in report.counts.items()))
+    click.echo("inbox: " + ", ".join(_count(s, n, report) for s, n in report.counts.items()))
+    if report.estimated:
+        click.echo("(~: an estimate from the planner's statistics; counting would read every row)")
     click.echo(f"oldest pending: {_seconds(age)} old" if age is not None else "nothing pending")
     if last is None:
         click.echo("no event received yet")
@@ -111,6 +117,10 @@ def status(as_json: bool) -> None:
         )
 
 
+def _count(status: str, count: int, report: ops.InboxStatus) -> str:
+    return f"~{count} {status}" if status in report.estimated else f"{count} {status}"
+
+
 def _seconds(age: timedelta) -> str:
     return f"{age.total_seconds():.1f} s"
 
@@ -121,7 +131,16 @@ def _seconds(age: timedelta) -> str:
 def purge(older_than: str, dry_run: bool) -> None:
     """Drop raw payloads of processed and ignored events; rows, mirror and history stay."""
     age = _age(older_than)
-    with connect(database_url(), autocommit=True) as conn, conn.transaction():
-        count = ops.purge(conn, age, dry_run=dry_run)
+    with connect(database_url(), autocommit=True) as conn:
+
+        @contextmanager
+        def transaction() -> Iterator[psycopg.Connection]:
+            with conn.transaction():
+                yield conn
+
+        if dry_run:
+            count = ops.purgeable(conn, age)
+        else:
+            count = ops.in_batches(transaction, lambda c: ops.purge_batch(c, age))
     verb = "would purge" if dry_run else "purged"
     click.echo(f"{verb} the payload of {count} event(s) closed more than {older_than} ago")

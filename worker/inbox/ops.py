@@ -1,17 +1,22 @@
-"""Operator actions on the inbox: select events, its status (counts and lag), purge payloads.
+"""Operator actions on the inbox: select events, its status (counts and lag), retention.
 
-Functions take a connection and never commit: the caller owns the transaction.
+Functions take a connection and never commit: the caller owns the transaction. Retention
+comes in batches that in_batches runs one transaction each (purged payloads, removed rows).
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 
+from worker.config import SVIX_REDELIVERY_DAYS
 from worker.inbox import queries
 
 STATUSES = ("pending", "processed", "ignored", "failed", "dead")
@@ -50,6 +55,18 @@ class Matches:
 
 
 OPEN = ("pending", "failed", "dead")
+CLOSED = ("processed", "ignored")
+# Up to this size (16 MiB) the closed statuses are counted, beyond it estimated: a count
+# reads every closed row, tens of milliseconds here and seconds at ten million rows.
+EXACT_PAGES = 2048
+# Rows a purge or removal batch touches: each batch its own short transaction.
+BATCH_ROWS = 2000
+# After each batch a purge or removal rests this many times as long as the batch took: on
+# a machine of two cores it then takes a tenth of one, and of the disk's writes (a purged
+# row is a new row version and an entry in each index: WAL the worker's commits wait
+# behind). Resting five times as long left the worker 0.73x of its rate during a 30-day
+# purge (docs/benchmarks.md); a daily purge is one day's events, a dozen batches.
+REST = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +76,7 @@ class InboxStatus:
     counts: dict[str, int]  # by status: every status, or only OPEN ones
     oldest_pending_age: timedelta | None  # None: nothing pending
     last_received: dict[str, Any] | None  # None: nothing received, or not asked for
+    estimated: tuple[str, ...] = ()  # statuses whose count is the planner's estimate
 
 
 def select_events(conn: psycopg.Connection, selection: Selection) -> Matches:
@@ -81,25 +99,100 @@ def inbox_status(conn: psycopg.Connection, *, closed: bool = True) -> InboxStatu
     age = now - oldest if oldest is not None else None
     if not closed:
         return InboxStatus(counts, age, None)
-    counts.update(dict.fromkeys(("processed", "ignored"), 0))
-    counts.update({s: int(n) for s, n in conn.execute(queries.CLOSED_COUNTS)})
+    counts.update(dict.fromkeys(CLOSED, 0))
+    estimated = _closed_counts(conn, counts)
     last = conn.execute(queries.LAST_RECEIVED).fetchone()
     last_received = None
     if last is not None:
         keys = ("svix_id", "event_type", "status", "received_at")
         last_received = dict(zip(keys, last, strict=True))
-    return InboxStatus({s: counts[s] for s in STATUSES}, age, last_received)
+    return InboxStatus({s: counts[s] for s in STATUSES}, age, last_received, estimated)
+
+
+def _closed_counts(conn: psycopg.Connection, counts: dict[str, int]) -> tuple[str, ...]:
+    """Fill in the closed statuses: counted on a small inbox, else estimated (returned)."""
+    row = conn.execute(queries.TABLE_PAGES).fetchone()
+    if row is None or int(row[0]) <= EXACT_PAGES:
+        counts.update({s: int(n) for s, n in conn.execute(queries.CLOSED_COUNTS)})
+        return ()
+    counts.update({s: int(n) for s, n in conn.execute(queries.CLOSED_ESTIMATE)})
+    return CLOSED
+
+
+def purgeable(conn: psycopg.Connection, older_than: timedelta) -> int:
+    """How many processed and ignored events closed before `older_than` ago hold a payload."""
+    row = conn.execute(queries.COUNT_PURGEABLE, {"older_than": _age_checked(older_than)})
+    found = row.fetchone()
+    return int(found[0]) if found else 0
+
+
+def purge_batch(conn: psycopg.Connection, older_than: timedelta, batch: int = BATCH_ROWS) -> int:
+    """Drop the payloads of at most `batch` of those events, the oldest closed first."""
+    params = {"older_than": _age_checked(older_than), "batch": batch}
+    return conn.execute(queries.PURGE_PAYLOADS, params).rowcount
+
+
+class RowRemoval:
+    """Batches of the closed rows older than `keep_days` (see REMOVE_CLOSED), each from
+    where the one before stopped: call it with a connection for the next batch."""
+
+    def __init__(self, keep_days: int, batch: int = BATCH_ROWS) -> None:
+        if keep_days < SVIX_REDELIVERY_DAYS:
+            raise ValueError(f"rows are kept at least {SVIX_REDELIVERY_DAYS} days")
+        self.keep_days, self.batch = keep_days, batch
+        self.after: datetime | None = None
+
+    def __call__(self, conn: psycopg.Connection) -> int:
+        params = {"older_than": timedelta(days=self.keep_days), "batch": self.batch}
+        removed = conn.execute(queries.REMOVE_CLOSED, {**params, "after": self.after}).fetchall()
+        if removed:
+            self.after = max(row[0] for row in removed)
+        return len(removed)
+
+
+def remove_batch(conn: psycopg.Connection, keep_days: int, batch: int = BATCH_ROWS) -> int:
+    """Remove at most `batch` closed rows older than `keep_days` (see REMOVE_CLOSED)."""
+    return RowRemoval(keep_days, batch)(conn)
 
 
 def purge(conn: psycopg.Connection, older_than: timedelta, *, dry_run: bool = False) -> int:
-    """Drop payloads of processed and ignored events closed before `older_than` ago."""
+    """Drop payloads of processed and ignored events closed before `older_than` ago, batch
+    after batch in the caller's transaction (in_batches gives each its own)."""
+    if dry_run:
+        return purgeable(conn, older_than)
+    total = 0
+    while True:
+        done = purge_batch(conn, older_than)
+        total += done
+        if done < BATCH_ROWS:
+            return total
+
+
+def in_batches(
+    transaction: Callable[[], AbstractContextManager[psycopg.Connection]],
+    step: Callable[[psycopg.Connection], int],
+    batch: int = BATCH_ROWS,
+    rest: float = REST,
+) -> int:
+    """Run `step` in transactions of its own (`transaction` opens one and gives its
+    connection) until a batch comes back short; returns the rows it touched. Each lasts
+    one bounded batch: no lock is held long, the worker never queues behind a purge; and
+    between batches it rests `rest` times the batch's time, leaving the worker the CPU."""
+    total = 0
+    while True:
+        started = time.monotonic()
+        with transaction() as conn:
+            done = step(conn)
+        total += done
+        if done < batch:
+            return total
+        time.sleep(rest * (time.monotonic() - started))
+
+
+def _age_checked(older_than: timedelta) -> timedelta:
     if older_than < timedelta(0):
         raise ValueError("older_than must not be negative")
-    params = {"older_than": older_than}
-    if dry_run:
-        row = conn.execute(queries.COUNT_PURGEABLE, params).fetchone()
-        return int(row[0]) if row else 0
-    return conn.execute(queries.PURGE_PAYLOADS, params).rowcount
+    return older_than
 
 
 def parse_age(text: str) -> timedelta:

@@ -170,13 +170,37 @@ SELECT (SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'),
        now()
 """
 
-# The closed statuses: a pass over most of the table.
+# The closed statuses, counted exactly: a pass over most of the table, so only while the
+# table is small (ops.EXACT_PAGES).
 CLOSED_COUNTS: Final[LiteralString] = """
 SELECT status, count(*) FROM clerk.webhook_events
 WHERE status IN ('processed', 'ignored')
 GROUP BY status
 """
 
+# The inbox's size in pages, as the planner reads it.
+TABLE_PAGES: Final[LiteralString] = """
+SELECT pg_relation_size('clerk.webhook_events') / current_setting('block_size')::bigint
+"""
+
+# The closed statuses, estimated as the planner does: rows per page at the last ANALYZE
+# times the pages now, times each status' share in the column's statistics. No row is
+# read; a status the statistics do not list reads as 0.
+CLOSED_ESTIMATE: Final[LiteralString] = """
+SELECT v.status,
+       round(c.reltuples / greatest(c.relpages, 1)
+             * (pg_relation_size(c.oid) / current_setting('block_size')::bigint)
+             * v.freq)::bigint
+FROM pg_class AS c
+JOIN pg_stats AS s
+  ON s.schemaname = 'clerk' AND s.tablename = 'webhook_events' AND s.attname = 'status'
+CROSS JOIN LATERAL unnest(s.most_common_vals::text::text[], s.most_common_freqs)
+     AS v(status, freq)
+WHERE c.oid = 'clerk.webhook_events'::regclass AND c.reltuples > 0
+  AND v.status IN ('processed', 'ignored')
+"""
+
+# The newest event: the first entry of webhook_events_received_idx (0022).
 LAST_RECEIVED: Final[LiteralString] = """
 SELECT svix_id, event_type, status, received_at
 FROM clerk.webhook_events
@@ -185,12 +209,24 @@ LIMIT 1
 """
 
 # Payload retention: drop the raw body of closed events, keep the row and the mirror.
-# Failed and dead rows keep theirs: they are what an operator redrives.
+# Failed and dead rows keep theirs: they are what an operator redrives. One bounded batch
+# a transaction, the oldest first, through webhook_events_purgeable_idx (0022), which
+# holds only the rows that still have a payload; rows a worker holds are skipped, never
+# waited for.
 PURGE_PAYLOADS: Final[LiteralString] = """
-UPDATE clerk.webhook_events
+WITH batch AS (
+    SELECT svix_id
+    FROM clerk.webhook_events
+    WHERE status IN ('processed', 'ignored') AND payload IS NOT NULL
+      AND processed_at < now() - %(older_than)s::interval
+    ORDER BY processed_at
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE clerk.webhook_events AS e
 SET payload = NULL
-WHERE status IN ('processed', 'ignored') AND payload IS NOT NULL
-  AND processed_at < now() - %(older_than)s::interval
+FROM batch
+WHERE e.svix_id = batch.svix_id
 """
 
 COUNT_PURGEABLE: Final[LiteralString] = """
@@ -198,4 +234,31 @@ SELECT count(*)
 FROM clerk.webhook_events
 WHERE status IN ('processed', 'ignored') AND payload IS NOT NULL
   AND processed_at < now() - %(older_than)s::interval
+"""
+
+# Row retention (CLERK_MIRROR_INBOX_KEEP_DAYS): remove closed rows received and closed
+# before the cutoff, one bounded batch a transaction, through webhook_events_closed_idx,
+# from where the previous batch stopped (`after`: the kept rows before it are not read
+# again). Kept whatever their age: failed and dead rows (an operator redrives them),
+# pending ones, rows that still hold a payload (a replay could use it), and the event each
+# user's mirrored version came from (the tie-break of newest-wins names it).
+REMOVE_CLOSED: Final[LiteralString] = """
+WITH batch AS (
+    SELECT e.svix_id
+    FROM clerk.webhook_events AS e
+    WHERE e.status IN ('processed', 'ignored') AND e.payload IS NULL
+      AND e.processed_at >= coalesce(%(after)s::timestamptz, '-infinity')
+      AND e.processed_at < now() - %(older_than)s::interval
+      AND e.received_at < now() - %(older_than)s::interval
+      AND NOT EXISTS (
+          SELECT FROM clerk.users AS u WHERE u.id = e.user_id AND u.version_svix_id = e.svix_id
+      )
+    ORDER BY e.processed_at
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM clerk.webhook_events AS e
+USING batch
+WHERE e.svix_id = batch.svix_id
+RETURNING e.processed_at
 """

@@ -12,6 +12,7 @@ from tests.support.bodies import STORY
 from tests.worker.mirror.helpers import deliver, put, statuses
 from tests.worker.test_retries import bob_event
 from worker.cli.main import main
+from worker.inbox import ops
 
 
 @pytest.fixture
@@ -95,6 +96,25 @@ def test_status_prints_counts_lag_and_last_event_and_json(
     }
     assert document["oldest_pending_age_s"] >= 0
     assert document["last_received"]["svix_id"] == "b"
+
+
+def test_status_of_a_large_inbox_marks_its_closed_counts_as_estimates(
+    cli: CliRunner, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO clerk.webhook_events (svix_id, event_type, status, processed_at)"
+            " SELECT 'e' || i, 'user.updated', 'processed', now() FROM generate_series(1, 40) i"
+        )
+        conn.execute("ANALYZE clerk.webhook_events")
+    monkeypatch.setattr(ops, "EXACT_PAGES", -1)
+
+    text = run(cli, "status").output
+    assert "inbox: 0 pending, ~40 processed, ~0 ignored, 0 failed, 0 dead" in text
+    assert "(~: an estimate" in text
+    document = json.loads(run(cli, "status", "--json").output)
+    assert document["estimated"] == ["processed", "ignored"]
+    assert document["counts"]["processed"] == 40
 
 
 def test_purge_dry_run_counts_then_purge_drops_payloads(cli: CliRunner, database_url: str) -> None:

@@ -1,0 +1,162 @@
+"""Inbox retention: payloads purged and closed rows removed in short batches, and never a
+row that Svix could still redeliver, a failed or dead one, or one a replay could use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from tests.support.bodies import STORY
+from tests.support.settings import hand_tasks
+from tests.worker.mirror.helpers import deliver, mirror_state
+from worker import config, db, tasks
+from worker.app import celery_settings
+from worker.inbox import ops
+
+# One row of each kind that retention must tell apart, all received and closed `age` ago.
+ROWS = """
+INSERT INTO clerk.webhook_events
+    (svix_id, event_type, payload, received_at, status, processed_at, attempts)
+VALUES
+    ('closed_purged', 'user.updated', NULL, now() - %(age)s, 'processed', now() - %(age)s, 1),
+    ('ignored', 'session.created', NULL, now() - %(age)s, 'ignored', now() - %(age)s, 0),
+    ('holds_payload', 'user.updated', '\\x7b7d', now() - %(age)s, 'processed',
+     now() - %(age)s, 1),
+    ('failed', 'user.updated', NULL, now() - %(age)s, 'failed', now() - %(age)s, 1),
+    ('dead', 'user.updated', '\\x7b7d', now() - %(age)s, 'dead', now() - %(age)s, 5),
+    ('pending', 'user.updated', '\\x7b7d', now() - %(age)s, 'pending', NULL, 0),
+    -- Closed long ago, received within the redelivery window: Svix may send it again.
+    ('received_late', 'user.updated', NULL, now() - interval '2 days', 'processed',
+     now() - %(age)s, 1)
+"""
+
+
+def kept(conn: psycopg.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT svix_id FROM clerk.webhook_events")}
+
+
+def test_removal_takes_only_closed_purged_rows_past_the_window(conn: psycopg.Connection) -> None:
+    conn.execute(ROWS, {"age": timedelta(days=10)})
+    assert ops.remove_batch(conn, keep_days=11) == 0
+    assert ops.remove_batch(conn, keep_days=3) == 2
+    assert kept(conn) == {"holds_payload", "failed", "dead", "pending", "received_late"}
+
+
+def test_removal_refuses_a_window_shorter_than_svix_redelivers(conn: psycopg.Connection) -> None:
+    conn.execute(ROWS, {"age": timedelta(days=10)})
+    with pytest.raises(ValueError, match="at least 3 days"):
+        ops.remove_batch(conn, keep_days=2)
+    assert len(kept(conn)) == 7
+
+
+def test_removal_keeps_the_event_a_users_mirrored_version_came_from(
+    conn: psycopg.Connection,
+) -> None:
+    deliver(conn, [(STORY[0], "a"), (STORY[1], "b")])
+    conn.execute(
+        "UPDATE clerk.webhook_events SET payload = NULL, received_at = now() - interval '9 d',"
+        " processed_at = now() - interval '9 d'"
+    )
+    assert ops.remove_batch(conn, keep_days=3) == 1
+    assert kept(conn) == {"b"}
+
+
+def test_purge_runs_in_bounded_batches_each_in_its_own_transaction(
+    database_url: str,
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(ROWS, {"age": timedelta(days=10)})
+        conn.execute(
+            "INSERT INTO clerk.webhook_events (svix_id, event_type, payload, status,"
+            " processed_at) SELECT 'p' || i, 'user.updated', '\\x7b7d', 'processed',"
+            " now() - interval '40 days' FROM generate_series(1, 7) AS i"
+        )
+    transactions = 0
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+
+        @contextmanager
+        def transaction() -> Iterator[psycopg.Connection]:
+            nonlocal transactions
+            transactions += 1
+            with conn.transaction():
+                yield conn
+
+        assert ops.purgeable(conn, timedelta(days=5)) == 8
+        step = lambda c: ops.purge_batch(c, timedelta(days=5), batch=3)  # noqa: E731
+        assert ops.in_batches(transaction, step, batch=3) == 8
+        assert transactions == 3
+        # Failed, dead and pending rows keep their payload: an operator redrives them.
+        assert {
+            r[0]
+            for r in conn.execute(
+                "SELECT svix_id FROM clerk.webhook_events WHERE payload IS NOT NULL"
+            )
+        } == {"dead", "pending"}
+
+
+def test_keep_days_schedules_the_daily_task_which_removes_rows_after_their_payload(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schedule = celery_settings(
+        config.from_env({"CLERK_MIRROR_RETENTION_DAYS": "0", "CLERK_MIRROR_INBOX_KEEP_DAYS": "3"})
+    )["beat_schedule"]
+    assert "purge-payloads" in schedule
+    with psycopg.connect(database_url) as conn:
+        deliver(conn, [(STORY[0], "a"), (STORY[1], "b")])
+        conn.execute(ROWS, {"age": timedelta(days=10)})
+        conn.execute(
+            "UPDATE clerk.webhook_events SET received_at = now() - interval '9 d',"
+            " processed_at = now() - interval '9 d' WHERE svix_id IN ('a', 'b')"
+        )
+        before = mirror_state(conn)
+    db.open_pool(database_url)
+    try:
+        hand_tasks(monkeypatch, CLERK_MIRROR_RETENTION_DAYS="7", CLERK_MIRROR_INBOX_KEEP_DAYS="3")
+        # Payloads of a, b and holds_payload, then rows a, closed_purged, ignored and
+        # holds_payload: b is the user's mirrored version, the rest are open or recent.
+        assert tasks.purge() == 3 + 4
+    finally:
+        db.close_pool()
+    with psycopg.connect(database_url) as conn:
+        assert kept(conn) == {"b", "failed", "dead", "pending", "received_late"}
+        assert mirror_state(conn) == before
+
+
+def test_a_large_inbox_estimates_its_closed_counts_and_says_so(
+    conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn.execute(ROWS, {"age": timedelta(days=10)})
+    conn.execute(
+        "INSERT INTO clerk.webhook_events (svix_id, event_type, status, processed_at)"
+        " SELECT 'e' || i, 'user.updated', (ARRAY['processed', 'ignored'])[1 + i / 20], now()"
+        " FROM generate_series(1, 30) AS i"
+    )
+    exact = ops.inbox_status(conn)
+    assert exact.estimated == ()
+    conn.execute("ANALYZE clerk.webhook_events")
+    monkeypatch.setattr(ops, "EXACT_PAGES", -1)
+    estimated = ops.inbox_status(conn)
+    assert estimated.estimated == ("processed", "ignored")
+    assert estimated.counts == exact.counts
+
+
+def test_removal_batches_go_on_from_where_the_last_stopped_past_kept_rows(
+    conn: psycopg.Connection,
+) -> None:
+    conn.execute(ROWS, {"age": timedelta(days=10)})
+    conn.execute(
+        "INSERT INTO clerk.webhook_events (svix_id, event_type, received_at, status,"
+        " processed_at) SELECT 'old' || i, 'session.created', now() - interval '9 d',"
+        " 'ignored', now() - interval '9 d' + i * interval '1 s' FROM generate_series(1, 5) i"
+    )
+    removal = ops.RowRemoval(3, batch=2)
+    assert [removal(conn) for _ in range(5)] == [2, 2, 2, 1, 0]
+    # Each batch starts at the last one's newest row: the failed, dead and payload rows
+    # closed before it are not read again.
+    assert removal.after is not None
+    assert kept(conn) == {"holds_payload", "failed", "dead", "pending", "received_late"}
