@@ -34,10 +34,12 @@ FULL = {
     "scale_phones": 1_000_000,
     "sample": 50,
     "report_users": 1_000_000,
+    "backfill_users": 200_000,
 }
 QUICK = {"ingest_s": 3, "ingest_rounds": 1, "ingest_conns": 16, "users": 300, "per_user": 10,
          "noop": 3000, "drain_rounds": 1, "latency_rate": 200, "latency_s": 5,
-         "scale_phones": 20_000, "sample": 20, "report_users": 20_000}  # fmt: skip
+         "scale_phones": 20_000, "sample": 20, "report_users": 20_000,
+         "backfill_users": 5000}  # fmt: skip
 
 
 def env_for(url: str) -> dict[str, str]:
@@ -148,7 +150,16 @@ def bench_latency(size: dict[str, Any], work: Path) -> dict[str, Any]:
 
 
 def bench_backfill(size: dict[str, Any], work: Path) -> dict[str, Any]:
-    return {"backfill": with_database(backfill.run)}
+    """A backfill from the fake API, beside the drain's events/s on the same machine, now:
+    both put users through the same apply path, one listed and one from the inbox."""
+
+    def drained(url: str) -> dict[str, Any]:
+        events = payloads.user_history(uuid.uuid4().hex[:6], size["users"], size["per_user"])
+        return drain.drain_events(env_for(url), work, events)
+
+    baseline = with_database(drained)
+    result = with_database(lambda url: backfill.run(url, size["backfill_users"]))
+    return {"backfill": {**result, "drain_per_s": baseline["per_s"]}}
 
 
 def bench_reports(size: dict[str, Any], work: Path) -> dict[str, Any]:

@@ -23,7 +23,8 @@ KEY = "sk_test_bench"
 
 
 def run(database_url: str, n: int = 5000) -> dict[str, float]:
-    """Backfill n users (no client-side rate limit) into a migrated, empty database."""
+    """Backfill n users (no client-side rate limit) into a migrated, empty database, from
+    the fake API, which answers at once."""
     with FakeClerk(generate_users(n, seed=42), key=KEY) as fake:
         client = ClerkClient(fake.url, KEY, rate_limit=None)
         with client:

@@ -62,7 +62,7 @@ def test_the_report_prints_every_figure_with_its_baseline_ratio_and_verdict() ->
                     "client_p99_ms": 10.0,
                     "rss_mb": {"web": {"first": 260, "last": 261},
                                "worker": {"first": 190, "last": 191}}},
-        "backfill": {"users_per_s": 2000.0},
+        "backfill": {"users": 5000, "users_per_s": 2000.0, "drain_per_s": 8000.0},
     }  # fmt: skip
     lines = {line.split("|")[0].strip(): line for line in report.table(results).splitlines()}
 
@@ -75,7 +75,9 @@ def test_the_report_prints_every_figure_with_its_baseline_ratio_and_verdict() ->
     assert cells("drain events/s, 1,000,000 phones in mirror")[3:] == ["0.75x", ">= 0.8x", "NO"]
     assert cells("2xx -> applied p99 ms (inbox)")[-1] == "NO"
     assert cells("drain events/s of each round")[1] == "11000 12000 13000"
-    assert cells("backfill users/s")[1] == "2,000"
+    assert cells("backfill users/s (5,000) vs drain events/s")[1:] == [
+        "2,000", "8,000", "0.25x", ">= 0.8x", "NO"
+    ]  # fmt: skip
 
 
 def test_bench_reports_time_every_report_on_a_generated_mirror_with_its_indexes_intact(

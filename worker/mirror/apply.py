@@ -98,7 +98,7 @@ def apply_rows(
     by_user: dict[str, list[Event]] = defaultdict(list)
     for svix_id, _event_type, payload, _attempts in rows:
         try:
-            event = parse_event(svix_id, bytes(payload) if payload is not None else b"")
+            event = _event(svix_id, payload)
         except InvalidEvent as exc:
             reason = "payload was purged" if payload is None else str(exc)
             log.warning("event cannot be applied", extra={"svix_id": svix_id, "error": reason})
@@ -117,6 +117,31 @@ def apply_rows(
         _count(result, by_user, _apply_users(conn, by_user, pii_key))
     _finish(conn, result, errors)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A payload parsed before its rows reach apply_rows (a backfill parses a page while
+    it writes the one before): its event, or why it cannot be applied."""
+
+    event: Event | None
+    error: str | None = None
+
+
+def parse_ahead(svix_id: str, body: dict[str, Any]) -> Parsed:
+    try:
+        return Parsed(parse_event(svix_id, body))
+    except InvalidEvent as exc:
+        return Parsed(None, str(exc))
+
+
+def _event(svix_id: str, payload: Any) -> Event | None:
+    """A row's event: parsed now from its bytes, or earlier (Parsed)."""
+    if isinstance(payload, Parsed):
+        if payload.error is not None:
+            raise InvalidEvent(payload.error)
+        return payload.event
+    return parse_event(svix_id, bytes(payload) if payload is not None else b"")
 
 
 def _apply_isolated(
