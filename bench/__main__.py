@@ -158,7 +158,7 @@ def bench_backfill(size: dict[str, Any], work: Path) -> dict[str, Any]:
         return drain.drain_events(env_for(url), work, events)
 
     baseline = with_database(drained)
-    result = with_database(lambda url: backfill.run(url, size["backfill_users"]))
+    result = with_database(lambda url: backfill.run(url, size["backfill_users"], work))
     return {"backfill": {**result, "drain_per_s": baseline["per_s"]}}
 
 
