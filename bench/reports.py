@@ -39,6 +39,8 @@ QUERIES: Final[tuple[tuple[str, LiteralString, tuple[str, ...]], ...]] = (
      ("user_factor_changes",)),
     ("sms_verification_by_region_day",
      "SELECT * FROM clerk.report_sms_verification_by_region_day", ("phone_facts",)),
+    ("shared_phone_numbers", "SELECT * FROM clerk.report_shared_phone_numbers",
+     ("phone_numbers", "users")),
     ("phone_numbers_as_of (whole mirror)",
      "SELECT * FROM clerk.phone_numbers_as_of(%(at)s)", ("phone_number_history",)),
 )  # fmt: skip
