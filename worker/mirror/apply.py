@@ -78,6 +78,8 @@ def apply_or_isolate(
     """
     try:
         with conn.transaction():
+            # To the end of the outermost transaction, unless this one rolls back.
+            conn.execute(queries.ASYNC_COMMIT)
             return apply_rows(conn, claim(), pii_key=pii_key)
     except Exception as exc:
         if db.connection_lost(conn, exc):

@@ -15,6 +15,13 @@ FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
       ORDER BY 1) AS locks
 """
 
+# An apply's commit need not wait for its WAL to reach the disk: the transaction also closes
+# its inbox rows, so if a crash loses it, it is lost whole and its events are pending again,
+# to be applied again (applying is idempotent). The server never loses a later transaction
+# and keeps an earlier one (the log is replayed in order), and the web's inserts, which the
+# 2xx promises, still commit synchronously. The fsync was most of a small batch's time.
+ASYNC_COMMIT: Final[LiteralString] = "SET LOCAL synchronous_commit = off"
+
 # Users whose data was erased (worker.privacy): their events are forgotten, not applied.
 SELECT_ERASED: Final[LiteralString] = """
 SELECT user_id FROM clerk.erased_users WHERE user_id = ANY(%(user_ids)s)
