@@ -102,6 +102,9 @@ def drain_compared(size: dict[str, Any], work: Path, url: str) -> dict[str, Any]
     )
     sample = verify.sample_users(events, size["sample"])
     result = drain.drain_events(env_for(url), work, events)
+    raw = drain.raw_write(url)
+    result["raw_rows"], result["raw_s"] = raw["rows"], raw["seconds"]
+    result["raw_ratio"] = raw["seconds"] / result["seconds"]
     fast = verify.mirror_rows(url, sample)
 
     def reference(ref_url: str) -> dict[str, Any]:
