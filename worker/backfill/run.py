@@ -25,6 +25,7 @@ from worker import db
 from worker.backfill import sync_runs
 from worker.backfill.clerk_api import PAGE_LIMIT, ClerkAPIError, ClerkClient
 from worker.backfill.page import Page, apply_each, apply_page, event_envelope, prepare
+from worker.backfill.page import analyze as page_analyze
 from worker.backfill.sync_runs import Run
 from worker.config import ConfigError, Settings, parse_rate_limit
 from worker.inbox.insert import store_event
@@ -35,6 +36,11 @@ log = logging.getLogger(__name__)
 # reconciled: Clerk's clock and ours may disagree a little, and a user changed around the
 # start is left to the next run rather than risked.
 CLOCK_MARGIN: Final = timedelta(minutes=5)
+
+# The run analyzes the mirror's tables when it has listed this many users, then each time
+# it has listed twice as many (worker.backfill.page.ANALYZE_MIRROR says why): a few dozen
+# short ANALYZEs even for millions of users.
+FIRST_ANALYZE_AT: Final = 1000
 
 # Times one invocation lists again from the first user because its cursor's user was
 # deleted: each costs a listing of what is already stored (no-ops), and more than a few
@@ -117,6 +123,7 @@ def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: List
     the only user of the client meanwhile) while this one is written."""
     page_size, on_page = listing.page_size, listing.on_page
     after, restarts = run.after_user_id, 0
+    listed, analyze_at = 0, FIRST_ANALYZE_AT
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clerk-listing") as fetcher:
         coming = fetcher.submit(_prepared, client, after, page_size)
         while True:
@@ -140,6 +147,10 @@ def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: List
             if users:
                 with conn.transaction():
                     apply_page(conn, run.id, page, after_user_id=last, pii_key=listing.pii_key)
+            listed += len(users)
+            if listed >= analyze_at:
+                page_analyze(conn)
+                analyze_at = 2 * listed
             if on_page:
                 on_page(len(users))
             if len(users) < page_size:
