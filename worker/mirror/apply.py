@@ -78,8 +78,6 @@ def apply_or_isolate(
     """
     try:
         with conn.transaction():
-            # To the end of the outermost transaction, unless this one rolls back.
-            conn.execute(queries.ASYNC_COMMIT)
             return apply_rows(conn, claim(), pii_key=pii_key)
     except Exception as exc:
         if db.connection_lost(conn, exc):
@@ -112,7 +110,7 @@ def apply_rows(
         else:
             by_user[event.user_id].append(event)
     if isolate:
-        # In LOCK_USERS' order: each savepoint keeps its user's lock to the commit.
+        # In LOCK_USERS_TO_APPLY's order: each savepoint keeps its user's lock to the commit.
         for user_id in sorted(by_user):
             _apply_isolated(conn, {user_id: by_user[user_id]}, result, pii_key)
     elif by_user:
@@ -181,7 +179,7 @@ def _apply_users(
 ) -> set[str]:
     """Fold and write the users' events; returns the erased users, whose events it skips."""
     user_ids = sorted(by_user)
-    conn.execute(queries.LOCK_USERS, {"user_ids": user_ids})
+    conn.execute(queries.LOCK_USERS_TO_APPLY, {"user_ids": user_ids})
     # Under the users' locks, so an erasure committed meanwhile is seen: erasure is for good.
     erased = {row[0] for row in conn.execute(queries.SELECT_ERASED, {"user_ids": user_ids})}
     user_ids = [u for u in user_ids if u not in erased]
