@@ -31,6 +31,17 @@ def test_bench_drain_through_a_real_worker_equals_one_by_one_application(
         fast, reference = verify.mirror_rows(fast_url, users), verify.mirror_rows(ref_url, users)
         assert fast["history"], "the drain wrote no history at all"
         assert fast == reference
+
+        raw = drain.raw_write(fast_url)
+        with psycopg.connect(fast_url) as conn:
+            mirror = sum(
+                conn.execute(f"SELECT count(*) FROM clerk.{table}").fetchone()[0]  # type: ignore[index]  # noqa: S608
+                for table in drain.RAW_TABLES
+            )
+            left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'raw'")
+            assert left.fetchone() == (0,), "the clones are dropped after"
+        assert raw["rows"] == mirror + 200, "every row of the mirror and every event, once"
+        assert raw["seconds"] > 0
     finally:
         db.drop(fast_url, server)
         db.drop(ref_url, server)
