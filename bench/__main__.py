@@ -6,6 +6,7 @@ Prints a table and writes bench/results/latest.json. Sizes come from flags (or -
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import tempfile
@@ -50,12 +51,17 @@ FULL = {
     "inbox_rows": 10_000_000,
     "inbox_base_rows": 10_000,
     "inbox_drain_users": 3000,
+    "backfill_users": 200_000,
+    "sweep_s": 20,
 }
+# The paced rates of the latency sweep (events/s); Svix's top plan delivers up to 800.
+SWEEP_RATES = (200, 400, 600, 800)
+SWEEP_P99_MS = 100.0
 QUICK = {"ingest_s": 3, "ingest_rounds": 1, "ingest_conns": 16, "users": 300, "per_user": 10,
          "noop": 3000, "drain_rounds": 1, "latency_rate": 200, "latency_s": 5,
          "scale_phones": 20_000, "sample": 20, "report_users": 20_000,
          "classify_phones": 20_000, "inbox_rows": 200_000, "inbox_base_rows": 10_000,
-         "inbox_drain_users": 300}  # fmt: skip
+         "inbox_drain_users": 300, "backfill_users": 5000, "sweep_s": 5}  # fmt: skip
 
 
 def env_for(url: str) -> dict[str, str]:
@@ -113,6 +119,9 @@ def drain_compared(size: dict[str, Any], work: Path, url: str) -> dict[str, Any]
     )
     sample = verify.sample_users(events, size["sample"])
     result = drain.drain_events(env_for(url), work, events)
+    raw = drain.raw_write(url)
+    result["raw_rows"], result["raw_s"] = raw["rows"], raw["seconds"]
+    result["raw_ratio"] = raw["seconds"] / result["seconds"]
     fast = verify.mirror_rows(url, sample)
 
     def reference(ref_url: str) -> dict[str, Any]:
@@ -165,8 +174,36 @@ def bench_latency(size: dict[str, Any], work: Path) -> dict[str, Any]:
     ))}  # fmt: skip
 
 
+def _paced(work: Path, rate: int, seconds: int, url: str) -> dict[str, Any]:
+    return latency.run(env_for(url), work, rate=rate, seconds=seconds)
+
+
+def bench_sweep(size: dict[str, Any], work: Path) -> dict[str, Any]:
+    """The paced load at each rate in turn, each on a fresh database and processes: the
+    highest rate whose 2xx-to-applied p99 stays under SWEEP_P99_MS."""
+    rates = {}
+    for rate in SWEEP_RATES:
+        os.sync()
+        found = with_database(functools.partial(_paced, work, rate, size["sweep_s"]))
+        rates[str(rate)] = found
+        print(f"  {rate} ev/s: applied p50 {found['applied_p50_ms']:.1f} ms,"
+              f" p99 {found['applied_p99_ms']:.1f} ms", flush=True)  # fmt: skip
+    kept = [int(r) for r, f in rates.items() if f["applied_p99_ms"] < SWEEP_P99_MS]
+    return {"sweep": {"rates": rates, "highest_rate": max(kept, default=0),
+                      "p99_limit_ms": SWEEP_P99_MS}}  # fmt: skip
+
+
 def bench_backfill(size: dict[str, Any], work: Path) -> dict[str, Any]:
-    return {"backfill": with_database(backfill.run)}
+    """A backfill from the fake API, beside the drain's events/s on the same machine, now:
+    both put users through the same apply path, one listed and one from the inbox."""
+
+    def drained(url: str) -> dict[str, Any]:
+        events = payloads.user_history(uuid.uuid4().hex[:6], size["users"], size["per_user"])
+        return drain.drain_events(env_for(url), work, events)
+
+    baseline = with_database(drained)
+    result = with_database(lambda url: backfill.run(url, size["backfill_users"], work))
+    return {"backfill": {**result, "drain_per_s": baseline["per_s"]}}
 
 
 def bench_reports(size: dict[str, Any], work: Path) -> dict[str, Any]:
@@ -188,6 +225,7 @@ Section = Callable[[dict[str, Any], Path], dict[str, Any]]
 SECTIONS: dict[str, Section] = {
     "ingest": bench_ingest,
     "latency": bench_latency,
+    "sweep": bench_sweep,
     "drain": bench_drain,  # and scale, unless --scale-phones 0
     "backfill": bench_backfill,
     "reports": bench_reports,

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import redis
 from celery import Celery
+from psycopg import sql
 
 from bench import db, procs
 from bench.noop_app import NOOP_TASK
@@ -111,3 +113,63 @@ def drain_noop(env: dict[str, str], work: Path, count: int) -> dict[str, Any]:
         client.delete(queue)
     done = first - left
     return {"tasks": done, "seconds": seconds, "per_s": done / seconds}
+
+
+# The tables the drain writes, cloned for the raw-write baseline.
+RAW_TABLES = ("users", "phone_numbers", "phone_number_history", "user_history", "phone_facts",
+              "user_factor_changes")  # fmt: skip
+WRITTEN_COLUMNS = """
+SELECT column_name
+FROM information_schema.columns
+WHERE table_schema = 'clerk' AND table_name = %(table)s
+  AND is_generated = 'NEVER' AND is_identity = 'NO'
+ORDER BY ordinal_position
+"""
+MARK_PROCESSED = """
+UPDATE raw.webhook_events
+SET status = 'processed', processed_at = clock_timestamp(), attempts = attempts + 1
+WHERE status = 'pending'
+"""
+
+
+def raw_write(url: str) -> dict[str, Any]:
+    """The drain's end state written the cheapest way: the same rows (read back from the
+    mirror it drained) by binary COPY into clones of its tables (same indexes, generated
+    columns and identities), and its inbox rows, pending in a clone, marked processed: in
+    one transaction, timed. What the drain would cost with no fold, no reads, no locks."""
+    with connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS raw CASCADE")
+        conn.execute("CREATE SCHEMA raw")
+        copied: dict[str, tuple[sql.Composable, bytes]] = {}
+        for table in (*RAW_TABLES, "webhook_events"):
+            names = [r[0] for r in conn.execute(WRITTEN_COLUMNS, {"table": table})]
+            columns = sql.SQL(", ").join(map(sql.Identifier, names))
+            source, clone = sql.Identifier("clerk", table), sql.Identifier("raw", table)
+            conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(clone, source))
+            out = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT BINARY)")
+            chunks = bytearray()
+            with conn.cursor().copy(out.format(columns, source)) as copy:
+                for chunk in copy:
+                    chunks += chunk
+            copied[table] = (columns, bytes(chunks))
+        _copy_in(conn, "webhook_events", *copied.pop("webhook_events"))
+        conn.execute("UPDATE raw.webhook_events SET status = 'pending', processed_at = NULL")
+        conn.execute("VACUUM ANALYZE raw.webhook_events")
+        started = time.perf_counter()
+        with conn.transaction():
+            for table, (written, data) in copied.items():
+                _copy_in(conn, table, written, data)
+            marked = conn.execute(MARK_PROCESSED).rowcount
+        seconds = time.perf_counter() - started
+        rows = marked
+        for table in copied:
+            count = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("raw", table))
+            rows += conn.execute(count).fetchone()[0]  # type: ignore[index]
+        conn.execute("DROP SCHEMA raw CASCADE")
+    return {"rows": rows, "seconds": seconds}
+
+
+def _copy_in(conn: psycopg.Connection, table: str, columns: sql.Composable, data: bytes) -> None:
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)")
+    with conn.cursor().copy(statement.format(sql.Identifier("raw", table), columns)) as copy:
+        copy.write(data)

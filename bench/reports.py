@@ -46,6 +46,8 @@ QUERIES: Final[tuple[tuple[str, LiteralString, tuple[str, ...]], ...]] = (
      ("sms_messages", "phone_facts", "phone_numbers")),
     ("risky_phone_numbers", "SELECT * FROM clerk.report_risky_phone_numbers",
      ("phone_numbers",)),
+    ("shared_phone_numbers", "SELECT * FROM clerk.report_shared_phone_numbers",
+     ("phone_numbers", "users")),
     ("phone_numbers_as_of (whole mirror)",
      "SELECT * FROM clerk.phone_numbers_as_of(%(at)s)", ("phone_number_history",)),
 )  # fmt: skip

@@ -436,39 +436,77 @@ CREATE VIEW clerk.report_risky_phone_numbers AS
 COMMENT ON VIEW clerk.report_risky_phone_numbers IS 'Which live numbers, second-factor ones included, are of a type that should not receive codes, or are Clerk test numbers in production?';
 
 CREATE VIEW clerk.report_shared_phone_numbers AS
- WITH holdings AS (
+ WITH shared AS (
+         SELECT phone_number
+           FROM phone_numbers
+          WHERE (phone_number IS NOT NULL)
+          GROUP BY phone_number
+         HAVING (count(*) > 1)
+        ), holdings AS (
          SELECT phone_number,
             phone_number_hash,
             phone_number_masked,
             region_code,
             user_id,
-            COALESCE(created_at, ( SELECT min(effective_at) AS min
-                   FROM phone_number_history h
-                  WHERE (phone_number_id = id))) AS held_from,
-            ((deleted_at IS NULL) AND (deleted_at IS NULL)) AS live,
-            deleted_at AS user_deleted_at
-           FROM (phone_numbers p
-             JOIN users u ON ((id = user_id)))
-          WHERE (phone_number IS NOT NULL)
-        ), reheld AS (
-         SELECT DISTINCT phone_number,
-            user_id
-           FROM (holdings a
-             JOIN holdings b ON (((phone_number = phone_number) AND (user_id <> user_id))))
-          WHERE ((user_deleted_at IS NOT NULL) AND (held_from >= user_deleted_at))
+            held_from,
+            live,
+            user_deleted_at
+           FROM (shared s
+             CROSS JOIN LATERAL ( SELECT phone_number,
+                    phone_number_hash,
+                    phone_number_masked,
+                    region_code,
+                    user_id,
+                    COALESCE(created_at, ( SELECT min(effective_at) AS min
+                           FROM phone_number_history h_1
+                          WHERE (phone_number_id = id))) AS held_from,
+                    ((deleted_at IS NULL) AND (deleted_at IS NULL)) AS live,
+                    deleted_at AS user_deleted_at
+                   FROM (phone_numbers p
+                     JOIN users u ON ((id = user_id)))
+                  WHERE (phone_number = phone_number)
+                 OFFSET 0) h)
+        ), holders AS (
+         SELECT phone_number,
+            user_id,
+            max(phone_number_hash) AS phone_number_hash,
+            max(phone_number_masked) AS phone_number_masked,
+            max(region_code) AS region_code,
+            min(held_from) AS first_held_from,
+            max(held_from) AS last_held_from,
+            bool_or(live) AS live,
+            max(user_deleted_at) AS user_deleted_at
+           FROM holdings
+          GROUP BY phone_number, user_id
+        ), deletions AS (
+         SELECT phone_number,
+            user_id,
+            phone_number_hash,
+            phone_number_masked,
+            region_code,
+            first_held_from,
+            last_held_from,
+            live,
+            user_deleted_at,
+            nth_value(user_deleted_at, 1) OVER w AS first_deleted,
+            nth_value(user_deleted_at, 2) OVER w AS second_deleted
+           FROM holders
+          WINDOW w AS (PARTITION BY phone_number ORDER BY user_deleted_at ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
         ), numbers AS (
          SELECT phone_number,
             max(phone_number_hash) AS phone_number_hash,
             max(phone_number_masked) AS phone_number_masked,
             max(region_code) AS region_code,
-            count(DISTINCT user_id) FILTER (WHERE live) AS live_users,
-            count(DISTINCT user_id) FILTER (WHERE (user_deleted_at IS NOT NULL)) AS deleted_users,
-            ( SELECT count(*) AS count
-                   FROM reheld r
-                  WHERE (phone_number = phone_number)) AS reheld_users
-           FROM holdings h
+            count(*) FILTER (WHERE live) AS live_users,
+            count(*) FILTER (WHERE (user_deleted_at IS NOT NULL)) AS deleted_users,
+            count(*) FILTER (WHERE (last_held_from >=
+                CASE
+                    WHEN (user_deleted_at = first_deleted) THEN second_deleted
+                    ELSE first_deleted
+                END)) AS reheld_users,
+            array_agg(user_id ORDER BY first_held_from, user_id) AS user_ids
+           FROM deletions
           GROUP BY phone_number
-         HAVING (count(DISTINCT user_id) > 1)
         )
  SELECT phone_number_hash,
     phone_number_masked,
@@ -476,18 +514,10 @@ CREATE VIEW clerk.report_shared_phone_numbers AS
     live_users,
     deleted_users,
     reheld_users,
-    ARRAY( SELECT user_id
-           FROM holdings x
-          WHERE (phone_number = phone_number)
-          GROUP BY user_id
-          ORDER BY (min(held_from)), user_id) AS user_ids
-   FROM numbers n
+    user_ids
+   FROM numbers
   WHERE ((live_users > 1) OR (reheld_users > 0))
-  ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, ARRAY( SELECT user_id
-           FROM holdings x
-          WHERE (phone_number = phone_number)
-          GROUP BY user_id
-          ORDER BY (min(held_from)), user_id);
+  ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids;
 
 COMMENT ON VIEW clerk.report_shared_phone_numbers IS 'Which numbers do several live users hold, or did a new user take after a deletion?';
 
@@ -1002,6 +1032,8 @@ CREATE INDEX phone_number_history_phone_idx ON clerk.phone_number_history USING 
 CREATE INDEX phone_number_history_unclassified_idx ON clerk.phone_number_history USING btree (phone_number_id) WHERE ((number_type IS NULL) AND (phone_number IS NOT NULL));
 
 CREATE INDEX phone_number_history_user_idx ON clerk.phone_number_history USING btree (user_id, effective_at);
+
+CREATE INDEX phone_numbers_number_idx ON clerk.phone_numbers USING btree (phone_number, user_id) WHERE (phone_number IS NOT NULL);
 
 CREATE INDEX phone_numbers_second_factor_idx ON clerk.phone_numbers USING btree (user_id, id) INCLUDE (default_second_factor, reserved_for_second_factor, verification_status) WHERE ((deleted_at IS NULL) AND (default_second_factor OR reserved_for_second_factor));
 

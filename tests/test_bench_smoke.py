@@ -32,6 +32,17 @@ def test_bench_drain_through_a_real_worker_equals_one_by_one_application(
         fast, reference = verify.mirror_rows(fast_url, users), verify.mirror_rows(ref_url, users)
         assert fast["history"], "the drain wrote no history at all"
         assert fast == reference
+
+        raw = drain.raw_write(fast_url)
+        with psycopg.connect(fast_url) as conn:
+            mirror = sum(
+                conn.execute(f"SELECT count(*) FROM clerk.{table}").fetchone()[0]  # type: ignore[index]  # noqa: S608
+                for table in drain.RAW_TABLES
+            )
+            left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'raw'")
+            assert left.fetchone() == (0,), "the clones are dropped after"
+        assert raw["rows"] == mirror + 200, "every row of the mirror and every event, once"
+        assert raw["seconds"] > 0
     finally:
         db.drop(fast_url, server)
         db.drop(ref_url, server)
@@ -63,7 +74,7 @@ def test_the_report_prints_every_figure_with_its_baseline_ratio_and_verdict() ->
                     "client_p99_ms": 10.0,
                     "rss_mb": {"web": {"first": 260, "last": 261},
                                "worker": {"first": 190, "last": 191}}},
-        "backfill": {"users_per_s": 2000.0},
+        "backfill": {"users": 5000, "users_per_s": 2000.0, "drain_per_s": 8000.0},
     }  # fmt: skip
     lines = {line.split("|")[0].strip(): line for line in report.table(results).splitlines()}
 
@@ -76,7 +87,9 @@ def test_the_report_prints_every_figure_with_its_baseline_ratio_and_verdict() ->
     assert cells("drain events/s, 1,000,000 phones in mirror")[3:] == ["0.75x", ">= 0.8x", "NO"]
     assert cells("2xx -> applied p99 ms (inbox)")[-1] == "NO"
     assert cells("drain events/s of each round")[1] == "11000 12000 13000"
-    assert cells("backfill users/s")[1] == "2,000"
+    assert cells("backfill users/s (5,000) vs drain events/s")[1:] == [
+        "2,000", "8,000", "0.25x", ">= 0.8x", "NO"
+    ]  # fmt: skip
 
 
 def test_bench_reports_time_every_report_on_a_generated_mirror_with_its_indexes_intact(

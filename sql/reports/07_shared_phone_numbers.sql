@@ -19,47 +19,71 @@
 -- and ends when the phone or its user is deleted. The view groups by the number itself (it
 -- runs with its owner's rights), so rows written before the key was set count too. Erased
 -- users hold no number and never count, so a number reused after its holder's erasure is
--- no longer linked to them.
+-- no longer linked to them. Only numbers with several holders are read (found on the index
+-- of migration 0025), folded per number and holder, each holder met once: never a pass over
+-- every holding for each shared number, as before 0025.
 
 CREATE OR REPLACE VIEW clerk.report_shared_phone_numbers AS
-WITH holdings AS (
-    SELECT p.phone_number, p.phone_number_hash, p.phone_number_masked, p.region_code,
-           p.user_id,
-           coalesce(p.created_at, (SELECT min(h.effective_at)
-                                   FROM clerk.phone_number_history AS h
-                                   WHERE h.phone_number_id = p.id)) AS held_from,
-           p.deleted_at IS NULL AND u.deleted_at IS NULL AS live,
-           u.deleted_at AS user_deleted_at
-    FROM clerk.phone_numbers AS p
-    JOIN clerk.users AS u ON u.id = p.user_id
-    WHERE p.phone_number IS NOT NULL
-), reheld AS (
-    SELECT DISTINCT b.phone_number, b.user_id
-    FROM holdings AS a
-    JOIN holdings AS b ON b.phone_number = a.phone_number AND b.user_id <> a.user_id
-    WHERE a.user_deleted_at IS NOT NULL AND b.held_from >= a.user_deleted_at
+WITH shared AS (
+    -- Numbers with more than one phone row (a superset of those with several holders):
+    -- one pass over phone_numbers_number_idx, in its order, no sort.
+    SELECT phone_number
+    FROM clerk.phone_numbers
+    WHERE phone_number IS NOT NULL
+    GROUP BY phone_number
+    HAVING count(*) > 1
+), holdings AS (
+    SELECT h.*
+    FROM shared AS s
+    -- OFFSET 0: each shared number's few phones through the same index, never a join of
+    -- every phone (the planner cannot know how few numbers are shared).
+    CROSS JOIN LATERAL (
+        SELECT p.phone_number, p.phone_number_hash, p.phone_number_masked, p.region_code,
+               p.user_id,
+               coalesce(p.created_at, (SELECT min(h.effective_at)
+                                       FROM clerk.phone_number_history AS h
+                                       WHERE h.phone_number_id = p.id)) AS held_from,
+               p.deleted_at IS NULL AND u.deleted_at IS NULL AS live,
+               u.deleted_at AS user_deleted_at
+        FROM clerk.phone_numbers AS p
+        JOIN clerk.users AS u ON u.id = p.user_id
+        WHERE p.phone_number = s.phone_number
+        OFFSET 0
+    ) AS h
+), holders AS (
+    -- One row per number and holder: first and last holding, live if any holding is.
+    SELECT phone_number, user_id, max(phone_number_hash) AS phone_number_hash,
+           max(phone_number_masked) AS phone_number_masked, max(region_code) AS region_code,
+           min(held_from) AS first_held_from, max(held_from) AS last_held_from,
+           bool_or(live) AS live, max(user_deleted_at) AS user_deleted_at
+    FROM holdings
+    GROUP BY phone_number, user_id
+), deletions AS (
+    -- The number's two earliest deletions of a holder: the earliest of the other holders'
+    -- is the first, or the second when this holder's own is the first.
+    SELECT *, nth_value(user_deleted_at, 1) OVER w AS first_deleted,
+              nth_value(user_deleted_at, 2) OVER w AS second_deleted
+    FROM holders
+    WINDOW w AS (PARTITION BY phone_number ORDER BY user_deleted_at NULLS LAST
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ), numbers AS (
-    SELECT h.phone_number,
-           max(h.phone_number_hash) AS phone_number_hash,
-           max(h.phone_number_masked) AS phone_number_masked,
-           max(h.region_code) AS region_code,
-           count(DISTINCT h.user_id) FILTER (WHERE h.live) AS live_users,
-           count(DISTINCT h.user_id) FILTER (WHERE h.user_deleted_at IS NOT NULL)
-               AS deleted_users,
-           (SELECT count(*) FROM reheld AS r WHERE r.phone_number = h.phone_number)
-               AS reheld_users
-    FROM holdings AS h
-    GROUP BY h.phone_number
-    HAVING count(DISTINCT h.user_id) > 1
+    SELECT phone_number,
+           max(phone_number_hash) AS phone_number_hash,
+           max(phone_number_masked) AS phone_number_masked,
+           max(region_code) AS region_code,
+           count(*) FILTER (WHERE live) AS live_users,
+           count(*) FILTER (WHERE user_deleted_at IS NOT NULL) AS deleted_users,
+           count(*) FILTER (WHERE last_held_from >= CASE WHEN user_deleted_at = first_deleted
+                                                         THEN second_deleted
+                                                         ELSE first_deleted END)
+               AS reheld_users,
+           array_agg(user_id ORDER BY first_held_from NULLS LAST, user_id) AS user_ids
+    FROM deletions
+    GROUP BY phone_number
 )
 SELECT phone_number_hash, phone_number_masked, region_code, live_users, deleted_users,
-       reheld_users,
-       ARRAY(SELECT x.user_id
-             FROM holdings AS x
-             WHERE x.phone_number = n.phone_number
-             GROUP BY x.user_id
-             ORDER BY min(x.held_from) NULLS LAST, x.user_id) AS user_ids
-FROM numbers AS n
+       reheld_users, user_ids
+FROM numbers
 WHERE live_users > 1 OR reheld_users > 0
 ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids;
 

@@ -39,8 +39,8 @@ class FakeClerk:
         slow_s: float = 0.0,
     ) -> None:
         self.key, self.slow_s = key, slow_s
-        self.users: list[dict[str, Any]] = list(users)
         self.lock = threading.Lock()
+        self.users = list(users)
         self.faults: deque[int] = deque()  # statuses to answer, one per coming request
         self.retry_after = "1"
         self.fail_from: int | None = None  # pages from this position on fail, always
@@ -53,6 +53,28 @@ class FakeClerk:
         self.server.daemon_threads = True
         self.server.fake = self  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def users(self) -> list[dict[str, Any]]:
+        return self._users
+
+    @users.setter
+    def users(self, users: list[dict[str, Any]]) -> None:
+        """A new list of users (a test may also change a user's fields in place, but
+        not its created_at or id, which order the listing: modify() does that)."""
+        self._users = users
+        # The listing's order and each id's place in it, kept until the users change:
+        # sorting a big list for every page made the fake, not the client, the bound.
+        self._sorted: tuple[int, list[dict[str, Any]], dict[str, int]] | None = None
+
+    def _ordered(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """The users by created_at (then id), and each id's position; under the lock."""
+        cached = self._sorted
+        if cached is None or cached[0] != len(self._users):
+            ordered = sorted(self._users, key=lambda u: (u["created_at"], u["id"]))
+            cached = (len(self._users), ordered, {u["id"]: i for i, u in enumerate(ordered)})
+            self._sorted = cached
+        return cached[1], cached[2]
 
     @property
     def url(self) -> str:
@@ -71,13 +93,14 @@ class FakeClerk:
     def remove(self, user_ids: Iterable[str]) -> None:
         gone = set(user_ids)
         with self.lock:
-            self.users = [u for u in self.users if u["id"] not in gone]
+            self.users = [u for u in self._users if u["id"] not in gone]
 
     def modify(self, user_id: str, **changes: Any) -> dict[str, Any]:
         """Change a user's fields; its updated_at moves forward as in Clerk."""
         with self.lock:
-            user = next(u for u in self.users if u["id"] == user_id)
+            user = next(u for u in self._users if u["id"] == user_id)
             user.update(changes, updated_at=changes.get("updated_at", user["updated_at"] + 1000))
+            self._sorted = None
             return user
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
@@ -85,15 +108,17 @@ class FakeClerk:
             self.requests.append(path)
             if self.faults:
                 return self.faults.popleft(), {"errors": [{"code": "injected_fault"}]}
-            users = sorted(self.users, key=lambda u: (u["created_at"], u["id"]))
+            users, places = self._ordered()
         if path == "/v1/users/count":
             return 200, {"object": "total_count", "total_count": len(users)}
         if path.startswith("/v1/users/"):
-            found = [u for u in users if u["id"] == path.removeprefix("/v1/users/")]
-            return (200, found[0]) if found else (404, {"errors": [{"code": "resource_not_found"}]})
+            place = places.get(path.removeprefix("/v1/users/"))
+            if place is None:
+                return 404, {"errors": [{"code": "resource_not_found"}]}
+            return 200, users[place]
         if path != "/v1/users":
             return 404, {"errors": [{"code": "resource_not_found"}]}
-        status, body = self.list_page(users, query)
+        status, body = self.list_page(users, query, places)
         if status == 200:
             with self.lock:
                 self.pages_served += 1
@@ -104,23 +129,30 @@ class FakeClerk:
         return status, body
 
     def list_page(
-        self, users: list[dict[str, Any]], query: dict[str, list[str]]
+        self,
+        users: list[dict[str, Any]],
+        query: dict[str, list[str]],
+        places: dict[str, int] | None = None,
     ) -> tuple[int, Any]:
-        """GET /v1/users on users sorted by created_at: Clerk's rules for limit and cursor."""
+        """GET /v1/users on users sorted by created_at: Clerk's rules for limit and cursor.
+
+        places is each id's position in users, when the caller has it."""
         limit, offset = int(query.get("limit", ["10"])[0]), int(query.get("offset", ["0"])[0])
         order, after = query.get("order_by", ["-created_at"])[0], query.get("starting_after")
         if not 1 <= limit <= MAX_LIMIT:
             return 422, _invalid("limit")
         if after and (order not in CURSOR_ORDERS or offset):
             return 422, _invalid("starting_after")
+        if places is None:
+            places = {u["id"]: i for i, u in enumerate(users)}
         if order.startswith("-"):  # other orders than created_at are not faked
             users = users[::-1]
         if after:
             # Clerk's spec does not say what a cursor naming a deleted user gets: refused here.
-            ids = [u["id"] for u in users]
-            if after[0] not in ids:
+            place = places.get(after[0])
+            if place is None:
                 return 422, _invalid("starting_after")
-            offset = ids.index(after[0]) + 1
+            offset = (place if not order.startswith("-") else len(users) - 1 - place) + 1
         if self.fail_from is not None and offset >= self.fail_from:
             return self.fail_status, {"errors": [{"code": "injected_outage"}]}
         return 200, users[offset : offset + limit]

@@ -1,9 +1,11 @@
-"""One listed page of users into the inbox and the mirror, each user on its own.
+"""One listed page of users into the inbox and the mirror, as the worker applies a batch.
 
-A user whose event cannot be stored or applied costs that user alone: its inbox row ends
-failed (or retrying) with the reason in last_error, and the rest of the page, and the
-run's checkpoint, commit. Otherwise every --resume would list the same page and fail
-on the same user again. Only a lost connection fails the page: it is the run's problem.
+The page is stored in one INSERT and applied in one set-based write (worker.mirror.apply),
+from the bodies in hand rather than read back. Only when either fails does it go user by
+user: a user whose event cannot be stored or applied costs that user alone, its inbox
+row ending failed (or retrying) with the reason in last_error, while the rest of the page
+and the run's checkpoint commit. Otherwise every --resume would list the same page and
+fail on the same user again. Only a lost connection fails the page: it is the run's problem.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, Final, LiteralString
 
 import psycopg
@@ -19,48 +22,106 @@ import psycopg
 from worker import db
 from worker.backfill import sync_runs
 from worker.inbox.insert import store_event, store_failed
-from worker.mirror.apply import apply_ids
+from worker.inbox.many import store_many
+from worker.mirror.apply import Parsed, apply_ids, apply_or_isolate, parse_ahead
 from worker.mirror.events import Envelope, envelope
 
 log = logging.getLogger(__name__)
 
 SOURCE: Final = "backfill"
 
-# Users whose current row now comes from one of these events: the ones the page changed.
-COUNT_CHANGED: Final[LiteralString] = """
-SELECT count(*) FROM clerk.users WHERE version_svix_id = ANY(%(svix_ids)s)
+# The tables a page reads and writes, whose statistics a first backfill outgrows: planned
+# on those of a nearly empty mirror, every lookup of a page's users by id became a scan of
+# the whole table, so each page cost more than the one before (autovacuum analyzes them
+# only after its nap, on a busy server much later).
+ANALYZE_MIRROR: Final[LiteralString] = """
+ANALYZE clerk.users, clerk.phone_numbers, clerk.phone_number_history, clerk.user_history,
+        clerk.phone_facts, clerk.user_factor_changes, clerk.webhook_events,
+        clerk.sync_run_users
 """
+
+# Users whose current row now comes from one of these events: the ones the page changed.
+# Found through the events' own rows (by svix-id, then their users by id): version_svix_id
+# has no index, and a scan of every user for every page made a backfill quadratic.
+COUNT_CHANGED: Final[LiteralString] = """
+SELECT count(*)
+FROM clerk.webhook_events AS e
+JOIN clerk.users AS u ON u.id = e.user_id AND u.version_svix_id = e.svix_id
+WHERE e.svix_id = ANY(%(svix_ids)s)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A listed page made ready to write: each user's event, its body parsed."""
+
+    users: list[Any]
+    events: list[tuple[str, bytes, Envelope]]
+    parsed: list[Parsed]
+
+
+def prepare(users: list[Any]) -> Page:
+    """The page's events, encoded and parsed: the work that needs no database, done while
+    the page before is written."""
+    now_ms = time.time_ns() // 1_000_000
+    bodies = [snapshot_body(user, now_ms) for user in users]
+    events = [snapshot_event_of(body) for body in bodies]
+    parsed = [parse_ahead(i, body) for (i, _, _), body in zip(events, bodies, strict=True)]
+    return Page(users, events, parsed)
 
 
 def apply_page(
     conn: psycopg.Connection,
     run_id: int,
-    users: list[Any],
+    page: Page | list[Any],
     *,
     after_user_id: str | None,
     pii_key: bytes | None = None,
 ) -> None:
     """Store and apply one page of users in the caller's transaction, then checkpoint."""
-    now_ms = time.time_ns() // 1_000_000
-    events = [snapshot_event(user, now_ms) for user in users]
-    new_ids = store_each(conn, events)
-    user_ids = [env.user_id for _, _, env in events if env.user_id]
-    # An id already stored is an unchanged user a previous run applied: a no-op.
-    changed = apply_each(conn, new_ids, pii_key=pii_key) if new_ids else 0
+    if not isinstance(page, Page):
+        page = prepare(page)
+    new_ids = set(store_each(conn, page.events))
+    user_ids = [env.user_id for _, _, env in page.events if env.user_id]
+    # An id already stored is an unchanged user a previous run applied: a no-op. The new
+    # ones are this transaction's own rows, which no other worker can see or hold: they
+    # are applied as parsed, with the drain's ladder (user by user) if the batch fails.
+    fresh = []
+    for (i, _, env), parsed in zip(page.events, page.parsed, strict=True):
+        if i in new_ids:
+            new_ids.discard(i)  # a user listed twice is stored and applied once
+            fresh.append((i, env.event_type, parsed, 0))
+    changed = 0
+    if fresh:
+        apply_or_isolate(conn, lambda: fresh, pii_key)
+        changed = count_changed(conn, [row[0] for row in fresh])
     sync_runs.checkpoint(
-        conn, run_id, user_ids, seen=len(users), changed=changed, after_user_id=after_user_id
+        conn, run_id, user_ids, seen=len(page.users), changed=changed, after_user_id=after_user_id
     )
+
+
+def analyze(conn: psycopg.Connection) -> None:
+    """Fresh statistics of the mirror's tables (outside any page's transaction)."""
+    conn.execute(ANALYZE_MIRROR)
+
+
+def snapshot_body(user: object, now_ms: int) -> dict[str, Any]:
+    """The user.updated event body a listed user becomes."""
+    return {"object": "event", "type": "user.updated", "timestamp": now_ms, "data": user}
 
 
 def snapshot_event(user: object, now_ms: int) -> tuple[str, bytes, Envelope]:
     """The user.updated event a listed user becomes, under a deterministic svix-id."""
-    body = {"object": "event", "type": "user.updated", "timestamp": now_ms, "data": user}
+    return snapshot_event_of(snapshot_body(user, now_ms))
+
+
+def snapshot_event_of(body: dict[str, Any]) -> tuple[str, bytes, Envelope]:
     raw = json.dumps(body, separators=(",", ":")).encode()
     env = event_envelope(body)
     if env.user_id and env.version_ms is not None:
         return f"backfill_{env.user_id}_{env.version_ms}", raw, env
     # Unusable all the same: recorded once as a failed inbox row, whatever the run.
-    digest = hashlib.sha256(json.dumps(user, sort_keys=True).encode()).hexdigest()[:24]
+    digest = hashlib.sha256(json.dumps(body["data"], sort_keys=True).encode()).hexdigest()[:24]
     return f"backfill_invalid_{digest}", raw, env
 
 
@@ -70,14 +131,14 @@ def event_envelope(body: dict[str, Any]) -> Envelope:
 
 
 def store_each(conn: psycopg.Connection, events: list[tuple[str, bytes, Envelope]]) -> list[str]:
-    """Store the page's events; the svix-ids new to the inbox, to apply.
+    """Store the page's events; the svix-ids new to the inbox and pending, to apply.
 
-    All at once first (a savepoint per user costs a round trip each); if that fails,
-    again user by user, so that the error costs only the user who meets it.
+    All at once first, in one statement; if that fails, again user by user, each in a
+    savepoint, so that the error costs only the user who meets it.
     """
     try:
         with conn.transaction():
-            return [i for i, raw, env in events if store_event(conn, i, raw, env, source=SOURCE)]
+            return store_many(conn, events, source=SOURCE)
     except Exception as exc:
         if db.connection_lost(conn, exc):
             raise
@@ -116,7 +177,12 @@ def _store_failed(
 def apply_each(
     conn: psycopg.Connection, svix_ids: list[str], *, pii_key: bytes | None = None
 ) -> int:
-    """Apply the events, each user isolated by apply_ids; how many users they changed."""
+    """Apply the stored events, each user isolated by apply_ids; how many users they changed."""
     apply_ids(conn, svix_ids, pii_key=pii_key)
+    return count_changed(conn, svix_ids)
+
+
+def count_changed(conn: psycopg.Connection, svix_ids: list[str]) -> int:
+    """How many users' current rows now come from these events."""
     row = conn.execute(COUNT_CHANGED, {"svix_ids": svix_ids}).fetchone()
     return int(row[0]) if row else 0

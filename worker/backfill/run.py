@@ -5,6 +5,7 @@ applied by worker.mirror.apply exactly like a webhook, so the newest-wins guard 
 webhook's state and an older snapshot only lands in history. The listing pages with
 Clerk's starting_after cursor; one transaction per page holds the page's events, their
 application and the run's checkpoint (the last user listed), see worker.backfill.page.
+The next page is fetched while one is written, so the run goes at the pace of the slower.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
@@ -22,7 +24,8 @@ import psycopg
 from worker import db
 from worker.backfill import sync_runs
 from worker.backfill.clerk_api import PAGE_LIMIT, ClerkAPIError, ClerkClient
-from worker.backfill.page import apply_each, apply_page, event_envelope
+from worker.backfill.page import Page, apply_each, apply_page, event_envelope, prepare
+from worker.backfill.page import analyze as page_analyze
 from worker.backfill.sync_runs import Run
 from worker.config import ConfigError, Settings, parse_rate_limit
 from worker.inbox.insert import store_event
@@ -33,6 +36,11 @@ log = logging.getLogger(__name__)
 # reconciled: Clerk's clock and ours may disagree a little, and a user changed around the
 # start is left to the next run rather than risked.
 CLOCK_MARGIN: Final = timedelta(minutes=5)
+
+# The run analyzes the mirror's tables when it has listed this many users, then each time
+# it has listed twice as many (worker.backfill.page.ANALYZE_MIRROR says why): a few dozen
+# short ANALYZEs even for millions of users.
+FIRST_ANALYZE_AT: Final = 1000
 
 # Times one invocation lists again from the first user because its cursor's user was
 # deleted: each costs a listing of what is already stored (no-ops), and more than a few
@@ -111,29 +119,53 @@ def _locked_run(
 
 
 def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: Listing) -> None:
+    """List page after page; the next page is fetched and parsed (by one thread of its own,
+    the only user of the client meanwhile) while this one is written."""
     page_size, on_page = listing.page_size, listing.on_page
     after, restarts = run.after_user_id, 0
-    while True:
-        users = _page(client, after, page_size)
-        if users is None:
-            restarts += 1
-            if restarts > MAX_RESTARTS:
-                raise ClerkAPIError(f"the listing lost its cursor {MAX_RESTARTS} times: try later")
-            log.warning("cursor user deleted: listing again", extra={"run_id": run.id})
-            sync_runs.restart_listing(conn, run.id)
-            after = None
-            continue
-        last = _last_id(users) or after
-        if users:
-            with conn.transaction():
-                apply_page(conn, run.id, users, after_user_id=last, pii_key=listing.pii_key)
-        if on_page:
-            on_page(len(users))
-        if len(users) < page_size:
-            return
-        if last == after:  # the same page would come again, forever
-            raise ClerkAPIError("GET /users answered a page without a new user id: cannot go on")
-        after = last
+    listed, analyze_at = 0, FIRST_ANALYZE_AT
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clerk-listing") as fetcher:
+        coming = fetcher.submit(_prepared, client, after, page_size)
+        while True:
+            page = coming.result()
+            if page is None:
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    raise ClerkAPIError(
+                        f"the listing lost its cursor {MAX_RESTARTS} times: try later"
+                    )
+                log.warning("cursor user deleted: listing again", extra={"run_id": run.id})
+                sync_runs.restart_listing(conn, run.id)
+                after = None
+                coming = fetcher.submit(_prepared, client, after, page_size)
+                continue
+            users = page.users
+            last = _last_id(users) or after
+            more = len(users) >= page_size and last != after
+            if more:
+                coming = fetcher.submit(_prepared, client, last, page_size)
+            if users:
+                with conn.transaction():
+                    apply_page(conn, run.id, page, after_user_id=last, pii_key=listing.pii_key)
+            listed += len(users)
+            if listed >= analyze_at:
+                page_analyze(conn)
+                analyze_at = 2 * listed
+            if on_page:
+                on_page(len(users))
+            if len(users) < page_size:
+                return
+            if not more:  # the same page would come again, forever
+                raise ClerkAPIError(
+                    "GET /users answered a page without a new user id: cannot go on"
+                )
+            after = last
+
+
+def _prepared(client: ClerkClient, after: str | None, page_size: int) -> Page | None:
+    """The page after the cursor, its events made and parsed (see _page)."""
+    users = _page(client, after, page_size)
+    return None if users is None else prepare(users)
 
 
 def _page(client: ClerkClient, after: str | None, page_size: int) -> list[Any] | None:

@@ -103,13 +103,13 @@ def apply_rows(
     by_user: dict[str, list[Event]] = defaultdict(list)
     sms: dict[str | None, list[Sms]] = defaultdict(list)
     for svix_id, event_type, payload, _attempts in rows:
-        raw = bytes(payload) if payload is not None else b""
         try:
             if event_type == SMS_TYPE:
+                raw = bytes(payload) if payload is not None else b""
                 message = ledger.parse_payload(svix_id, raw)
                 sms[message.user_id].append(message)
                 continue
-            event = parse_event(svix_id, raw)
+            event = _event(svix_id, payload)
         except InvalidEvent as exc:
             reason = "payload was purged" if payload is None else str(exc)
             log.warning("event cannot be applied", extra={"svix_id": svix_id, "error": reason})
@@ -121,7 +121,7 @@ def apply_rows(
         else:
             by_user[event.user_id].append(event)
     if isolate:
-        # In LOCK_USERS' order: each savepoint keeps its user's lock to the commit.
+        # In LOCK_USERS_TO_APPLY's order: each savepoint keeps its user's lock to the commit.
         for user_id in sorted(set(by_user) | {u for u in sms if u is not None}):
             group = {user_id: by_user[user_id]} if user_id in by_user else {}
             _apply_isolated(conn, group, sms.get(user_id, []), result, pii_key)
@@ -132,6 +132,31 @@ def apply_rows(
         _count(result, by_user, messages, _apply_users(conn, by_user, messages, result, pii_key))
     _finish(conn, result, errors)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A payload parsed before its rows reach apply_rows (a backfill parses a page while
+    it writes the one before): its event, or why it cannot be applied."""
+
+    event: Event | None
+    error: str | None = None
+
+
+def parse_ahead(svix_id: str, body: dict[str, Any]) -> Parsed:
+    try:
+        return Parsed(parse_event(svix_id, body))
+    except InvalidEvent as exc:
+        return Parsed(None, str(exc))
+
+
+def _event(svix_id: str, payload: Any) -> Event | None:
+    """A row's event: parsed now from its bytes, or earlier (Parsed)."""
+    if isinstance(payload, Parsed):
+        if payload.error is not None:
+            raise InvalidEvent(payload.error)
+        return payload.event
+    return parse_event(svix_id, bytes(payload) if payload is not None else b"")
 
 
 def _apply_isolated(
@@ -183,7 +208,7 @@ def _apply_users(
     """Fold and write the users' events and the SMS ledger's rows; returns the erased
     users, whose events it skips."""
     locked = sorted(set(by_user) | {m.user_id for m in messages if m.user_id is not None})
-    conn.execute(queries.LOCK_USERS, {"user_ids": locked})
+    conn.execute(queries.LOCK_USERS_TO_APPLY, {"user_ids": locked})
     # Under the users' locks, so an erasure committed meanwhile is seen: erasure is for good.
     erased = {row[0] for row in conn.execute(queries.SELECT_ERASED, {"user_ids": locked})}
     kept = [m for m in messages if m.user_id not in erased]

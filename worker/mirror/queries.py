@@ -15,6 +15,20 @@ FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
       ORDER BY 1) AS locks
 """
 
+# LOCK_USERS for an apply, which also sets synchronous_commit off for its transaction
+# (SET LOCAL, without a round trip of its own): an apply's commit need not wait for its WAL
+# to reach the disk. The transaction also closes its inbox rows, so if a crash loses it, it
+# is lost whole and its events are pending again, to be applied again (applying is
+# idempotent). The server never keeps a later transaction and loses an earlier one (the log
+# is replayed in order); the web's inserts, which the 2xx promises, and erasure still commit
+# synchronously. The flush was most of a small batch's time (docs/benchmarks.md).
+LOCK_USERS_TO_APPLY: Final[LiteralString] = """
+SELECT count(pg_advisory_xact_lock(hashtextextended(u, 0))),
+       set_config('synchronous_commit', 'off', true)
+FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
+      ORDER BY 1) AS locks
+"""
+
 # Users whose data was erased (worker.privacy): their events are forgotten, not applied.
 SELECT_ERASED: Final[LiteralString] = """
 SELECT user_id FROM clerk.erased_users WHERE user_id = ANY(%(user_ids)s)

@@ -187,8 +187,11 @@ def test_429_and_intermittent_5xx_are_survived(database_url: str, fake: FakeCler
     def trouble(_: int) -> None:
         fake.faults.extend([429, 500])
 
+    # After each page the fake serves, not after each page written: the next page is
+    # fetched while one is written, so only the server knows which request comes next.
+    fake.after_page = trouble
     with api(fake, sleeps) as client:
-        run = backfill.run(database_url, client, page_size=200, on_page=trouble)
+        run = backfill.run(database_url, client, page_size=200)
 
     assert run["status"] == "succeeded"
     assert run["users_seen"] == 1000
