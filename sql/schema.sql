@@ -34,6 +34,10 @@ CREATE FUNCTION clerk.phone_facts_changed() RETURNS trigger
 DECLARE
     ids text[];
 BEGIN
+    -- a mirror without SMS (a backfill, most writes of a new mirror) has nothing to keep
+    IF NOT EXISTS (SELECT FROM clerk.sms_messages) THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         ids := ARRAY(SELECT n.phone_number_id FROM new_rows AS n
                      WHERE n.first_verified_at IS NOT NULL);
@@ -84,6 +88,9 @@ CREATE FUNCTION clerk.phone_numbers_changed() RETURNS trigger
 DECLARE
     numbers text[];
 BEGIN
+    IF NOT EXISTS (SELECT FROM clerk.sms_messages) THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         numbers := ARRAY(SELECT n.phone_number FROM new_rows AS n
                          JOIN clerk.phone_facts AS f ON f.phone_number_id = n.id
