@@ -163,10 +163,10 @@ BEGIN
             )
             SELECT clerk.sms_prefix_days_shift(
                        array_agg(c.day), array_agg(c.region_code), array_agg(c.number_prefix),
-                       array_agg(0::bigint),
-                       array_agg((c.counts_number::int - c.was_counted::int)::bigint),
+                       array_agg(0::integer),
+                       array_agg((c.counts_number::int - c.was_counted::int)::integer),
                        array_agg(((c.counts_number AND c.number_verified)::int
-                                  - c.was_verified::int)::bigint))
+                                  - c.was_verified::int)::integer))
             INTO shifted
             FROM changed AS c;
         END IF;
@@ -202,9 +202,9 @@ CREATE FUNCTION clerk.sms_conversion() RETURNS TABLE(day date, region_code text,
     AS $$
 WITH daily AS (
     SELECT d.day, d.region_code,
-           sum(d.sends)::bigint AS codes_sent,
-           sum(d.numbers_sent_to)::bigint AS numbers_sent_to,
-           sum(d.numbers_verified)::bigint AS numbers_verified
+           sum(d.sends) AS codes_sent,
+           sum(d.numbers_sent_to) AS numbers_sent_to,
+           sum(d.numbers_verified) AS numbers_verified
     FROM clerk.sms_prefix_days AS d
     GROUP BY d.day, d.region_code
 )
@@ -264,26 +264,26 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         PERFORM clerk.sms_prefix_days_shift(
             array_agg((n.created_at AT TIME ZONE 'UTC')::date), array_agg(n.region_code),
-            array_agg(n.number_prefix), array_agg(1::bigint),
-            array_agg(n.counts_number::int::bigint),
-            array_agg((n.counts_number AND n.number_verified)::int::bigint))
+            array_agg(n.number_prefix), array_agg(1),
+            array_agg(n.counts_number::int),
+            array_agg((n.counts_number AND n.number_verified)::int))
         FROM new_rows AS n;
         PERFORM clerk.refresh_sms_message_facts(
             ARRAY(SELECT coalesce(n.phone_number, n.phone_number_id, n.id) FROM new_rows AS n));
     ELSIF TG_OP = 'DELETE' THEN
         PERFORM clerk.sms_prefix_days_shift(
             array_agg((o.created_at AT TIME ZONE 'UTC')::date), array_agg(o.region_code),
-            array_agg(o.number_prefix), array_agg(-1::bigint),
-            array_agg(-(o.counts_number::int)::bigint),
-            array_agg(-((o.counts_number AND o.number_verified)::int)::bigint))
+            array_agg(o.number_prefix), array_agg(-1),
+            array_agg(-(o.counts_number::int)::integer),
+            array_agg(-((o.counts_number AND o.number_verified)::int)::integer))
         FROM old_rows AS o;
         PERFORM clerk.refresh_sms_message_facts(
             ARRAY(SELECT coalesce(o.phone_number, o.phone_number_id, o.id) FROM old_rows AS o));
     ELSE
         PERFORM clerk.sms_prefix_days_shift(
             array_agg(r.day), array_agg(r.region_code), array_agg(r.number_prefix),
-            array_agg(r.sign::bigint), array_agg((r.sign * r.counted)::bigint),
-            array_agg((r.sign * r.verified)::bigint))
+            array_agg(r.sign::integer), array_agg((r.sign * r.counted)::integer),
+            array_agg((r.sign * r.verified)::integer))
         FROM (SELECT (o.created_at AT TIME ZONE 'UTC')::date AS day, o.region_code,
                      o.number_prefix, -1 AS sign, o.counts_number::int AS counted,
                      (o.counts_number AND o.number_verified)::int AS verified
@@ -301,7 +301,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION clerk.sms_prefix_days_shift(days date[], regions text[], prefixes text[], sends bigint[], numbers bigint[], verified bigint[]) RETURNS integer
+CREATE FUNCTION clerk.sms_prefix_days_shift(days date[], regions text[], prefixes text[], sends integer[], numbers integer[], verified integer[]) RETURNS integer
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -365,7 +365,8 @@ WITH daily AS (
                     false) AS flag
     FROM judged AS j
 )
-SELECT day, region_code, number_prefix, sends, numbers, verified, conv, base_daily,
+SELECT day, region_code, number_prefix, sends::bigint, numbers::bigint, verified::bigint,
+       conv, base_daily,
        base_conv, ratio, flag,
        CASE WHEN NOT flag THEN NULL
             WHEN base_conv IS NULL
@@ -960,9 +961,9 @@ CREATE TABLE clerk.sms_prefix_days (
     day date NOT NULL,
     region_code text,
     number_prefix text,
-    sends bigint NOT NULL,
-    numbers_sent_to bigint NOT NULL,
-    numbers_verified bigint NOT NULL
+    sends integer NOT NULL,
+    numbers_sent_to integer NOT NULL,
+    numbers_verified integer NOT NULL
 );
 
 CREATE TABLE clerk.sync_run_users (

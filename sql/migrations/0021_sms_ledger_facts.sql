@@ -24,9 +24,10 @@ CREATE TABLE clerk.sms_prefix_days (
     day              date   NOT NULL,
     region_code      text,
     number_prefix    text,
-    sends            bigint NOT NULL,
-    numbers_sent_to  bigint NOT NULL,
-    numbers_verified bigint NOT NULL,
+    -- integer: a prefix covers ten thousand numbers, and its sums add up fast as bigint
+    sends            integer NOT NULL,
+    numbers_sent_to  integer NOT NULL,
+    numbers_verified integer NOT NULL,
     -- in the order of sms_pumping's window: each prefix's days in a row
     CONSTRAINT sms_prefix_days_key UNIQUE NULLS NOT DISTINCT (region_code, number_prefix, day)
 );

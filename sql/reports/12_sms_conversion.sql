@@ -42,9 +42,9 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 WITH daily AS (
     SELECT d.day, d.region_code,
-           sum(d.sends)::bigint AS codes_sent,
-           sum(d.numbers_sent_to)::bigint AS numbers_sent_to,
-           sum(d.numbers_verified)::bigint AS numbers_verified
+           sum(d.sends) AS codes_sent,
+           sum(d.numbers_sent_to) AS numbers_sent_to,
+           sum(d.numbers_verified) AS numbers_verified
     FROM clerk.sms_prefix_days AS d
     GROUP BY d.day, d.region_code
 )

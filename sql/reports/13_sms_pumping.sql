@@ -97,7 +97,8 @@ WITH daily AS (
                     false) AS flag
     FROM judged AS j
 )
-SELECT day, region_code, number_prefix, sends, numbers, verified, conv, base_daily,
+SELECT day, region_code, number_prefix, sends::bigint, numbers::bigint, verified::bigint,
+       conv, base_daily,
        base_conv, ratio, flag,
        CASE WHEN NOT flag THEN NULL
             WHEN base_conv IS NULL
