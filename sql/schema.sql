@@ -28,6 +28,37 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION clerk.phone_facts_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    ids text[];
+BEGIN
+    -- a mirror without SMS (a backfill, most writes of a new mirror) has nothing to keep
+    IF NOT EXISTS (SELECT FROM clerk.sms_messages) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        ids := ARRAY(SELECT n.phone_number_id FROM new_rows AS n
+                     WHERE n.first_verified_at IS NOT NULL);
+    ELSIF TG_OP = 'DELETE' THEN
+        ids := ARRAY(SELECT o.phone_number_id FROM old_rows AS o
+                     WHERE o.first_verified_at IS NOT NULL);
+    ELSE
+        ids := ARRAY(SELECT n.phone_number_id
+                     FROM new_rows AS n JOIN old_rows AS o USING (phone_number_id)
+                     WHERE (n.first_verified_at IS NULL) <> (o.first_verified_at IS NULL));
+    END IF;
+    IF cardinality(ids) > 0 THEN
+        PERFORM clerk.refresh_sms_message_facts(
+            ARRAY(SELECT p.phone_number FROM clerk.phone_numbers AS p
+                  WHERE p.id = ANY(ids) AND p.phone_number IS NOT NULL),
+            ids);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone) RETURNS TABLE(id text, user_id text, phone_number_masked text, phone_number_hash text, region_code text, reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean, verification_status text, verification_strategy text, verification_attempts integer, verification_expire_at timestamp with time zone, linked_to jsonb, created_at timestamp with time zone, updated_at timestamp with time zone, deleted_at timestamp with time zone)
     LANGUAGE sql STABLE
     AS $$
@@ -50,6 +81,99 @@ WHERE a.user_id = phone_numbers_as_of.for_user_id
 $$;
 
 COMMENT ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone, for_user_id text) IS 'What did clerk.phone_numbers hold for one user (--user-id) at a past moment (--as-of)?';
+
+CREATE FUNCTION clerk.phone_numbers_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    numbers text[];
+BEGIN
+    IF NOT EXISTS (SELECT FROM clerk.sms_messages) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        numbers := ARRAY(SELECT n.phone_number FROM new_rows AS n
+                         JOIN clerk.phone_facts AS f ON f.phone_number_id = n.id
+                         WHERE n.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL);
+    ELSIF TG_OP = 'DELETE' THEN
+        numbers := ARRAY(SELECT o.phone_number FROM old_rows AS o
+                         JOIN clerk.phone_facts AS f ON f.phone_number_id = o.id
+                         WHERE o.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL);
+    ELSE
+        numbers := ARRAY(SELECT unnest(ARRAY[o.phone_number, n.phone_number])
+                         FROM new_rows AS n JOIN old_rows AS o USING (id)
+                         JOIN clerk.phone_facts AS f ON f.phone_number_id = n.id
+                         WHERE n.phone_number IS DISTINCT FROM o.phone_number
+                           AND f.first_verified_at IS NOT NULL);
+    END IF;
+    IF cardinality(numbers) > 0 THEN
+        PERFORM clerk.refresh_sms_message_facts(numbers);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION clerk.refresh_sms_message_facts(keys text[], phone_ids text[] DEFAULT NULL::text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+DECLARE
+    wanted text[];
+    shifted integer;
+BEGIN
+    -- the ledger's trigger leaves alone the writes made here
+    PERFORM set_config('clerk.sms_facts_refresh', 'on', true);
+    IF keys IS NULL AND phone_ids IS NULL THEN
+        UPDATE clerk.sms_messages AS s
+        SET counts_number = f.counts_number, number_verified = f.number_verified
+        FROM clerk.sms_message_facts(NULL) AS f
+        WHERE f.id = s.id
+          AND (s.counts_number, s.number_verified) IS DISTINCT FROM (f.counts_number, f.number_verified);
+        DELETE FROM clerk.sms_prefix_days;
+        INSERT INTO clerk.sms_prefix_days
+            (day, region_code, number_prefix, sends, numbers_sent_to, numbers_verified)
+        SELECT (created_at AT TIME ZONE 'UTC')::date, region_code, number_prefix, count(*),
+               count(*) FILTER (WHERE counts_number),
+               count(*) FILTER (WHERE counts_number AND number_verified)
+        FROM clerk.sms_messages
+        GROUP BY 1, 2, 3;
+    ELSE
+        wanted := ARRAY(
+            SELECT DISTINCT k
+            FROM unnest(coalesce(keys, '{}') || ARRAY(
+                     SELECT coalesce(s.phone_number, s.phone_number_id, s.id)
+                     FROM clerk.sms_messages AS s
+                     WHERE s.phone_number_id = ANY(phone_ids))) AS k
+            WHERE k IS NOT NULL);
+        IF cardinality(wanted) > 0 THEN
+            WITH changed AS (
+                SELECT s.id, (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code,
+                       s.number_prefix, s.counts_number AS was_counted,
+                       s.counts_number AND s.number_verified AS was_verified,
+                       f.counts_number, f.number_verified
+                FROM clerk.sms_message_facts(wanted) AS f
+                JOIN clerk.sms_messages AS s ON s.id = f.id
+                WHERE (s.counts_number, s.number_verified)
+                      IS DISTINCT FROM (f.counts_number, f.number_verified)
+            ), written AS (
+                UPDATE clerk.sms_messages AS s
+                SET counts_number = c.counts_number, number_verified = c.number_verified
+                FROM changed AS c
+                WHERE s.id = c.id
+            )
+            SELECT clerk.sms_prefix_days_shift(
+                       array_agg(c.day), array_agg(c.region_code), array_agg(c.number_prefix),
+                       array_agg(0::integer),
+                       array_agg((c.counts_number::int - c.was_counted::int)::integer),
+                       array_agg(((c.counts_number AND c.number_verified)::int
+                                  - c.was_verified::int)::integer))
+            INTO shifted
+            FROM changed AS c;
+        END IF;
+    END IF;
+    PERFORM set_config('clerk.sms_facts_refresh', 'off', true);
+END
+$$;
 
 CREATE FUNCTION clerk.risky_phone_numbers(production boolean DEFAULT true) RETURNS TABLE(phone_number_id text, user_id text, phone_number_masked text, phone_number_hash text, region_code text, number_type text, is_test_number boolean, reserved_for_second_factor boolean, verification_status text, risk text)
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -75,27 +199,14 @@ COMMENT ON FUNCTION clerk.risky_phone_numbers(production boolean) IS 'report_ris
 CREATE FUNCTION clerk.sms_conversion() RETURNS TABLE(day date, region_code text, codes_sent bigint, numbers_sent_to bigint, numbers_verified bigint, conversion numeric)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    SET work_mem TO '64MB'
     AS $$
-WITH verified_numbers AS (
-    SELECT DISTINCT p.phone_number
-    FROM clerk.phone_numbers AS p
-    JOIN clerk.phone_facts AS f ON f.phone_number_id = p.id
-    WHERE p.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL
-), sends AS (
-    SELECT (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code,
-           coalesce(s.phone_number, s.phone_number_id, s.id) AS number_key,
-           (f.first_verified_at IS NOT NULL OR v.phone_number IS NOT NULL) AS verified
-    FROM clerk.sms_messages AS s
-    LEFT JOIN clerk.phone_facts AS f ON f.phone_number_id = s.phone_number_id
-    LEFT JOIN verified_numbers AS v ON v.phone_number = s.phone_number
-), daily AS (
-    SELECT day, region_code,
-           count(*) AS codes_sent,
-           count(DISTINCT number_key) AS numbers_sent_to,
-           count(DISTINCT number_key) FILTER (WHERE verified) AS numbers_verified
-    FROM sends
-    GROUP BY day, region_code
+WITH daily AS (
+    SELECT d.day, d.region_code,
+           sum(d.sends) AS codes_sent,
+           sum(d.numbers_sent_to) AS numbers_sent_to,
+           sum(d.numbers_verified) AS numbers_verified
+    FROM clerk.sms_prefix_days AS d
+    GROUP BY d.day, d.region_code
 )
 SELECT day, region_code, codes_sent, numbers_sent_to, numbers_verified,
        round(numbers_verified::numeric / NULLIF(numbers_sent_to, 0), 4) AS conversion
@@ -105,30 +216,130 @@ $$;
 
 COMMENT ON FUNCTION clerk.sms_conversion() IS 'report_sms_conversion, as a function that runs as its owner (it reads the raw numbers)';
 
+CREATE FUNCTION clerk.sms_message_facts(keys text[] DEFAULT NULL::text[]) RETURNS TABLE(id text, counts_number boolean, number_verified boolean)
+    LANGUAGE plpgsql STABLE
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH sent AS (
+        SELECT s.id, s.created_at, s.region_code, s.number_prefix, s.phone_number,
+               s.phone_number_id, coalesce(s.phone_number, s.phone_number_id, s.id) AS number_key
+        FROM clerk.sms_messages AS s
+        WHERE keys IS NULL
+           OR ((s.phone_number = ANY(keys) OR s.phone_number_id = ANY(keys) OR s.id = ANY(keys))
+               AND coalesce(s.phone_number, s.phone_number_id, s.id) = ANY(keys))
+    ), verified_numbers AS (
+        SELECT DISTINCT p.phone_number
+        FROM clerk.phone_numbers AS p
+        JOIN clerk.phone_facts AS f ON f.phone_number_id = p.id
+        WHERE p.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL
+          AND (keys IS NULL OR p.phone_number = ANY(keys))
+    ), judged AS (
+        SELECT r.id, r.created_at, r.region_code, r.number_prefix, r.number_key,
+               (f.first_verified_at IS NOT NULL OR v.phone_number IS NOT NULL) AS verified
+        FROM sent AS r
+        LEFT JOIN clerk.phone_facts AS f ON f.phone_number_id = r.phone_number_id
+        LEFT JOIN verified_numbers AS v ON v.phone_number = r.phone_number
+    )
+    SELECT j.id,
+           j.id COLLATE "C" = min(j.id COLLATE "C") OVER g,
+           bool_or(j.verified) OVER g
+    FROM judged AS j
+    WINDOW g AS (PARTITION BY (j.created_at AT TIME ZONE 'UTC')::date, j.region_code,
+                              j.number_prefix, j.number_key);
+END
+$$;
+
+COMMENT ON FUNCTION clerk.sms_message_facts(keys text[]) IS 'For each SMS ledger row, does it stand for its number on its day, and was that number verified?';
+
+CREATE FUNCTION clerk.sms_messages_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF current_setting('clerk.sms_facts_refresh', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        PERFORM clerk.sms_prefix_days_shift(
+            array_agg((n.created_at AT TIME ZONE 'UTC')::date), array_agg(n.region_code),
+            array_agg(n.number_prefix), array_agg(1),
+            array_agg(n.counts_number::int),
+            array_agg((n.counts_number AND n.number_verified)::int))
+        FROM new_rows AS n;
+        PERFORM clerk.refresh_sms_message_facts(
+            ARRAY(SELECT coalesce(n.phone_number, n.phone_number_id, n.id) FROM new_rows AS n));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM clerk.sms_prefix_days_shift(
+            array_agg((o.created_at AT TIME ZONE 'UTC')::date), array_agg(o.region_code),
+            array_agg(o.number_prefix), array_agg(-1),
+            array_agg(-(o.counts_number::int)::integer),
+            array_agg(-((o.counts_number AND o.number_verified)::int)::integer))
+        FROM old_rows AS o;
+        PERFORM clerk.refresh_sms_message_facts(
+            ARRAY(SELECT coalesce(o.phone_number, o.phone_number_id, o.id) FROM old_rows AS o));
+    ELSE
+        PERFORM clerk.sms_prefix_days_shift(
+            array_agg(r.day), array_agg(r.region_code), array_agg(r.number_prefix),
+            array_agg(r.sign::integer), array_agg((r.sign * r.counted)::integer),
+            array_agg((r.sign * r.verified)::integer))
+        FROM (SELECT (o.created_at AT TIME ZONE 'UTC')::date AS day, o.region_code,
+                     o.number_prefix, -1 AS sign, o.counts_number::int AS counted,
+                     (o.counts_number AND o.number_verified)::int AS verified
+              FROM old_rows AS o
+              UNION ALL
+              SELECT (n.created_at AT TIME ZONE 'UTC')::date, n.region_code, n.number_prefix,
+                     1, n.counts_number::int, (n.counts_number AND n.number_verified)::int
+              FROM new_rows AS n) AS r;
+        PERFORM clerk.refresh_sms_message_facts(
+            ARRAY(SELECT coalesce(o.phone_number, o.phone_number_id, o.id) FROM old_rows AS o
+                  UNION
+                  SELECT coalesce(n.phone_number, n.phone_number_id, n.id) FROM new_rows AS n));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION clerk.sms_prefix_days_shift(days date[], regions text[], prefixes text[], sends integer[], numbers integer[], verified integer[]) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    emptied tid[];
+    shifted integer;
+BEGIN
+    WITH shifted AS (
+        INSERT INTO clerk.sms_prefix_days AS p
+            (day, region_code, number_prefix, sends, numbers_sent_to, numbers_verified)
+        SELECT d.day, d.region_code, d.number_prefix, sum(d.sends), sum(d.numbers),
+               sum(d.verified)
+        FROM unnest(days, regions, prefixes, sends, numbers, verified)
+             AS d(day, region_code, number_prefix, sends, numbers, verified)
+        GROUP BY d.day, d.region_code, d.number_prefix
+        ON CONFLICT (region_code, number_prefix, day) DO UPDATE SET
+            sends = p.sends + EXCLUDED.sends,
+            numbers_sent_to = p.numbers_sent_to + EXCLUDED.numbers_sent_to,
+            numbers_verified = p.numbers_verified + EXCLUDED.numbers_verified
+        RETURNING p.ctid, p.sends
+    )
+    SELECT array_agg(ctid) FILTER (WHERE shifted.sends = 0), count(*)
+    INTO emptied, shifted
+    FROM shifted;
+    IF emptied IS NOT NULL THEN
+        DELETE FROM clerk.sms_prefix_days WHERE ctid = ANY(emptied);
+    END IF;
+    RETURN shifted;
+END
+$$;
+
 CREATE FUNCTION clerk.sms_pumping(min_sends integer DEFAULT 20, min_jump numeric DEFAULT 5, min_drop numeric DEFAULT 0.3, max_new_conversion numeric DEFAULT 0.2) RETURNS TABLE(day date, region_code text, number_prefix text, sends bigint, numbers_sent_to bigint, numbers_verified bigint, conversion numeric, baseline_daily_sends numeric, baseline_conversion numeric, jump numeric, suspicious boolean, reason text)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    SET work_mem TO '64MB'
     AS $$
-WITH verified_numbers AS (
-    SELECT DISTINCT p.phone_number
-    FROM clerk.phone_numbers AS p
-    JOIN clerk.phone_facts AS f ON f.phone_number_id = p.id
-    WHERE p.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL
-), sent AS (
-    SELECT (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code, s.number_prefix,
-           coalesce(s.phone_number, s.phone_number_id, s.id) AS number_key,
-           (f.first_verified_at IS NOT NULL OR v.phone_number IS NOT NULL) AS verified
-    FROM clerk.sms_messages AS s
-    LEFT JOIN clerk.phone_facts AS f ON f.phone_number_id = s.phone_number_id
-    LEFT JOIN verified_numbers AS v ON v.phone_number = s.phone_number
-), daily AS (
-    SELECT sent.day, sent.region_code, sent.number_prefix,
-           count(*) AS sends,
-           count(DISTINCT number_key) AS numbers,
-           count(DISTINCT number_key) FILTER (WHERE verified) AS verified
-    FROM sent
-    GROUP BY sent.day, sent.region_code, sent.number_prefix
+WITH daily AS (
+    SELECT d.day, d.region_code, d.number_prefix, d.sends,
+           d.numbers_sent_to AS numbers, d.numbers_verified AS verified
+    FROM clerk.sms_prefix_days AS d
 ), with_baseline AS (
     SELECT d.*,
            coalesce(sum(d.sends) OVER w, 0) AS base_sends,
@@ -154,7 +365,8 @@ WITH verified_numbers AS (
                     false) AS flag
     FROM judged AS j
 )
-SELECT day, region_code, number_prefix, sends, numbers, verified, conv, base_daily,
+SELECT day, region_code, number_prefix, sends::bigint, numbers::bigint, verified::bigint,
+       conv, base_daily,
        base_conv, ratio, flag,
        CASE WHEN NOT flag THEN NULL
             WHEN base_conv IS NULL
@@ -780,7 +992,18 @@ CREATE TABLE clerk.sms_messages (
     is_valid_number boolean,
     is_test_number boolean,
     svix_id text NOT NULL,
-    recorded_at timestamp with time zone DEFAULT now() NOT NULL
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    counts_number boolean DEFAULT false NOT NULL,
+    number_verified boolean DEFAULT false NOT NULL
+);
+
+CREATE TABLE clerk.sms_prefix_days (
+    day date NOT NULL,
+    region_code text,
+    number_prefix text,
+    sends integer NOT NULL,
+    numbers_sent_to integer NOT NULL,
+    numbers_verified integer NOT NULL
 );
 
 CREATE TABLE clerk.sync_run_users (
@@ -998,6 +1221,9 @@ ALTER TABLE ONLY clerk.sms_messages
 ALTER TABLE ONLY clerk.sms_messages
     ADD CONSTRAINT sms_messages_svix_id_key UNIQUE (svix_id);
 
+ALTER TABLE ONLY clerk.sms_prefix_days
+    ADD CONSTRAINT sms_prefix_days_key UNIQUE NULLS NOT DISTINCT (region_code, number_prefix, day);
+
 ALTER TABLE ONLY clerk.sync_run_users
     ADD CONSTRAINT sync_run_users_pkey PRIMARY KEY (run_id, user_id);
 
@@ -1045,6 +1271,8 @@ CREATE INDEX sms_messages_created_idx ON clerk.sms_messages USING btree (created
 
 CREATE INDEX sms_messages_number_idx ON clerk.sms_messages USING btree (phone_number) WHERE (phone_number IS NOT NULL);
 
+CREATE INDEX sms_messages_phone_id_idx ON clerk.sms_messages USING btree (phone_number_id) WHERE (phone_number_id IS NOT NULL);
+
 CREATE INDEX sms_messages_user_idx ON clerk.sms_messages USING btree (user_id) WHERE (user_id IS NOT NULL);
 
 CREATE INDEX user_history_user_idx ON clerk.user_history USING btree (user_id, effective_at);
@@ -1067,6 +1295,24 @@ CREATE INDEX webhook_events_unsettled_idx ON clerk.webhook_events USING btree (s
 
 CREATE INDEX webhook_events_user_idx ON clerk.webhook_events USING btree (user_id, version_ms);
 
+CREATE TRIGGER phone_facts_deleted AFTER DELETE ON clerk.phone_facts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_facts_changed();
+
+CREATE TRIGGER phone_facts_inserted AFTER INSERT ON clerk.phone_facts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_facts_changed();
+
+CREATE TRIGGER phone_facts_updated AFTER UPDATE ON clerk.phone_facts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_facts_changed();
+
+CREATE TRIGGER phone_numbers_deleted AFTER DELETE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
+
+CREATE TRIGGER phone_numbers_inserted AFTER INSERT ON clerk.phone_numbers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
+
+CREATE TRIGGER phone_numbers_updated AFTER UPDATE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
+
+CREATE TRIGGER sms_messages_deleted AFTER DELETE ON clerk.sms_messages REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.sms_messages_changed();
+
+CREATE TRIGGER sms_messages_inserted AFTER INSERT ON clerk.sms_messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.sms_messages_changed();
+
+CREATE TRIGGER sms_messages_updated AFTER UPDATE ON clerk.sms_messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.sms_messages_changed();
+
 ALTER TABLE ONLY clerk.sync_run_users
     ADD CONSTRAINT sync_run_users_run_id_fkey FOREIGN KEY (run_id) REFERENCES clerk.sync_runs(id) ON DELETE CASCADE;
 
@@ -1081,6 +1327,8 @@ GRANT ALL ON FUNCTION clerk.risky_phone_numbers(production boolean) TO clerk_rep
 
 REVOKE ALL ON FUNCTION clerk.sms_conversion() FROM PUBLIC;
 GRANT ALL ON FUNCTION clerk.sms_conversion() TO clerk_reporting;
+
+GRANT ALL ON FUNCTION clerk.sms_message_facts(keys text[]) TO clerk_pii_reader;
 
 REVOKE ALL ON FUNCTION clerk.sms_pumping(min_sends integer, min_jump numeric, min_drop numeric, max_new_conversion numeric) FROM PUBLIC;
 GRANT ALL ON FUNCTION clerk.sms_pumping(min_sends integer, min_jump numeric, min_drop numeric, max_new_conversion numeric) TO clerk_reporting;
@@ -1253,6 +1501,12 @@ GRANT SELECT(is_test_number) ON TABLE clerk.sms_messages TO clerk_reporting;
 GRANT SELECT(svix_id) ON TABLE clerk.sms_messages TO clerk_reporting;
 
 GRANT SELECT(recorded_at) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(counts_number) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT(number_verified) ON TABLE clerk.sms_messages TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.sms_prefix_days TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.sync_run_users TO clerk_reporting;
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 
 from bench import db, drain, inbox, inbox_data, payloads, report, reports, verify
+from tests.support.sms_facts import STALE_SMS_DAYS, STALE_SMS_FACTS
 from worker.inbox import ops
 
 
@@ -106,11 +107,20 @@ def test_bench_reports_time_every_report_on_a_generated_mirror_with_its_indexes_
         assert after == before, "the load rebuilt every index and key as the migrations made it"
         assert result["rows"] == {
             "users": 100, "phone_numbers": 200, "phone_number_history": 1000, "user_history": 219,
-            "sms_messages": 266,
+            "sms_messages": 266, "sms_prefix_days": 115,
         }  # fmt: skip
+        with psycopg.connect(url) as conn:
+            # The load fills the SMS ledger's kept facts by their definition.
+            assert conn.execute(STALE_SMS_FACTS).fetchall() == []
+            assert conn.execute(STALE_SMS_DAYS).fetchall() == []
+            assert conn.execute(
+                "SELECT count(*) FILTER (WHERE number_verified) FROM clerk.sms_messages"
+            ).fetchone() != (0,)
         assert set(result["reports"]) == {name for name, _, _ in reports.QUERIES}
         assert all(r["ms"] > 0 and r["scan_ms"] > 0 for r in result["reports"].values())
-        assert "report two_factor_adoption ms" in report.table({"sizes": {}, "reports": result})
+        printed = report.table({"sizes": {}, "reports": result})
+        assert "report two_factor_adoption ms" in printed
+        assert "report sms_pumping ms vs scan of sms_messages" in printed
     finally:
         db.drop(url, services["postgres"])
 

@@ -21,6 +21,11 @@
 -- pumping. An erased message has no number left: it counts under its phone id, or as a
 -- number of its own. Unlike `sms_verification_by_region_day`, which divides by numbers
 -- added, this counts every code sent, whatever it was sent for.
+--
+-- It sums `clerk.sms_prefix_days`, which the writers keep from the ledger's per-row facts
+-- (`clerk.sms_message_facts`, sql/views/05) in the transaction of each write: a number's
+-- prefix and region come from the number, so the numbers of a day's prefixes add up to
+-- the numbers of its region.
 
 CREATE OR REPLACE FUNCTION clerk.sms_conversion()
 RETURNS TABLE (
@@ -32,31 +37,16 @@ RETURNS TABLE (
     conversion       numeric
 )
 LANGUAGE sql STABLE PARALLEL SAFE
--- It counts distinct numbers, which clerk_reporting may not read: it runs as its owner,
--- and returns counts only. It groups every send by number in memory: at the default 4 MB
--- that spills to disk and takes several times as long (docs/benchmarks.md, Reports).
+-- It runs as its owner, with a fixed search path, as it did when it read the raw numbers.
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-SET work_mem = '64MB'
 AS $$
-WITH verified_numbers AS (
-    SELECT DISTINCT p.phone_number
-    FROM clerk.phone_numbers AS p
-    JOIN clerk.phone_facts AS f ON f.phone_number_id = p.id
-    WHERE p.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL
-), sends AS (
-    SELECT (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code,
-           coalesce(s.phone_number, s.phone_number_id, s.id) AS number_key,
-           (f.first_verified_at IS NOT NULL OR v.phone_number IS NOT NULL) AS verified
-    FROM clerk.sms_messages AS s
-    LEFT JOIN clerk.phone_facts AS f ON f.phone_number_id = s.phone_number_id
-    LEFT JOIN verified_numbers AS v ON v.phone_number = s.phone_number
-), daily AS (
-    SELECT day, region_code,
-           count(*) AS codes_sent,
-           count(DISTINCT number_key) AS numbers_sent_to,
-           count(DISTINCT number_key) FILTER (WHERE verified) AS numbers_verified
-    FROM sends
-    GROUP BY day, region_code
+WITH daily AS (
+    SELECT d.day, d.region_code,
+           sum(d.sends) AS codes_sent,
+           sum(d.numbers_sent_to) AS numbers_sent_to,
+           sum(d.numbers_verified) AS numbers_verified
+    FROM clerk.sms_prefix_days AS d
+    GROUP BY d.day, d.region_code
 )
 SELECT day, region_code, codes_sent, numbers_sent_to, numbers_verified,
        round(numbers_verified::numeric / NULLIF(numbers_sent_to, 0), 4) AS conversion

@@ -39,8 +39,10 @@
 -- To tune, call the function with thresholds of your own, for example
 -- `SELECT * FROM clerk.sms_pumping(min_sends => 50, min_jump => 3) WHERE suspicious`; the
 -- view uses the defaults. Lower `min_sends` for a small application, raise it for one whose
--- prefixes send hundreds a day. The function only reads (PARALLEL SAFE), and runs as its
--- owner: it counts distinct numbers, which clerk_reporting may not read, and returns none.
+-- prefixes send hundreds a day. The function only reads (PARALLEL SAFE): the per-day,
+-- per-prefix sums of `clerk.sms_prefix_days`, which the writers keep from the ledger's
+-- per-row facts (`clerk.sms_message_facts`, sql/views/05) in the transaction of each write,
+-- keyed in the order of its window.
 
 CREATE OR REPLACE FUNCTION clerk.sms_pumping(
     min_sends integer DEFAULT 20,
@@ -63,32 +65,13 @@ RETURNS TABLE (
     reason               text
 )
 LANGUAGE sql STABLE PARALLEL SAFE
--- It counts distinct numbers, which clerk_reporting may not read: it runs as its owner,
--- and returns prefixes and counts only.
+-- It runs as its owner, with a fixed search path, as it did when it read the raw numbers.
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
--- It groups every send by number in memory: at the default 4 MB that spills to disk and
--- takes several times as long (docs/benchmarks.md, Reports).
-SET work_mem = '64MB'
 AS $$
-WITH verified_numbers AS (
-    SELECT DISTINCT p.phone_number
-    FROM clerk.phone_numbers AS p
-    JOIN clerk.phone_facts AS f ON f.phone_number_id = p.id
-    WHERE p.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL
-), sent AS (
-    SELECT (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code, s.number_prefix,
-           coalesce(s.phone_number, s.phone_number_id, s.id) AS number_key,
-           (f.first_verified_at IS NOT NULL OR v.phone_number IS NOT NULL) AS verified
-    FROM clerk.sms_messages AS s
-    LEFT JOIN clerk.phone_facts AS f ON f.phone_number_id = s.phone_number_id
-    LEFT JOIN verified_numbers AS v ON v.phone_number = s.phone_number
-), daily AS (
-    SELECT sent.day, sent.region_code, sent.number_prefix,
-           count(*) AS sends,
-           count(DISTINCT number_key) AS numbers,
-           count(DISTINCT number_key) FILTER (WHERE verified) AS verified
-    FROM sent
-    GROUP BY sent.day, sent.region_code, sent.number_prefix
+WITH daily AS (
+    SELECT d.day, d.region_code, d.number_prefix, d.sends,
+           d.numbers_sent_to AS numbers, d.numbers_verified AS verified
+    FROM clerk.sms_prefix_days AS d
 ), with_baseline AS (
     SELECT d.*,
            coalesce(sum(d.sends) OVER w, 0) AS base_sends,
@@ -114,7 +97,8 @@ WITH verified_numbers AS (
                     false) AS flag
     FROM judged AS j
 )
-SELECT day, region_code, number_prefix, sends, numbers, verified, conv, base_daily,
+SELECT day, region_code, number_prefix, sends::bigint, numbers::bigint, verified::bigint,
+       conv, base_daily,
        base_conv, ratio, flag,
        CASE WHEN NOT flag THEN NULL
             WHEN base_conv IS NULL

@@ -25,6 +25,7 @@ from tests.model.clerk import (
     expected_ledger,
     sms_send,
 )
+from tests.support.sms_facts import STALE_SMS_DAYS, STALE_SMS_FACTS
 from tests.worker.mirror.helpers import put
 from worker import db, tasks
 from worker.backfill import run as backfill
@@ -232,6 +233,11 @@ class Machine:
             f"SELECT id, {LEDGER_COMPARED}, svix_id FROM clerk.sms_messages"  # noqa: S608
         ).fetchall()
         _same("SMS ledger", {r[0]: tuple(r[1:]) for r in rows}, expected_ledger(self.sms_told))
+        # What the writers keep of it for the reports, against its definition and against
+        # the reports' original grouping of every send by number.
+        _same_rows("SMS ledger facts against a recomputation", self._stale(STALE_SMS_FACTS), [])
+        _same_rows("SMS sums per day and prefix against a recomputation",
+                   self._stale(STALE_SMS_DAYS), [])  # fmt: skip
 
     def _stale(self, query: LiteralString) -> list[tuple[Any, ...]]:
         """Kept rows that differ from the histories' own (kept: -, recomputed: +)."""

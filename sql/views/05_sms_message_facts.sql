@@ -1,0 +1,316 @@
+-- clerk.sms_message_facts() (function), over which clerk.refresh_sms_message_facts and
+-- the triggers of the SMS ledger, the phone facts and the phones keep the ledger's facts
+--
+-- Question: For each SMS ledger row, does it stand for its number on its day, and was that number verified?
+--
+-- Columns:
+--   id: the ledger row (`clerk.sms_messages.id`).
+--   counts_number: whether the row is the one that counts its number for its day, region
+--     and prefix (the first by id among the rows sent to that number then).
+--   number_verified: whether the mirror has seen that number verified, by any of the
+--     day's rows sent to it: its phone (`phone_number_id`) reached `verified` in its
+--     history, or any phone the mirror holds with that number did.
+--
+-- Empty mirror: no rows.
+--
+-- The one definition of the ledger's `counts_number` and `number_verified` columns and of
+-- `clerk.sms_prefix_days`, which `sms_conversion` and `sms_pumping` read instead of
+-- joining every send to the facts and grouping it by number. A number is the raw number,
+-- else (erased, or never told) the message's phone id, else the message itself. `keys`
+-- limits it to the rows sent to those numbers (all of each one's rows, through the
+-- ledger's number and phone id indexes); NULL means every row. The triggers of migration
+-- 0021 recompute it, in the same transaction, for the numbers a write to the ledger,
+-- `clerk.phone_facts` or `clerk.phone_numbers` may change; the model test compares the
+-- columns against it. It reads raw numbers with the rights of whoever calls it.
+
+CREATE OR REPLACE FUNCTION clerk.sms_message_facts(keys text[] DEFAULT NULL)
+RETURNS TABLE (id text, counts_number boolean, number_verified boolean)
+LANGUAGE plpgsql STABLE
+-- a plan for the keys given: NULL reads every row by hash joins, a few keys use indexes
+SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH sent AS (
+        SELECT s.id, s.created_at, s.region_code, s.number_prefix, s.phone_number,
+               s.phone_number_id, coalesce(s.phone_number, s.phone_number_id, s.id) AS number_key
+        FROM clerk.sms_messages AS s
+        WHERE keys IS NULL
+           OR ((s.phone_number = ANY(keys) OR s.phone_number_id = ANY(keys) OR s.id = ANY(keys))
+               AND coalesce(s.phone_number, s.phone_number_id, s.id) = ANY(keys))
+    ), verified_numbers AS (
+        SELECT DISTINCT p.phone_number
+        FROM clerk.phone_numbers AS p
+        JOIN clerk.phone_facts AS f ON f.phone_number_id = p.id
+        WHERE p.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL
+          AND (keys IS NULL OR p.phone_number = ANY(keys))
+    ), judged AS (
+        SELECT r.id, r.created_at, r.region_code, r.number_prefix, r.number_key,
+               (f.first_verified_at IS NOT NULL OR v.phone_number IS NOT NULL) AS verified
+        FROM sent AS r
+        LEFT JOIN clerk.phone_facts AS f ON f.phone_number_id = r.phone_number_id
+        LEFT JOIN verified_numbers AS v ON v.phone_number = r.phone_number
+    )
+    SELECT j.id,
+           j.id COLLATE "C" = min(j.id COLLATE "C") OVER g,
+           bool_or(j.verified) OVER g
+    FROM judged AS j
+    WINDOW g AS (PARTITION BY (j.created_at AT TIME ZONE 'UTC')::date, j.region_code,
+                              j.number_prefix, j.number_key);
+END
+$$;
+
+-- Adds deltas to clerk.sms_prefix_days (a key may come more than once), drops the days
+-- left with no send, and says how many days it shifted.
+CREATE OR REPLACE FUNCTION clerk.sms_prefix_days_shift(
+    days date[], regions text[], prefixes text[], sends integer[], numbers integer[],
+    verified integer[]
+) RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    emptied tid[];
+    shifted integer;
+BEGIN
+    WITH shifted AS (
+        INSERT INTO clerk.sms_prefix_days AS p
+            (day, region_code, number_prefix, sends, numbers_sent_to, numbers_verified)
+        SELECT d.day, d.region_code, d.number_prefix, sum(d.sends), sum(d.numbers),
+               sum(d.verified)
+        FROM unnest(days, regions, prefixes, sends, numbers, verified)
+             AS d(day, region_code, number_prefix, sends, numbers, verified)
+        GROUP BY d.day, d.region_code, d.number_prefix
+        ON CONFLICT (region_code, number_prefix, day) DO UPDATE SET
+            sends = p.sends + EXCLUDED.sends,
+            numbers_sent_to = p.numbers_sent_to + EXCLUDED.numbers_sent_to,
+            numbers_verified = p.numbers_verified + EXCLUDED.numbers_verified
+        RETURNING p.ctid, p.sends
+    )
+    SELECT array_agg(ctid) FILTER (WHERE shifted.sends = 0), count(*)
+    INTO emptied, shifted
+    FROM shifted;
+    IF emptied IS NOT NULL THEN
+        DELETE FROM clerk.sms_prefix_days WHERE ctid = ANY(emptied);
+    END IF;
+    RETURN shifted;
+END
+$$;
+
+-- Recomputes the facts of every ledger row sent to these numbers (keys) or through these
+-- phones (phone_ids), and shifts clerk.sms_prefix_days by what changed; both NULL: all
+-- rows, and the sums again from the ledger.
+CREATE OR REPLACE FUNCTION clerk.refresh_sms_message_facts(keys text[], phone_ids text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    wanted text[];
+    shifted integer;
+BEGIN
+    -- the ledger's trigger leaves alone the writes made here
+    PERFORM set_config('clerk.sms_facts_refresh', 'on', true);
+    IF keys IS NULL AND phone_ids IS NULL THEN
+        UPDATE clerk.sms_messages AS s
+        SET counts_number = f.counts_number, number_verified = f.number_verified
+        FROM clerk.sms_message_facts(NULL) AS f
+        WHERE f.id = s.id
+          AND (s.counts_number, s.number_verified) IS DISTINCT FROM (f.counts_number, f.number_verified);
+        DELETE FROM clerk.sms_prefix_days;
+        INSERT INTO clerk.sms_prefix_days
+            (day, region_code, number_prefix, sends, numbers_sent_to, numbers_verified)
+        SELECT (created_at AT TIME ZONE 'UTC')::date, region_code, number_prefix, count(*),
+               count(*) FILTER (WHERE counts_number),
+               count(*) FILTER (WHERE counts_number AND number_verified)
+        FROM clerk.sms_messages
+        GROUP BY 1, 2, 3;
+    ELSE
+        wanted := ARRAY(
+            SELECT DISTINCT k
+            FROM unnest(coalesce(keys, '{}') || ARRAY(
+                     SELECT coalesce(s.phone_number, s.phone_number_id, s.id)
+                     FROM clerk.sms_messages AS s
+                     WHERE s.phone_number_id = ANY(phone_ids))) AS k
+            WHERE k IS NOT NULL);
+        IF cardinality(wanted) > 0 THEN
+            WITH changed AS (
+                SELECT s.id, (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code,
+                       s.number_prefix, s.counts_number AS was_counted,
+                       s.counts_number AND s.number_verified AS was_verified,
+                       f.counts_number, f.number_verified
+                FROM clerk.sms_message_facts(wanted) AS f
+                JOIN clerk.sms_messages AS s ON s.id = f.id
+                WHERE (s.counts_number, s.number_verified)
+                      IS DISTINCT FROM (f.counts_number, f.number_verified)
+            ), written AS (
+                UPDATE clerk.sms_messages AS s
+                SET counts_number = c.counts_number, number_verified = c.number_verified
+                FROM changed AS c
+                WHERE s.id = c.id
+            )
+            SELECT clerk.sms_prefix_days_shift(
+                       array_agg(c.day), array_agg(c.region_code), array_agg(c.number_prefix),
+                       array_agg(0::integer),
+                       array_agg((c.counts_number::int - c.was_counted::int)::integer),
+                       array_agg(((c.counts_number AND c.number_verified)::int
+                                  - c.was_verified::int)::integer))
+            INTO shifted
+            FROM changed AS c;
+        END IF;
+    END IF;
+    PERFORM set_config('clerk.sms_facts_refresh', 'off', true);
+END
+$$;
+
+-- The ledger written (insert, the upsert of an earlier event, erasure, classify): its rows
+-- move between the sums, and their numbers' facts are recomputed.
+CREATE OR REPLACE FUNCTION clerk.sms_messages_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF current_setting('clerk.sms_facts_refresh', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        PERFORM clerk.sms_prefix_days_shift(
+            array_agg((n.created_at AT TIME ZONE 'UTC')::date), array_agg(n.region_code),
+            array_agg(n.number_prefix), array_agg(1),
+            array_agg(n.counts_number::int),
+            array_agg((n.counts_number AND n.number_verified)::int))
+        FROM new_rows AS n;
+        PERFORM clerk.refresh_sms_message_facts(
+            ARRAY(SELECT coalesce(n.phone_number, n.phone_number_id, n.id) FROM new_rows AS n));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM clerk.sms_prefix_days_shift(
+            array_agg((o.created_at AT TIME ZONE 'UTC')::date), array_agg(o.region_code),
+            array_agg(o.number_prefix), array_agg(-1),
+            array_agg(-(o.counts_number::int)::integer),
+            array_agg(-((o.counts_number AND o.number_verified)::int)::integer))
+        FROM old_rows AS o;
+        PERFORM clerk.refresh_sms_message_facts(
+            ARRAY(SELECT coalesce(o.phone_number, o.phone_number_id, o.id) FROM old_rows AS o));
+    ELSE
+        PERFORM clerk.sms_prefix_days_shift(
+            array_agg(r.day), array_agg(r.region_code), array_agg(r.number_prefix),
+            array_agg(r.sign::integer), array_agg((r.sign * r.counted)::integer),
+            array_agg((r.sign * r.verified)::integer))
+        FROM (SELECT (o.created_at AT TIME ZONE 'UTC')::date AS day, o.region_code,
+                     o.number_prefix, -1 AS sign, o.counts_number::int AS counted,
+                     (o.counts_number AND o.number_verified)::int AS verified
+              FROM old_rows AS o
+              UNION ALL
+              SELECT (n.created_at AT TIME ZONE 'UTC')::date, n.region_code, n.number_prefix,
+                     1, n.counts_number::int, (n.counts_number AND n.number_verified)::int
+              FROM new_rows AS n) AS r;
+        PERFORM clerk.refresh_sms_message_facts(
+            ARRAY(SELECT coalesce(o.phone_number, o.phone_number_id, o.id) FROM old_rows AS o
+                  UNION
+                  SELECT coalesce(n.phone_number, n.phone_number_id, n.id) FROM new_rows AS n));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- A phone's first verification found or lost: the facts of the rows sent through it or
+-- to its number.
+CREATE OR REPLACE FUNCTION clerk.phone_facts_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    ids text[];
+BEGIN
+    -- a mirror without SMS (a backfill, most writes of a new mirror) has nothing to keep
+    IF NOT EXISTS (SELECT FROM clerk.sms_messages) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        ids := ARRAY(SELECT n.phone_number_id FROM new_rows AS n
+                     WHERE n.first_verified_at IS NOT NULL);
+    ELSIF TG_OP = 'DELETE' THEN
+        ids := ARRAY(SELECT o.phone_number_id FROM old_rows AS o
+                     WHERE o.first_verified_at IS NOT NULL);
+    ELSE
+        ids := ARRAY(SELECT n.phone_number_id
+                     FROM new_rows AS n JOIN old_rows AS o USING (phone_number_id)
+                     WHERE (n.first_verified_at IS NULL) <> (o.first_verified_at IS NULL));
+    END IF;
+    IF cardinality(ids) > 0 THEN
+        PERFORM clerk.refresh_sms_message_facts(
+            ARRAY(SELECT p.phone_number FROM clerk.phone_numbers AS p
+                  WHERE p.id = ANY(ids) AND p.phone_number IS NOT NULL),
+            ids);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- A verified phone's number added, changed or removed: the facts of the rows sent to it.
+CREATE OR REPLACE FUNCTION clerk.phone_numbers_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    numbers text[];
+BEGIN
+    IF NOT EXISTS (SELECT FROM clerk.sms_messages) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        numbers := ARRAY(SELECT n.phone_number FROM new_rows AS n
+                         JOIN clerk.phone_facts AS f ON f.phone_number_id = n.id
+                         WHERE n.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL);
+    ELSIF TG_OP = 'DELETE' THEN
+        numbers := ARRAY(SELECT o.phone_number FROM old_rows AS o
+                         JOIN clerk.phone_facts AS f ON f.phone_number_id = o.id
+                         WHERE o.phone_number IS NOT NULL AND f.first_verified_at IS NOT NULL);
+    ELSE
+        numbers := ARRAY(SELECT unnest(ARRAY[o.phone_number, n.phone_number])
+                         FROM new_rows AS n JOIN old_rows AS o USING (id)
+                         JOIN clerk.phone_facts AS f ON f.phone_number_id = n.id
+                         WHERE n.phone_number IS DISTINCT FROM o.phone_number
+                           AND f.first_verified_at IS NOT NULL);
+    END IF;
+    IF cardinality(numbers) > 0 THEN
+        PERFORM clerk.refresh_sms_message_facts(numbers);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- The facts of the rows already in the ledger, by the definition above.
+SELECT clerk.refresh_sms_message_facts(NULL);
+
+CREATE OR REPLACE TRIGGER sms_messages_inserted AFTER INSERT ON clerk.sms_messages
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.sms_messages_changed();
+CREATE OR REPLACE TRIGGER sms_messages_updated AFTER UPDATE ON clerk.sms_messages
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.sms_messages_changed();
+CREATE OR REPLACE TRIGGER sms_messages_deleted AFTER DELETE ON clerk.sms_messages
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.sms_messages_changed();
+CREATE OR REPLACE TRIGGER phone_facts_inserted AFTER INSERT ON clerk.phone_facts
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_facts_changed();
+CREATE OR REPLACE TRIGGER phone_facts_updated AFTER UPDATE ON clerk.phone_facts
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_facts_changed();
+CREATE OR REPLACE TRIGGER phone_facts_deleted AFTER DELETE ON clerk.phone_facts
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_facts_changed();
+CREATE OR REPLACE TRIGGER phone_numbers_inserted AFTER INSERT ON clerk.phone_numbers
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
+CREATE OR REPLACE TRIGGER phone_numbers_updated AFTER UPDATE ON clerk.phone_numbers
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
+CREATE OR REPLACE TRIGGER phone_numbers_deleted AFTER DELETE ON clerk.phone_numbers
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
+
+GRANT EXECUTE ON FUNCTION clerk.sms_message_facts(text[]) TO clerk_pii_reader;
+COMMENT ON FUNCTION clerk.sms_message_facts(text[]) IS
+    'For each SMS ledger row, does it stand for its number on its day, and was that number verified?';

@@ -1,0 +1,116 @@
+"""The SMS ledger's kept facts (counts_number, number_verified) and clerk.sms_prefix_days stay
+right through every write that changes them: a verification after the sends, events out of
+order, the earlier event of a message moving it to another day, and erasure. Each state is
+checked against the definition, against the reports' original query, and by exact rows."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.support.crafted import apply, moment, phone, put_all, sms, snapshot
+from tests.support.databases import every_database
+from tests.support.sms_facts import ORIGINAL_CONVERSION, STALE_SMS_DAYS, STALE_SMS_FACTS
+from worker.privacy import erase
+
+CONVERSION = "SELECT * FROM clerk.report_sms_conversion"
+N1, N2 = "+447400123456", "+447400987654"
+DAY1, DAY2 = date(2025, 1, 1), date(2025, 1, 2)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    every_database(metafunc)
+
+
+def conversion(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+    """The report, after checking what it reads against its recomputations."""
+    assert conn.execute(STALE_SMS_FACTS).fetchall() == []
+    assert conn.execute(STALE_SMS_DAYS).fetchall() == []
+    got = conn.execute(CONVERSION).fetchall()
+    assert got == conn.execute(ORIGINAL_CONVERSION).fetchall()
+    return got
+
+
+def sends(conn: psycopg.Connection) -> None:
+    put_all(
+        conn,
+        sms("sms_1", N1, moment(1, 5), user_id="user_a", phone_id="idn_a1"),
+        # Before the sign-up finished: no ids, the number alone.
+        sms("sms_2", N1, moment(1, 6)),
+        # A number no one verifies.
+        sms("sms_3", N2, moment(1, 7)),
+        sms("sms_4", N1, moment(2), user_id="user_a", phone_id="idn_a1"),
+    )
+
+
+def test_a_verification_after_the_sends_makes_their_number_verified(
+    conn: psycopg.Connection,
+) -> None:
+    apply(conn, snapshot("user_a", moment(1), [phone("idn_a1", N1, status="unverified")]))
+    sends(conn)
+    assert conversion(conn) == [
+        (DAY1, "GB", 3, 2, 0, Decimal("0.0000")),
+        (DAY2, "GB", 1, 1, 0, Decimal("0.0000")),
+    ]
+    apply(conn, snapshot("user_a", moment(3), [phone("idn_a1", N1)]))
+    assert conversion(conn) == [
+        (DAY1, "GB", 3, 2, 1, Decimal("0.5000")),
+        (DAY2, "GB", 1, 1, 1, Decimal("1.0000")),
+    ]
+    # The phone removed: its history still says it was verified.
+    apply(conn, snapshot("user_a", moment(4), []))
+    assert conversion(conn)[0] == (DAY1, "GB", 3, 2, 1, Decimal("0.5000"))
+
+
+def test_events_out_of_order_and_an_earlier_event_of_a_message_end_in_the_same_sums(
+    conn: psycopg.Connection,
+) -> None:
+    # The sends one by one, newest first, before their user is known at all.
+    apply(
+        conn,
+        sms("sms_4", N1, moment(2), user_id="user_a", phone_id="idn_a1"),
+        sms("sms_3", N2, moment(1, 7)),
+        sms("sms_2", N1, moment(1, 6)),
+    )
+    assert conversion(conn) == [
+        (DAY1, "GB", 2, 2, 0, Decimal("0.0000")),
+        (DAY2, "GB", 1, 1, 0, Decimal("0.0000")),
+    ]
+    # The verification before the snapshot that came first (the user is folded again).
+    apply(conn, snapshot("user_a", moment(3), [phone("idn_a1", N1)]))
+    apply(conn, snapshot("user_a", moment(1), [phone("idn_a1", N1, status="unverified")]))
+    apply(conn, sms("sms_1", N1, moment(1, 5), user_id="user_a", phone_id="idn_a1"))
+    assert conversion(conn) == [
+        (DAY1, "GB", 3, 2, 1, Decimal("0.5000")),
+        (DAY2, "GB", 1, 1, 1, Decimal("1.0000")),
+    ]
+    # An earlier event of sms_4 moves it to the first day: the second day has no send left.
+    apply(conn, sms("sms_4", N1, moment(1, 9), user_id="user_a", phone_id="idn_a1"))
+    assert conversion(conn) == [(DAY1, "GB", 4, 2, 1, Decimal("0.5000"))]
+    left = conn.execute("SELECT day, number_prefix, sends FROM clerk.sms_prefix_days ORDER BY 2")
+    assert left.fetchall() == [(DAY1, "+44740012", 3), (DAY1, "+44740098", 1)]
+
+
+def test_erasure_keeps_the_sums_right_without_any_number(conn: psycopg.Connection) -> None:
+    apply(conn, snapshot("user_a", moment(1), [phone("idn_a1", N1)]))
+    sends(conn)
+    assert conversion(conn) == [
+        (DAY1, "GB", 3, 2, 1, Decimal("0.5000")),
+        (DAY2, "GB", 1, 1, 1, Decimal("1.0000")),
+    ]
+    erase.erase_users(conn, ["user_a"])
+    after = conversion(conn)
+    # Every send still counts; the erased ones under their phone id or as their own.
+    assert [row[:3] for row in after] == [(DAY1, "GB", 3), (DAY2, "GB", 1)]
+    assert conn.execute(
+        "SELECT count(*) FROM clerk.sms_prefix_days WHERE number_prefix IS NULL"
+    ).fetchone() == (2,)
+    erase.forget_number(conn, N2)
+    assert [row[:3] for row in conversion(conn)] == [(DAY1, "GB", 3), (DAY2, "GB", 1)]
+    assert conn.execute(
+        "SELECT count(*) FROM clerk.sms_prefix_days WHERE number_prefix IS NOT NULL"
+    ).fetchone() == (0,)
