@@ -1291,6 +1291,8 @@ CREATE INDEX webhook_events_purgeable_idx ON clerk.webhook_events USING btree (p
 
 CREATE INDEX webhook_events_received_idx ON clerk.webhook_events USING btree (received_at, svix_id);
 
+CREATE INDEX webhook_events_type_idx ON clerk.webhook_events USING btree (event_type, received_at, svix_id);
+
 CREATE INDEX webhook_events_unsettled_idx ON clerk.webhook_events USING btree (status, received_at) WHERE (status = ANY (ARRAY['failed'::text, 'dead'::text]));
 
 CREATE INDEX webhook_events_user_idx ON clerk.webhook_events USING btree (user_id, version_ms);

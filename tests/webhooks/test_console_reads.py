@@ -231,3 +231,10 @@ def test_each_page_reads_an_index_range_not_the_table(conn: psycopg.Connection) 
         assert "Index" in plan, plan
         assert "Seq Scan" not in plan, plan
         assert not re.search(r"^\s*(-> +)?Sort ", plan, re.MULTILINE), plan
+    # A type filter is part of its index range, not a filter over the received order.
+    for query, at in ((queries.LIST_OLDER, None), (queries.LIST_NEWER, middle)):
+        params = {**base, "event_type": "user.deleted", "at": at and at[0], "id": at and at[1]}
+        plan = "\n".join(
+            r[0] for r in conn.execute(b"EXPLAIN " + query.encode(), params, prepare=False)
+        )
+        assert re.search(r"Index Cond: .*event_type", plan), plan
