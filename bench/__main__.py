@@ -50,12 +50,14 @@ FULL = {
     "inbox_rows": 10_000_000,
     "inbox_base_rows": 10_000,
     "inbox_drain_users": 3000,
+    "inbox_paced_rate": 100,
+    "inbox_paced_s": 20,
 }
 QUICK = {"ingest_s": 3, "ingest_rounds": 1, "ingest_conns": 16, "users": 300, "per_user": 10,
          "noop": 3000, "drain_rounds": 1, "latency_rate": 200, "latency_s": 5,
          "scale_phones": 20_000, "sample": 20, "report_users": 20_000,
          "classify_phones": 20_000, "inbox_rows": 200_000, "inbox_base_rows": 10_000,
-         "inbox_drain_users": 300}  # fmt: skip
+         "inbox_drain_users": 300, "inbox_paced_rate": 50, "inbox_paced_s": 2}  # fmt: skip
 
 
 def env_for(url: str) -> dict[str, str]:
