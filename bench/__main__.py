@@ -53,6 +53,8 @@ FULL = {
     "inbox_drain_users": 3000,
     "backfill_users": 200_000,
     "sweep_s": 20,
+    "inbox_paced_rate": 100,
+    "inbox_paced_s": 20,
 }
 # The paced rates of the latency sweep (events/s); Svix's top plan delivers up to 800.
 SWEEP_RATES = (200, 400, 600, 800)
@@ -61,7 +63,8 @@ QUICK = {"ingest_s": 3, "ingest_rounds": 1, "ingest_conns": 16, "users": 300, "p
          "noop": 3000, "drain_rounds": 1, "latency_rate": 200, "latency_s": 5,
          "scale_phones": 20_000, "sample": 20, "report_users": 20_000,
          "classify_phones": 20_000, "inbox_rows": 200_000, "inbox_base_rows": 10_000,
-         "inbox_drain_users": 300, "backfill_users": 5000, "sweep_s": 5}  # fmt: skip
+         "inbox_drain_users": 300, "backfill_users": 5000, "sweep_s": 5, "inbox_paced_rate": 50,
+         "inbox_paced_s": 2}  # fmt: skip
 
 
 def env_for(url: str) -> dict[str, str]:

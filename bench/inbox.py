@@ -7,7 +7,10 @@ side, with the ratio. Both get the same traffic (a year's `rows` spread evenly),
 small inbox is the large one's last hours (10,000 of 10,000,000: 8.8 hours): the ratio is
 what a year of history costs a read, not a busier day. Then, on the large inbox, a purge
 of 30 days of payloads and a removal of 30 days of rows, each in batches, while the real
-worker drains a backlog: its rate next to its rate with nothing else running.
+worker drains a backlog: its rate next to its rate with nothing else running; then, the
+job still running, a paced load through the web and the worker: its 2xx-to-applied
+latency next to the same load's with nothing else running. Each job yields to the worker
+as the daily task's does (ops.YieldToWorker): it waits while the drain's backlog stands.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import psycopg
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from bench import db, drain, inbox_data, payloads
+from bench import db, drain, inbox_data, latency, payloads
 from tests.webhooks.console_helpers import console_app, sign_in
 from webhooks.console import queries as console_queries
 from worker import db as worker_db
@@ -134,6 +137,7 @@ class Background(threading.Thread):
         self.url, self.step = url, step
         self.rows, self.seconds, self.done_at = 0, 0.0, 0.0
         self.longest_batch_s = 0.0
+        self.yield_to = ops.YieldToWorker()
 
     def run(self) -> None:
         started = time.perf_counter()
@@ -147,40 +151,51 @@ class Background(threading.Thread):
                 took = time.perf_counter() - batch_started
                 self.longest_batch_s = max(self.longest_batch_s, took)
 
-            self.rows = ops.in_batches(transaction, self.step)
+            self.rows = ops.in_batches(transaction, self.step, yield_to=self.yield_to)
         self.done_at = time.perf_counter()
         self.seconds = self.done_at - started
 
 
 def drain_with(
-    env: dict[str, str], work: Path, users: int, job: Background | None
+    env: dict[str, str], work: Path, users: int, job: Background | None, paced: tuple[int, int]
 ) -> dict[str, Any]:
-    """The real worker draining a fresh backlog, with `job` started just before it."""
+    """The real worker draining a fresh backlog, with `job` started just before it; then
+    a paced load (`paced`: events/s, seconds) through web and worker, the job still running."""
     events = payloads.user_history(uuid.uuid4().hex[:6], users, 10)
     result = drain.drain_events(env, work, events, on_ready=job.start if job else None)
     drained_at = time.perf_counter()
+    rate, seconds = paced
+    load = latency.run(env, work, rate=rate, seconds=seconds)
+    paced_at = time.perf_counter()
+    result["latency"] = {k: load[k] for k in ("sent", "non_2xx", "applied",
+                                              "applied_p50_ms", "applied_p99_ms")}  # fmt: skip
     if job is not None:
         job.join()
         result["job_rows"] = job.rows
         result["job_s"] = job.seconds
         result["job_longest_batch_s"] = job.longest_batch_s
-        # The worker's rate counts only while the job ran through the whole drain.
+        result["job_yielded_s"] = job.yield_to.waited
+        # The worker's rate counts only while the job ran through the whole drain, and
+        # its latency only while the job ran through the whole paced load.
         result["job_outlasted_drain"] = job.done_at >= drained_at
+        result["job_outlasted_paced"] = job.done_at >= paced_at
     return result
 
 
-def retention(env: dict[str, str], work: Path, users: int) -> dict[str, Any]:
+def retention(
+    env: dict[str, str], work: Path, users: int, paced: tuple[int, int]
+) -> dict[str, Any]:
     """Drains alone and with each job in turns: each job's rate is set against the rounds
     alone on either side of it, so that the machine's other load, which drifts over the
     minutes a purge takes, lands on both."""
     url = env["DATABASE_URL"]
-    out = {"alone": drain_with(env, work, users, None)}
-    out["purge"] = drain_with(
-        env, work, users, Background(url, lambda c: ops.purge_batch(c, PURGE_AGE))
-    )
-    out["alone_between"] = drain_with(env, work, users, None)
-    out["remove"] = drain_with(env, work, users, Background(url, ops.RowRemoval(KEEP_DAYS)))
-    out["alone_again"] = drain_with(env, work, users, None)
+    purge = Background(url, lambda c: ops.purge_batch(c, PURGE_AGE))
+    out = {"alone": drain_with(env, work, users, None, paced)}
+    out["purge"] = drain_with(env, work, users, purge, paced)
+    out["alone_between"] = drain_with(env, work, users, None, paced)
+    removal = Background(url, ops.RowRemoval(KEEP_DAYS))
+    out["remove"] = drain_with(env, work, users, removal, paced)
+    out["alone_again"] = drain_with(env, work, users, None, paced)
     return out
 
 
@@ -193,7 +208,8 @@ def run(
     db.drop(base_url, server_url)
     url, large = sized(server_url, redis_url, rows, year)
     try:
-        large["retention"] = retention(env_for(url), work, size["inbox_drain_users"])
+        paced = (size["inbox_paced_rate"], size["inbox_paced_s"])
+        large["retention"] = retention(env_for(url), work, size["inbox_drain_users"], paced)
     finally:
         db.drop(url, server_url)
     return {"base": base, "large": large}

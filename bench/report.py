@@ -126,6 +126,25 @@ def _reports_rows(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _paced_rows(
+    label: str, job: dict[str, Any], before: dict[str, Any], after: dict[str, Any]
+) -> list[Row]:
+    """The paced load's 2xx-to-applied latency while the job ran, against the same load's
+    in the rounds alone on either side (their mean)."""
+    rows: list[Row] = []
+    for p in ("p50", "p99"):
+        key = f"applied_{p}_ms"
+        alone = (before["latency"][key] + after["latency"][key]) / 2
+        ms = job["latency"][key]
+        rows.append((f"  {label}: 2xx -> applied {p} ms", f"{ms:.1f}", f"{alone:.1f}",
+                     f"{_ratio(ms, alone):.2f}x", "", ""))  # fmt: skip
+    lat = job["latency"]
+    rows.append((f"  {label}: paced events applied, non-2xx, job ran throughout",
+                 f"{lat['applied']:,} of {lat['sent']:,}", f"{lat['non_2xx']}", "", "",
+                 _met(bool(job.get("job_outlasted_paced")))))  # fmt: skip
+    return rows
+
+
 def _inbox_rows(r: dict[str, Any]) -> list[Row]:
     """Each read at the large size beside the base size: within 5x and under 200 ms."""
     base, large = r["base"], r["large"]
@@ -159,6 +178,11 @@ def _inbox_rows(r: dict[str, Any]) -> list[Row]:
             rows.append((f"  {label}: rows, s, longest batch s", f"{j['job_rows']:,}",
                          f"{j['job_s']:.1f} s", f"{j['job_longest_batch_s']:.2f} s",
                          "batch < 5 s", _met(j["job_longest_batch_s"] < 5)))  # fmt: skip
+            if "job_yielded_s" in j:
+                rows.append((f"  {label}: s waiting for the worker", f"{j['job_yielded_s']:.1f}",
+                             "", "", "", ""))  # fmt: skip
+            if "latency" in j:
+                rows += _paced_rows(label, j, before, after)
     return rows
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import psycopg
@@ -159,19 +160,28 @@ def backfill_task(reconcile: bool = False) -> int:
         return 0
 
 
+# How each retention batch waits for the worker (tests hand in one that does not sleep).
+retention_yield: Callable[[], ops.YieldToWorker] = ops.YieldToWorker
+
+
 @app.task(name=PURGE_TASK, acks_late=True, ignore_result=True)
 def purge() -> int:
     """Drop the payloads of events closed more than CLERK_MIRROR_RETENTION_DAYS ago, then
-    remove closed rows older than CLERK_MIRROR_INBOX_KEEP_DAYS; a short transaction a batch."""
+    remove closed rows older than CLERK_MIRROR_INBOX_KEEP_DAYS; a short transaction a batch,
+    each waiting (up to a minute) while the worker has a backlog."""
     days, keep_days = app.settings.retention_days, app.settings.inbox_keep_days
     _ensure_pool()
     purged = removed = 0
     if days:
         age = timedelta(days=days)
-        purged = ops.in_batches(db.transaction, lambda conn: ops.purge_batch(conn, age))
+        purged = ops.in_batches(
+            db.transaction, lambda conn: ops.purge_batch(conn, age), yield_to=retention_yield()
+        )
         log.info("purged payloads", extra={"count": purged, "older_than_days": days})
     if keep_days is not None:
-        removed = ops.in_batches(db.transaction, ops.RowRemoval(keep_days))
+        removed = ops.in_batches(
+            db.transaction, ops.RowRemoval(keep_days), yield_to=retention_yield()
+        )
         log.info("removed closed events", extra={"count": removed, "older_than_days": keep_days})
     return purged + removed
 

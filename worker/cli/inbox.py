@@ -141,6 +141,7 @@ def purge(older_than: str, dry_run: bool) -> None:
         if dry_run:
             count = ops.purgeable(conn, age)
         else:
-            count = ops.in_batches(transaction, lambda c: ops.purge_batch(c, age))
+            step = lambda c: ops.purge_batch(c, age)  # noqa: E731
+            count = ops.in_batches(transaction, step, yield_to=ops.YieldToWorker())
     verb = "would purge" if dry_run else "purged"
     click.echo(f"{verb} the payload of {count} event(s) closed more than {older_than} ago")

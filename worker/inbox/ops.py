@@ -67,6 +67,13 @@ BATCH_ROWS = 2000
 # behind). Resting five times as long left the worker 0.73x of its rate during a 30-day
 # purge (docs/benchmarks.md); a daily purge is one day's events, a dozen batches.
 REST = 10.0
+# Before each batch a purge or removal waits while the worker is behind: an event pending
+# for longer than BEHIND (the worker applies a fresh one in tens of milliseconds). It asks
+# every YIELD_POLL seconds, at most YIELD_CAP seconds a batch, so that behind a backlog that
+# never clears it still goes on, a batch a minute. Its batches' WAL then never competes
+# with a worker that has a backlog to drain.
+BEHIND = timedelta(seconds=2)
+YIELD_POLL, YIELD_CAP = 0.5, 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,18 +175,54 @@ def purge(conn: psycopg.Connection, older_than: timedelta, *, dry_run: bool = Fa
             return total
 
 
+Transaction = Callable[[], AbstractContextManager[psycopg.Connection]]
+
+
+def worker_behind(conn: psycopg.Connection) -> bool:
+    """Whether an event has been pending longer than BEHIND (the pending index's first entry)."""
+    row = conn.execute(queries.PENDING_BEFORE, {"age": BEHIND}).fetchone()
+    return bool(row and row[0])
+
+
+@dataclass(slots=True)
+class YieldToWorker:
+    """Waits, before a retention batch, while `behind` says the worker is behind: it asks
+    every `poll` seconds, each time in a transaction of its own, and gives up after `cap`
+    seconds of waiting. `waited` adds up the seconds it waited."""
+
+    behind: Callable[[psycopg.Connection], bool] = worker_behind
+    poll: float = YIELD_POLL
+    cap: float = YIELD_CAP
+    sleep: Callable[[float], None] = time.sleep
+    waited: float = 0.0
+
+    def __call__(self, transaction: Transaction) -> None:
+        waited = 0.0
+        while waited < self.cap:
+            with transaction() as conn:
+                if not self.behind(conn):
+                    break
+            self.sleep(self.poll)
+            waited += self.poll
+        self.waited += waited
+
+
 def in_batches(
-    transaction: Callable[[], AbstractContextManager[psycopg.Connection]],
+    transaction: Transaction,
     step: Callable[[psycopg.Connection], int],
     batch: int = BATCH_ROWS,
     rest: float = REST,
+    yield_to: Callable[[Transaction], None] | None = None,
 ) -> int:
     """Run `step` in transactions of its own (`transaction` opens one and gives its
     connection) until a batch comes back short; returns the rows it touched. Each lasts
-    one bounded batch: no lock is held long, the worker never queues behind a purge; and
-    between batches it rests `rest` times the batch's time, leaving the worker the CPU."""
+    one bounded batch: no lock is held long, the worker never queues behind a purge;
+    between batches it rests `rest` times the batch's time, leaving the worker the CPU;
+    and before each batch `yield_to` (a YieldToWorker) may wait for the worker."""
     total = 0
     while True:
+        if yield_to is not None:
+            yield_to(transaction)
         started = time.monotonic()
         with transaction() as conn:
             done = step(conn)

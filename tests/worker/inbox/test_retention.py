@@ -117,9 +117,15 @@ def test_keep_days_schedules_the_daily_task_which_removes_rows_after_their_paylo
     db.open_pool(database_url)
     try:
         hand_tasks(monkeypatch, CLERK_MIRROR_RETENTION_DAYS="7", CLERK_MIRROR_INBOX_KEEP_DAYS="3")
+        sleeps: list[float] = []
+        monkeypatch.setattr(
+            tasks, "retention_yield", lambda: ops.YieldToWorker(sleep=sleeps.append)
+        )
         # Payloads of a, b and holds_payload, then rows a, closed_purged, ignored and
         # holds_payload: b is the user's mirrored version, the rest are open or recent.
         assert tasks.purge() == 3 + 4
+        # The row pending for 10 days: each job's one batch waited its whole cap, then ran.
+        assert sum(sleeps) == 2 * ops.YIELD_CAP
     finally:
         db.close_pool()
     with psycopg.connect(database_url) as conn:
@@ -160,3 +166,64 @@ def test_removal_batches_go_on_from_where_the_last_stopped_past_kept_rows(
     # closed before it are not read again.
     assert removal.after is not None
     assert kept(conn) == {"holds_payload", "failed", "dead", "pending", "received_late"}
+
+
+class Behind:
+    """The worker's backlog as `answers` say, one answer a question (then not behind)."""
+
+    def __init__(self, *answers: bool) -> None:
+        self.answers, self.asked = list(answers), 0
+
+    def __call__(self, conn: psycopg.Connection) -> bool:
+        self.asked += 1
+        return self.answers.pop(0) if self.answers else False
+
+
+@pytest.mark.parametrize(
+    ("answers", "sleeps", "asked"),
+    [
+        ((), 0, 1),  # a quiet inbox: no wait
+        ((True, True, False), 2, 3),  # a backlog that clears: waits until it has
+        ((True,) * 10, 4, 4),  # one that never clears: waits its cap (4 polls), then goes on
+    ],
+)
+def test_retention_batches_yield_to_a_worker_behind_at_most_their_cap(
+    conn: psycopg.Connection, answers: tuple[bool, ...], sleeps: int, asked: int
+) -> None:
+    slept: list[float] = []
+    behind = Behind(*answers)
+    wait = ops.YieldToWorker(behind=behind, poll=0.5, cap=2.0, sleep=slept.append)
+    order: list[str] = []
+
+    @contextmanager
+    def transaction() -> Iterator[psycopg.Connection]:
+        yield conn
+
+    def step(c: psycopg.Connection) -> int:
+        order.append(f"batch after {len(slept)} waits")
+        return 0
+
+    assert ops.in_batches(transaction, step, batch=3, yield_to=wait) == 0
+    assert slept == [0.5] * sleeps
+    assert order == [f"batch after {sleeps} waits"]
+    assert wait.waited == 0.5 * sleeps
+    assert behind.asked == asked
+
+
+def test_the_worker_is_behind_when_an_event_has_waited_more_than_a_moment(
+    conn: psycopg.Connection,
+) -> None:
+    assert not ops.worker_behind(conn)
+    conn.execute(
+        "INSERT INTO clerk.webhook_events (svix_id, event_type, status, received_at)"
+        " VALUES ('fresh', 'user.updated', 'pending', now())"
+    )
+    assert not ops.worker_behind(conn)
+    conn.execute(
+        "INSERT INTO clerk.webhook_events (svix_id, event_type, status, received_at)"
+        " VALUES ('waited', 'user.updated', 'pending', now() - %(age)s)",
+        {"age": ops.BEHIND * 2},
+    )
+    assert ops.worker_behind(conn)
+    conn.execute("UPDATE clerk.webhook_events SET status = 'processed', processed_at = now()")
+    assert not ops.worker_behind(conn)
