@@ -15,6 +15,16 @@ from tests.support.processes import free_port, running, wait_for, web_argv, web_
 from tests.support.signing import TEST_SECRET, sign
 
 
+def all_processed(database_url: str, count: int) -> bool:
+    """Whether the inbox holds `count` events, every one of them applied."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE status = 'processed'), count(*)"
+            " FROM clerk.webhook_events"
+        ).fetchone()
+    return row == (count, count)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     every_database(metafunc)  # on the server's default database and on a far one
 
@@ -43,15 +53,7 @@ def test_signed_events_posted_to_gunicorn_reach_the_mirror_through_a_real_worker
             )
             assert response.status_code == 200, response.text
 
-        def applied() -> bool:
-            with psycopg.connect(database_url) as conn:
-                row = conn.execute(
-                    "SELECT count(*) FILTER (WHERE status = 'processed'), count(*)"
-                    " FROM clerk.webhook_events"
-                ).fetchone()
-            return row == (5, 5)
-
-        wait_for(applied, 30, "the worker applying all events")
+        wait_for(lambda: all_processed(database_url, 5), 30, "the worker applying all events")
     with psycopg.connect(database_url) as conn:
         live = conn.execute(
             "SELECT id, verification_status, is_primary FROM clerk.phone_numbers"
@@ -96,15 +98,7 @@ def test_signed_sms_posted_to_gunicorn_reach_the_ledger_through_a_real_worker(
             )
             assert response.status_code == 200, response.text
 
-        def applied() -> bool:
-            with psycopg.connect(database_url) as conn:
-                row = conn.execute(
-                    "SELECT count(*) FILTER (WHERE status = 'processed'), count(*)"
-                    " FROM clerk.webhook_events"
-                ).fetchone()
-            return row == (3, 3)
-
-        wait_for(applied, 30, "the worker applying all events")
+        wait_for(lambda: all_processed(database_url, 3), 30, "the worker applying all events")
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
             "SELECT id, user_id, status, phone_number, region_code, svix_id"
