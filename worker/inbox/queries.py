@@ -249,7 +249,12 @@ WHERE status IN ('processed', 'ignored') AND payload IS NOT NULL
 # pending ones, rows that still hold a payload (a replay could use it), and the event each
 # user's mirrored version came from (the tie-break of newest-wins names it).
 REMOVE_CLOSED: Final[LiteralString] = """
-WITH batch AS (
+WITH open_users AS MATERIALIZED (
+    SELECT DISTINCT user_id
+    FROM clerk.webhook_events
+    WHERE status IN ('pending', 'failed', 'dead') AND user_id IS NOT NULL
+),
+batch AS (
     SELECT e.svix_id
     FROM clerk.webhook_events AS e
     WHERE e.status IN ('processed', 'ignored') AND e.payload IS NULL
@@ -259,6 +264,10 @@ WITH batch AS (
       AND NOT EXISTS (
           SELECT FROM clerk.users AS u WHERE u.id = e.user_id AND u.version_svix_id = e.svix_id
       )
+      -- A user with an event still open keeps every row: applying it, late as a redriven
+      -- failed or dead event is, re-folds the user's events from its version on, and a
+      -- removed event could not be rebuilt (a purged one is, from history).
+      AND NOT EXISTS (SELECT FROM open_users AS o WHERE o.user_id = e.user_id)
     ORDER BY e.processed_at
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED

@@ -11,11 +11,13 @@ import psycopg
 import pytest
 
 from tests.support.bodies import STORY
+from tests.support.crafted import moment, phone, snapshot
 from tests.support.settings import hand_tasks
-from tests.worker.mirror.helpers import deliver, mirror_state
+from tests.worker.mirror.helpers import deliver, drain, mirror_state, put
 from worker import config, db, tasks
 from worker.app import celery_settings
 from worker.inbox import ops
+from worker.mirror.apply import apply_ids
 
 # One row of each kind that retention must tell apart, all received and closed `age` ago.
 ROWS = """
@@ -63,6 +65,43 @@ def test_removal_keeps_the_event_a_users_mirrored_version_came_from(
     )
     assert ops.remove_batch(conn, keep_days=3) == 1
     assert kept(conn) == {"b"}
+
+
+HISTORY = """
+SELECT phone_number_id, change, verification_status, effective_at
+FROM clerk.phone_number_history ORDER BY effective_at, phone_number_id
+"""
+
+
+def test_a_user_with_an_open_event_keeps_the_rows_its_late_apply_refolds(
+    conn: psycopg.Connection,
+) -> None:
+    unverified = phone("idn_p", "+447700900123", status="unverified")
+    verified = phone("idn_p", "+447700900123")
+    for svix_id, at, phones in (
+        ("e1", moment(1), [unverified]),
+        ("e2", moment(2), [verified]),
+        ("e3", moment(3), [phone("idn_q", "+447700900456")]),
+    ):
+        put(conn, snapshot("user_r", at, phones), svix_id)
+        drain(conn)
+    # An event older than e2 that failed for good: an operator redrives it later.
+    put(conn, snapshot("user_r", moment(1, 720), [unverified]), "late")
+    conn.execute("UPDATE clerk.webhook_events SET status = 'dead' WHERE svix_id = 'late'")
+    conn.execute(
+        "UPDATE clerk.webhook_events SET received_at = now() - interval '30 days',"
+        " processed_at = now() - interval '30 days' WHERE status = 'processed'"
+    )
+    assert ops.purge(conn, timedelta(days=7)) == 3
+    before = conn.execute(HISTORY).fetchall()
+
+    assert ops.remove_batch(conn, keep_days=7) == 0
+    assert kept(conn) == {"e1", "e2", "e3", "late"}
+    apply_ids(conn, ["late"])
+    history = conn.execute(HISTORY).fetchall()
+    # The late event adds its own rows; the verification e2 recorded is still there.
+    assert set(before) <= set(history)
+    assert ("idn_p", "updated", "verified", moment(2)) in history
 
 
 def test_purge_runs_in_bounded_batches_each_in_its_own_transaction(
