@@ -159,15 +159,17 @@ WHERE (%(svix_ids)s::text[] IS NULL OR svix_id = ANY(%(svix_ids)s::text[]))
 ORDER BY received_at, svix_id
 """
 
+# Whether an event due now has waited longer than %(age)s, from the pending index's oldest
+# entries on; one retrying later (next_attempt_at) leaves the worker nothing to do yet.
+PENDING_BEFORE: Final[LiteralString] = """
+SELECT EXISTS (SELECT 1 FROM clerk.webhook_events
+               WHERE status = 'pending' AND received_at < now() - %(age)s
+                 AND coalesce(next_attempt_at, '-infinity') <= now())
+"""
+
 # The open statuses and the lag (the age of the oldest pending event), one partial index
 # pass each (0001's on pending rows, 0010's on failed and dead ones): cheap whatever the
 # table's size, so /metrics reads them at every scrape.
-# Whether an event has waited longer than %(age)s: the pending index's first entry.
-PENDING_BEFORE: Final[LiteralString] = """
-SELECT EXISTS (SELECT 1 FROM clerk.webhook_events
-               WHERE status = 'pending' AND received_at < now() - %(age)s)
-"""
-
 OPEN_STATUS: Final[LiteralString] = """
 SELECT (SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'),
        (SELECT count(*) FROM clerk.webhook_events WHERE status = 'failed'),

@@ -264,5 +264,8 @@ def test_the_worker_is_behind_when_an_event_has_waited_more_than_a_moment(
         {"age": ops.BEHIND * 2},
     )
     assert ops.worker_behind(conn)
+    # Retrying in an hour: nothing for the worker to do meanwhile, so retention goes on.
+    conn.execute("UPDATE clerk.webhook_events SET next_attempt_at = now() + interval '1 hour'")
+    assert not ops.worker_behind(conn)
     conn.execute("UPDATE clerk.webhook_events SET status = 'processed', processed_at = now()")
     assert not ops.worker_behind(conn)
