@@ -7,6 +7,7 @@ or repeat a page.
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from collections.abc import Iterator
@@ -210,6 +211,18 @@ def test_the_first_page_lists_failed_and_dead_events_above_the_newest(
     filtered = client.get("/console/events?status=dead").text
     assert '<table id="attention">' not in filtered
     assert client.get("/console/events?older=not-a-link").status_code == 400
+    # Tokens crafted by hand: a NUL in the id, deep nesting, other shapes, an endless one.
+    for position in (
+        '["2025-01-01T00:00:00+00:00", "a\\u0000b"]',
+        "[" * 5000,
+        '{"at": 1}',
+        '["2025-01-01T00:00:00+00:00", 7]',
+        '["2025-01-01T00:00:00", "msg_1"]',
+        '["2025-01-01T00:00:00+00:00", "' + "x" * 5000 + '"]',
+    ):
+        token = base64.urlsafe_b64encode(position.encode()).decode()
+        for way in ("older", "newer"):
+            assert client.get(f"/console/events?{way}={token}").status_code == 400, position
 
 
 def test_each_page_reads_an_index_range_not_the_table(conn: psycopg.Connection) -> None:

@@ -115,14 +115,27 @@ def read_page(
     return Page(found[:limit], newer=older is not None, older=more)
 
 
+# A page link's token: base64 of a short JSON pair; anything longer was not made here.
+MAX_CURSOR_LENGTH = 4 * (MAX_ID_LENGTH + 64)
+
+
 def cursor(token: str | None) -> tuple[datetime, str] | None:
     """A page link's position (received_at, svix_id), or 400 for a token not made here."""
     if not token:
         return None
     try:
+        if len(token) > MAX_CURSOR_LENGTH:
+            raise ValueError("too long")
         at, svix_id = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
-        return datetime.fromisoformat(at), str(svix_id)
-    except (ValueError, TypeError, UnicodeError, binascii.Error):
+        if not isinstance(at, str) or not isinstance(svix_id, str):
+            raise TypeError("not a pair of strings")
+        if len(svix_id) > MAX_ID_LENGTH or not storable(svix_id):
+            raise ValueError("not a svix-id")
+        received = datetime.fromisoformat(at)
+        if received.tzinfo is None:
+            raise ValueError("no time zone")
+        return received, svix_id
+    except (ValueError, TypeError, UnicodeError, binascii.Error, RecursionError):
         abort(400, "not a page link of this console")
 
 
