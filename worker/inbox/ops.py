@@ -238,10 +238,17 @@ def _age_checked(older_than: timedelta) -> timedelta:
     return older_than
 
 
+# Longer than any inbox has lived, and short enough that now() minus it is a timestamp.
+MAX_AGE_DAYS = 100 * 366
+
+
 def parse_age(text: str) -> timedelta:
     """'30d' or '12h' as a timedelta."""
     match = _AGE.match(text)
     if match is None:
         raise ValueError(f"{text!r} is not an age like 30d or 12h")
     number, unit = int(match.group(1)), match.group(2)
+    days = number if unit == "d" else number / 24
+    if days > MAX_AGE_DAYS:
+        raise ValueError(f"{text!r} is longer than {MAX_AGE_DAYS} days")
     return timedelta(days=number) if unit == "d" else timedelta(hours=number)

@@ -66,6 +66,9 @@ def test_replay_by_svix_id_applies_only_those(cli: CliRunner, database_url: str)
         ["replay", "--since", "yesterday"],
         ["replay", "--status", "lost"],
         ["purge", "--older-than", "1w"],
+        ["purge", "--older-than", "999999999d"],
+        ["purge", "--older-than", "99999999999h"],
+        ["classify", "--chunk", "99999999999999999999"],
     ],
 )
 def test_commands_refuse_missing_or_malformed_options(cli: CliRunner, args: list[str]) -> None:
