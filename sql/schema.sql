@@ -1492,8 +1492,6 @@ GRANT SELECT(phone_number_hash) ON TABLE clerk.sms_messages TO clerk_reporting;
 
 GRANT SELECT(region_code) ON TABLE clerk.sms_messages TO clerk_reporting;
 
-GRANT SELECT(number_prefix) ON TABLE clerk.sms_messages TO clerk_reporting;
-
 GRANT SELECT(number_type) ON TABLE clerk.sms_messages TO clerk_reporting;
 
 GRANT SELECT(is_valid_number) ON TABLE clerk.sms_messages TO clerk_reporting;
