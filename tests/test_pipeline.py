@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -25,14 +28,11 @@ def all_processed(database_url: str, count: int) -> bool:
     return row == (count, count)
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    every_database(metafunc)  # on the server's default database and on a far one
-
-
-@pytest.mark.slow
-def test_signed_events_posted_to_gunicorn_reach_the_mirror_through_a_real_worker(
+@contextmanager
+def web_and_worker(
     database_url: str, redis_url: str, queue_name: str, tmp_path: Path
-) -> None:
+) -> Iterator[str]:
+    """The Procfile's web (gunicorn) and a real worker on this database; yields the web's URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -46,12 +46,26 @@ def test_signed_events_posted_to_gunicorn_reach_the_mirror_through_a_real_worker
         running(worker_argv(queue_name), env, tmp_path / "worker.log"),
     ):
         wait_for(web_ready(base), 20, "web")
+        yield base
+
+
+def post_signed(base: str, payload: dict[str, Any], svix_id: str) -> None:
+    body = json.dumps(payload).encode()
+    response = httpx.post(f"{base}/webhooks/clerk", content=body, headers=sign(body, svix_id))
+    assert response.status_code == 200, response.text
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    every_database(metafunc)  # on the server's default database and on a far one
+
+
+@pytest.mark.slow
+def test_signed_events_posted_to_gunicorn_reach_the_mirror_through_a_real_worker(
+    database_url: str, redis_url: str, queue_name: str, tmp_path: Path
+) -> None:
+    with web_and_worker(database_url, redis_url, queue_name, tmp_path) as base:
         for i, name in enumerate(STORY[:5]):
-            body = json.dumps(fixture_body(name)).encode()
-            response = httpx.post(
-                f"{base}/webhooks/clerk", content=body, headers=sign(body, f"m{i}")
-            )
-            assert response.status_code == 200, response.text
+            post_signed(base, fixture_body(name), f"m{i}")
 
         wait_for(lambda: all_processed(database_url, 5), 30, "the worker applying all events")
     with psycopg.connect(database_url) as conn:
@@ -69,14 +83,6 @@ def test_signed_sms_posted_to_gunicorn_reach_the_ledger_through_a_real_worker(
     database_url: str, redis_url: str, queue_name: str, tmp_path: Path
 ) -> None:
     """Out of order, twice over, and a sign-up send with no user yet: exact rows, no code."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
-        "CLERK_MIRROR_QUEUE": queue_name,
-    }
     later = fixture_body("sms.created__sign_up_no_user")
     later["timestamp"] += 60_000
     later["data"]["status"] = "sent"
@@ -86,17 +92,9 @@ def test_signed_sms_posted_to_gunicorn_reach_the_ledger_through_a_real_worker(
         ("s_signup", fixture_body("sms.created__sign_up_no_user")),
         ("s_ada", fixture_body("sms.created__verification_code")),
     ]
-    with (
-        running(web_argv(port), env, tmp_path / "web.log"),
-        running(worker_argv(queue_name), env, tmp_path / "worker.log"),
-    ):
-        wait_for(web_ready(base), 20, "web")
+    with web_and_worker(database_url, redis_url, queue_name, tmp_path) as base:
         for svix_id, payload in sends:
-            body = json.dumps(payload).encode()
-            response = httpx.post(
-                f"{base}/webhooks/clerk", content=body, headers=sign(body, svix_id)
-            )
-            assert response.status_code == 200, response.text
+            post_signed(base, payload, svix_id)
 
         wait_for(lambda: all_processed(database_url, 3), 30, "the worker applying all events")
     with psycopg.connect(database_url) as conn:
