@@ -134,7 +134,7 @@ def envelope(body: object) -> Envelope | None:
 
 def parse_event(svix_id: str, payload: bytes | dict[str, Any]) -> Event | None:
     """Parse a stored event; None for a type the mirror ignores, InvalidEvent if unusable."""
-    body = _load(payload)
+    body = load_body(payload)
     event_type = _field(body, "type", str, "event")
     if event_type not in USER_TYPES:
         return None
@@ -149,7 +149,8 @@ def parse_event(svix_id: str, payload: bytes | dict[str, Any]) -> Event | None:
     return Snapshot(EventKey(version_ms, event_ms, svix_id), user_id, user, phones)
 
 
-def _load(payload: bytes | dict[str, Any]) -> dict[str, Any]:
+def load_body(payload: bytes | dict[str, Any]) -> dict[str, Any]:
+    """A stored body as the JSON object it must be, or InvalidEvent saying why not."""
     if isinstance(payload, dict):
         return payload
     try:

@@ -10,7 +10,6 @@ Functions that take a connection never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, LiteralString
@@ -28,6 +27,7 @@ from worker.mirror.events import (
     _ms,
     _opt,
     _typed,
+    load_body,
     ms_to_datetime,
     region_code,
 )
@@ -74,13 +74,7 @@ def parse(svix_id: str, body: dict[str, Any]) -> Sms:
 
 
 def parse_payload(svix_id: str, payload: bytes) -> Sms:
-    try:
-        body = json.loads(payload)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidEvent(f"body is not JSON: {type(exc).__name__}") from None
-    if not isinstance(body, dict):
-        raise InvalidEvent("body is not a JSON object")
-    return parse(svix_id, body)
+    return parse(svix_id, load_body(payload))
 
 
 # None of an erased user; an earlier event of the same message replaces a later one, but
