@@ -49,7 +49,8 @@ ORDER BY m.minute
 # that arrives meanwhile never shifts the pages after it. Run unprepared (prepare=False),
 # so that each is planned with its values: a filter left NULL drops out, and a status
 # filter reaches its partial index.
-LIST_OLDER: Final[LiteralString] = """
+# What both directions select and filter by; each adds its side of the cursor and order.
+_LISTED: Final[LiteralString] = """
 SELECT svix_id, event_type, user_id, status, attempts, last_error, received_at, processed_at
 FROM clerk.webhook_events
 WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
@@ -57,25 +58,25 @@ WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s::text)
   AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s::timestamptz)
   AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s::timestamptz)
-  AND (%(at)s::timestamptz IS NULL
+"""
+
+LIST_OLDER: Final[LiteralString] = (
+    _LISTED
+    + """  AND (%(at)s::timestamptz IS NULL
        OR (received_at, svix_id) < (%(at)s::timestamptz, %(id)s::text))
 ORDER BY received_at DESC, svix_id DESC
 LIMIT %(limit)s
 """
+)
 
 # The page before a cursor, read upwards (the caller shows it newest first).
-LIST_NEWER: Final[LiteralString] = """
-SELECT svix_id, event_type, user_id, status, attempts, last_error, received_at, processed_at
-FROM clerk.webhook_events
-WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
-  AND (%(event_type)s::text IS NULL OR event_type = %(event_type)s::text)
-  AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s::text)
-  AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s::timestamptz)
-  AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s::timestamptz)
-  AND (received_at, svix_id) > (%(at)s::timestamptz, %(id)s::text)
+LIST_NEWER: Final[LiteralString] = (
+    _LISTED
+    + """  AND (received_at, svix_id) > (%(at)s::timestamptz, %(id)s::text)
 ORDER BY received_at, svix_id
 LIMIT %(limit)s
 """
+)
 
 # Failed and dead events, the newest first (what an operator has to look at), above the
 # list's first page: 0010's partial index holds only these rows.
