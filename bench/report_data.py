@@ -107,6 +107,13 @@ FROM clerk.phone_number_history
 WHERE verification_attempts = 5
 """
 
+# How many phones carry each number, by its definition (sql/views/06_*.sql): the phones'
+# triggers that keep it are off for the load.
+PHONE_NUMBER_COUNTS: Final[LiteralString] = """
+INSERT INTO clerk.phone_number_counts (phone_number, phones)
+SELECT phone_number, phones FROM clerk.phone_number_counts_of_phones
+"""
+
 # The SMS ledger: a code for each phone when it was added, and a second one (a sign-in,
 # a day later) for every third; one phone in 40 is a sign-up send with no ids, as the
 # pumping the reports look for sends. Two and a third million sends per million users.
@@ -153,16 +160,17 @@ INSERT INTO clerk.user_factor_changes SELECT * FROM clerk.user_factor_changes_of
 """
 
 STEPS: Final[tuple[LiteralString, ...]] = (
-    USER_HISTORY, USERS, PHONE_HISTORY, PHONES, PRIMARY_PHONE_PROBLEM, PHONE_FACTS,
-    USER_FACTOR_CHANGES, INBOX, SMS,
+    USER_HISTORY, USERS, PHONE_HISTORY, PHONES, PHONE_NUMBER_COUNTS, PRIMARY_PHONE_PROBLEM,
+    PHONE_FACTS, USER_FACTOR_CHANGES, INBOX, SMS,
 )  # fmt: skip
 TABLES: Final = (
-    "user_history", "users", "phone_number_history", "phone_numbers", "phone_facts",
-    "user_factor_changes", "webhook_events", "sms_messages",
+    "user_history", "users", "phone_number_history", "phone_numbers", "phone_number_counts",
+    "phone_facts", "user_factor_changes", "webhook_events", "sms_messages",
 )  # fmt: skip
 
-# The tables whose triggers keep the SMS ledger's facts (sql/views/05_sms_message_facts.sql):
-# off for the load, then the facts filled at once by the same function.
+# The tables whose triggers keep the SMS ledger's facts (sql/views/05_sms_message_facts.sql)
+# and the numbers' counts (06): off for the load, then the facts filled at once by the same
+# function, the counts by a step of the load.
 TRIGGERED: Final = ("phone_numbers", "phone_facts", "sms_messages")
 SMS_FACTS: Final[LiteralString] = "SELECT clerk.refresh_sms_message_facts(NULL)"
 

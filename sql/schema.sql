@@ -59,6 +59,31 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION clerk.phone_number_counts_shift(numbers text[], deltas integer[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    emptied text[];
+BEGIN
+    WITH shifted AS (
+        INSERT INTO clerk.phone_number_counts AS c (phone_number, phones)
+        SELECT d.phone_number, sum(d.delta)
+        FROM unnest(numbers, deltas) AS d(phone_number, delta)
+        WHERE d.phone_number IS NOT NULL
+        GROUP BY d.phone_number
+        HAVING sum(d.delta) <> 0
+        ORDER BY d.phone_number COLLATE "C"
+        ON CONFLICT (phone_number) DO UPDATE SET phones = c.phones + EXCLUDED.phones
+        RETURNING c.phone_number, c.phones
+    )
+    SELECT array_agg(s.phone_number) FILTER (WHERE s.phones <= 0) INTO emptied FROM shifted AS s;
+    IF emptied IS NOT NULL THEN
+        -- rows this statement wrote and still locks: no one else changed them since
+        DELETE FROM clerk.phone_number_counts WHERE phone_number = ANY(emptied) AND phones <= 0;
+    END IF;
+END
+$$;
+
 CREATE FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone) RETURNS TABLE(id text, user_id text, phone_number_masked text, phone_number_hash text, region_code text, reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean, verification_status text, verification_strategy text, verification_attempts integer, verification_expire_at timestamp with time zone, linked_to jsonb, created_at timestamp with time zone, updated_at timestamp with time zone, deleted_at timestamp with time zone)
     LANGUAGE sql STABLE
     AS $$
@@ -108,6 +133,28 @@ BEGIN
     END IF;
     IF cardinality(numbers) > 0 THEN
         PERFORM clerk.refresh_sms_message_facts(numbers);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION clerk.phone_numbers_counted() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM clerk.phone_number_counts_shift(array_agg(n.phone_number), array_agg(1))
+        FROM new_rows AS n;
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM clerk.phone_number_counts_shift(array_agg(o.phone_number), array_agg(-1))
+        FROM old_rows AS o;
+    ELSIF TG_OP = 'UPDATE' THEN
+        PERFORM clerk.phone_number_counts_shift(array_agg(r.phone_number), array_agg(r.delta))
+        FROM (SELECT o.phone_number, -1 AS delta FROM old_rows AS o
+              UNION ALL
+              SELECT n.phone_number, 1 FROM new_rows AS n) AS r;
+    ELSE
+        DELETE FROM clerk.phone_number_counts;
     END IF;
     RETURN NULL;
 END
@@ -195,6 +242,77 @@ ORDER BY p.id
 $$;
 
 COMMENT ON FUNCTION clerk.risky_phone_numbers(production boolean) IS 'report_risky_phone_numbers of a development mirror (production => false) or a production one';
+
+CREATE FUNCTION clerk.shared_phone_numbers() RETURNS TABLE(phone_number_hash text, phone_number_masked text, region_code text, live_users bigint, deleted_users bigint, reheld_users bigint, user_ids text[])
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET jit TO 'off'
+    AS $$
+WITH shared AS (
+    -- Numbers with more than one phone row (a superset of those with several holders), as
+    -- the phones' triggers count them: the partial index of migration 0027. Its statistics
+    -- tell the planner how many there are: a few are probed on phone_numbers_number_idx,
+    -- many are hashed against one pass over the phones.
+    SELECT phone_number
+    FROM clerk.phone_number_counts
+    WHERE phones > 1
+), holdings AS (
+    -- A live phone's user is live (the worker deletes a user's phones with it; the model
+    -- test checks it): only a deleted phone's user is read, for when that user was deleted.
+    SELECT p.phone_number, p.phone_number_hash, p.phone_number_masked, p.region_code,
+           p.user_id,
+           coalesce(p.created_at, (SELECT min(h.effective_at)
+                                   FROM clerk.phone_number_history AS h
+                                   WHERE h.phone_number_id = p.id)) AS held_from,
+           p.deleted_at IS NULL AND u.deleted_at IS NULL AS live,
+           u.deleted_at AS user_deleted_at
+    FROM clerk.phone_numbers AS p
+    CROSS JOIN LATERAL (
+        SELECT NULL::timestamptz AS deleted_at WHERE p.deleted_at IS NULL
+        UNION ALL
+        SELECT u.deleted_at FROM clerk.users AS u
+        WHERE p.deleted_at IS NOT NULL AND u.id = p.user_id
+    ) AS u
+    WHERE p.phone_number IN (SELECT phone_number FROM shared)
+), holders AS (
+    -- One row per number and holder: first and last holding, live if any holding is.
+    SELECT phone_number, user_id, max(phone_number_hash) AS phone_number_hash,
+           max(phone_number_masked) AS phone_number_masked, max(region_code) AS region_code,
+           min(held_from) AS first_held_from, max(held_from) AS last_held_from,
+           bool_or(live) AS live, max(user_deleted_at) AS user_deleted_at
+    FROM holdings
+    GROUP BY phone_number, user_id
+), deletions AS (
+    -- The number's two earliest deletions of a holder: the earliest of the other holders'
+    -- is the first, or the second when this holder's own is the first.
+    SELECT *, nth_value(user_deleted_at, 1) OVER w AS first_deleted,
+              nth_value(user_deleted_at, 2) OVER w AS second_deleted
+    FROM holders
+    WINDOW w AS (PARTITION BY phone_number ORDER BY user_deleted_at NULLS LAST
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+), numbers AS (
+    SELECT phone_number,
+           max(phone_number_hash) AS phone_number_hash,
+           max(phone_number_masked) AS phone_number_masked,
+           max(region_code) AS region_code,
+           count(*) FILTER (WHERE live) AS live_users,
+           count(*) FILTER (WHERE user_deleted_at IS NOT NULL) AS deleted_users,
+           count(*) FILTER (WHERE last_held_from >= CASE WHEN user_deleted_at = first_deleted
+                                                         THEN second_deleted
+                                                         ELSE first_deleted END)
+               AS reheld_users,
+           array_agg(user_id ORDER BY first_held_from NULLS LAST, user_id) AS user_ids
+    FROM deletions
+    GROUP BY phone_number
+)
+SELECT phone_number_hash, phone_number_masked, region_code, live_users, deleted_users,
+       reheld_users, user_ids
+FROM numbers
+WHERE live_users > 1 OR reheld_users > 0
+ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids
+$$;
+
+COMMENT ON FUNCTION clerk.shared_phone_numbers() IS 'report_shared_phone_numbers, as a function that runs as its owner (it reads the raw numbers)';
 
 CREATE FUNCTION clerk.sms_conversion() RETURNS TABLE(day date, region_code text, codes_sent bigint, numbers_sent_to bigint, numbers_verified bigint, conversion numeric)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
@@ -526,13 +644,9 @@ CREATE VIEW clerk.phone_history_valid_until AS
 
 COMMENT ON VIEW clerk.phone_history_valid_until IS 'Until when did each phone history row hold?';
 
-ALTER TABLE clerk.phone_number_history ALTER COLUMN history_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME clerk.phone_number_history_history_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
+CREATE TABLE clerk.phone_number_counts (
+    phone_number text NOT NULL,
+    phones integer NOT NULL
 );
 
 CREATE TABLE clerk.phone_numbers (
@@ -556,6 +670,24 @@ CREATE TABLE clerk.phone_numbers (
     number_type text,
     is_valid_number boolean,
     is_test_number boolean
+);
+
+CREATE VIEW clerk.phone_number_counts_of_phones AS
+ SELECT phone_number,
+    (count(*))::integer AS phones
+   FROM phone_numbers
+  WHERE (phone_number IS NOT NULL)
+  GROUP BY phone_number;
+
+COMMENT ON VIEW clerk.phone_number_counts_of_phones IS 'How many phone rows carry each number?';
+
+ALTER TABLE clerk.phone_number_history ALTER COLUMN history_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME clerk.phone_number_history_history_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
 );
 
 CREATE TABLE clerk.users (
@@ -648,78 +780,6 @@ CREATE VIEW clerk.report_risky_phone_numbers AS
 COMMENT ON VIEW clerk.report_risky_phone_numbers IS 'Which live numbers, second-factor ones included, are of a type that should not receive codes, or are Clerk test numbers in production?';
 
 CREATE VIEW clerk.report_shared_phone_numbers AS
- WITH shared AS (
-         SELECT phone_number
-           FROM phone_numbers
-          WHERE (phone_number IS NOT NULL)
-          GROUP BY phone_number
-         HAVING (count(*) > 1)
-        ), holdings AS (
-         SELECT phone_number,
-            phone_number_hash,
-            phone_number_masked,
-            region_code,
-            user_id,
-            held_from,
-            live,
-            user_deleted_at
-           FROM (shared s
-             CROSS JOIN LATERAL ( SELECT phone_number,
-                    phone_number_hash,
-                    phone_number_masked,
-                    region_code,
-                    user_id,
-                    COALESCE(created_at, ( SELECT min(effective_at) AS min
-                           FROM phone_number_history h_1
-                          WHERE (phone_number_id = id))) AS held_from,
-                    ((deleted_at IS NULL) AND (deleted_at IS NULL)) AS live,
-                    deleted_at AS user_deleted_at
-                   FROM (phone_numbers p
-                     JOIN users u ON ((id = user_id)))
-                  WHERE (phone_number = phone_number)
-                 OFFSET 0) h)
-        ), holders AS (
-         SELECT phone_number,
-            user_id,
-            max(phone_number_hash) AS phone_number_hash,
-            max(phone_number_masked) AS phone_number_masked,
-            max(region_code) AS region_code,
-            min(held_from) AS first_held_from,
-            max(held_from) AS last_held_from,
-            bool_or(live) AS live,
-            max(user_deleted_at) AS user_deleted_at
-           FROM holdings
-          GROUP BY phone_number, user_id
-        ), deletions AS (
-         SELECT phone_number,
-            user_id,
-            phone_number_hash,
-            phone_number_masked,
-            region_code,
-            first_held_from,
-            last_held_from,
-            live,
-            user_deleted_at,
-            nth_value(user_deleted_at, 1) OVER w AS first_deleted,
-            nth_value(user_deleted_at, 2) OVER w AS second_deleted
-           FROM holders
-          WINDOW w AS (PARTITION BY phone_number ORDER BY user_deleted_at ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-        ), numbers AS (
-         SELECT phone_number,
-            max(phone_number_hash) AS phone_number_hash,
-            max(phone_number_masked) AS phone_number_masked,
-            max(region_code) AS region_code,
-            count(*) FILTER (WHERE live) AS live_users,
-            count(*) FILTER (WHERE (user_deleted_at IS NOT NULL)) AS deleted_users,
-            count(*) FILTER (WHERE (last_held_from >=
-                CASE
-                    WHEN (user_deleted_at = first_deleted) THEN second_deleted
-                    ELSE first_deleted
-                END)) AS reheld_users,
-            array_agg(user_id ORDER BY first_held_from, user_id) AS user_ids
-           FROM deletions
-          GROUP BY phone_number
-        )
  SELECT phone_number_hash,
     phone_number_masked,
     region_code,
@@ -727,9 +787,7 @@ CREATE VIEW clerk.report_shared_phone_numbers AS
     deleted_users,
     reheld_users,
     user_ids
-   FROM numbers
-  WHERE ((live_users > 1) OR (reheld_users > 0))
-  ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids;
+   FROM shared_phone_numbers() shared_phone_numbers(phone_number_hash, phone_number_masked, region_code, live_users, deleted_users, reheld_users, user_ids);
 
 COMMENT ON VIEW clerk.report_shared_phone_numbers IS 'Which numbers do several live users hold, or did a new user take after a deletion?';
 
@@ -1200,6 +1258,9 @@ ALTER TABLE ONLY clerk.erased_users
 ALTER TABLE ONLY clerk.phone_facts
     ADD CONSTRAINT phone_facts_pkey PRIMARY KEY (phone_number_id);
 
+ALTER TABLE ONLY clerk.phone_number_counts
+    ADD CONSTRAINT phone_number_counts_pkey PRIMARY KEY (phone_number);
+
 ALTER TABLE ONLY clerk.phone_number_history
     ADD CONSTRAINT phone_number_history_phone_number_id_svix_id_key UNIQUE (phone_number_id, svix_id);
 
@@ -1250,6 +1311,8 @@ CREATE INDEX phone_facts_added_idx ON clerk.phone_facts USING btree (region_code
 CREATE INDEX phone_facts_reserved_idx ON clerk.phone_facts USING btree (phone_number_id) WHERE ever_reserved;
 
 CREATE INDEX phone_facts_verified_idx ON clerk.phone_facts USING btree (verified_month, first_verified_region_code, seconds_to_verify) WHERE (verified_month IS NOT NULL);
+
+CREATE INDEX phone_number_counts_shared_idx ON clerk.phone_number_counts USING btree (phone_number) WHERE (phones > 1);
 
 CREATE INDEX phone_number_history_effective_brin ON clerk.phone_number_history USING brin (effective_at);
 
@@ -1305,9 +1368,17 @@ CREATE TRIGGER phone_facts_updated AFTER UPDATE ON clerk.phone_facts REFERENCING
 
 CREATE TRIGGER phone_numbers_deleted AFTER DELETE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
 
+CREATE TRIGGER phone_numbers_deleted_counted AFTER DELETE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_counted();
+
 CREATE TRIGGER phone_numbers_inserted AFTER INSERT ON clerk.phone_numbers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
 
+CREATE TRIGGER phone_numbers_inserted_counted AFTER INSERT ON clerk.phone_numbers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_counted();
+
+CREATE TRIGGER phone_numbers_truncated_counted AFTER TRUNCATE ON clerk.phone_numbers FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_counted();
+
 CREATE TRIGGER phone_numbers_updated AFTER UPDATE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
+
+CREATE TRIGGER phone_numbers_updated_counted AFTER UPDATE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_counted();
 
 CREATE TRIGGER sms_messages_deleted AFTER DELETE ON clerk.sms_messages REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.sms_messages_changed();
 
@@ -1326,6 +1397,9 @@ GRANT ALL ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone) TO 
 GRANT ALL ON FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone, for_user_id text) TO clerk_reporting;
 
 GRANT ALL ON FUNCTION clerk.risky_phone_numbers(production boolean) TO clerk_reporting;
+
+REVOKE ALL ON FUNCTION clerk.shared_phone_numbers() FROM PUBLIC;
+GRANT ALL ON FUNCTION clerk.shared_phone_numbers() TO clerk_reporting;
 
 REVOKE ALL ON FUNCTION clerk.sms_conversion() FROM PUBLIC;
 GRANT ALL ON FUNCTION clerk.sms_conversion() TO clerk_reporting;
@@ -1438,6 +1512,8 @@ GRANT SELECT(number_type) ON TABLE clerk.phone_numbers TO clerk_reporting;
 GRANT SELECT(is_valid_number) ON TABLE clerk.phone_numbers TO clerk_reporting;
 
 GRANT SELECT(is_test_number) ON TABLE clerk.phone_numbers TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.phone_number_counts_of_phones TO clerk_pii_reader;
 
 GRANT SELECT ON TABLE clerk.users TO clerk_reporting;
 GRANT SELECT ON TABLE clerk.users TO clerk_pii_reader;

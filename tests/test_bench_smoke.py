@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 
 from bench import db, drain, inbox, inbox_data, payloads, report, reports, verify
+from tests.support.phone_number_counts import STALE_NUMBER_COUNTS
 from tests.support.sms_facts import STALE_SMS_DAYS, STALE_SMS_FACTS
 from worker.inbox import ops
 
@@ -115,6 +116,11 @@ def test_bench_reports_time_every_report_on_a_generated_mirror_with_its_indexes_
             assert conn.execute(STALE_SMS_DAYS).fetchall() == []
             assert conn.execute(
                 "SELECT count(*) FILTER (WHERE number_verified) FROM clerk.sms_messages"
+            ).fetchone() != (0,)
+            # ...and the numbers' counts, which the shared-numbers report reads.
+            assert conn.execute(STALE_NUMBER_COUNTS).fetchall() == []
+            assert conn.execute(
+                "SELECT count(*) FROM clerk.phone_number_counts WHERE phones > 1"
             ).fetchone() != (0,)
         assert set(result["reports"]) == {name for name, _, _ in reports.QUERIES}
         assert all(r["ms"] > 0 and r["scan_ms"] > 0 for r in result["reports"].values())

@@ -16,40 +16,61 @@
 --
 -- One row per number (a recycled number, or one account too many), never the number
 -- itself. A holding starts at the phone's `created_at` (else when the mirror first saw it)
--- and ends when the phone or its user is deleted. The view groups by the number itself (it
--- runs with its owner's rights), so rows written before the key was set count too. Erased
--- users hold no number and never count, so a number reused after its holder's erasure is
--- no longer linked to them. Only numbers with several holders are read (found on the index
--- of migration 0025), folded per number and holder, each holder met once: never a pass over
--- every holding for each shared number, as before 0025.
+-- and ends when the phone or its user is deleted. The report groups by the number itself
+-- (its function runs with its owner's rights), so rows written before the key was set count
+-- too. Erased users hold no number and never count, so a number reused after its holder's
+-- erasure is no longer linked to them.
+--
+-- Only the numbers that more than one phone row carries are read: the phones' triggers keep
+-- a count of rows per number (`clerk.phone_number_counts`, migration 0027 and
+-- `sql/views/06_phone_number_counts.sql`), and a partial index holds the numbers counted
+-- more than once, so no pass deduplicates every phone's number (as from 0025 to 0027). Their
+-- phones are folded per number and holder, each holder met once (never a pass over every
+-- holding for each shared number, as before 0025); a user is read only for a deleted phone,
+-- to know when the user was deleted. JIT is off for it: at a million users its compile
+-- cost more than it saved.
 
-CREATE OR REPLACE VIEW clerk.report_shared_phone_numbers AS
+-- JIT off: with many shared numbers the plan's estimates (a pass over every phone) cross
+-- the thresholds, and the compile cost more than the work it would speed up.
+CREATE OR REPLACE FUNCTION clerk.shared_phone_numbers()
+RETURNS TABLE (
+    phone_number_hash   text,
+    phone_number_masked text,
+    region_code         text,
+    live_users          bigint,
+    deleted_users       bigint,
+    reheld_users        bigint,
+    user_ids            text[]
+)
+LANGUAGE sql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
+AS $$
 WITH shared AS (
-    -- Numbers with more than one phone row (a superset of those with several holders):
-    -- one pass over phone_numbers_number_idx, in its order, no sort.
+    -- Numbers with more than one phone row (a superset of those with several holders), as
+    -- the phones' triggers count them: the partial index of migration 0027. Its statistics
+    -- tell the planner how many there are: a few are probed on phone_numbers_number_idx,
+    -- many are hashed against one pass over the phones.
     SELECT phone_number
-    FROM clerk.phone_numbers
-    WHERE phone_number IS NOT NULL
-    GROUP BY phone_number
-    HAVING count(*) > 1
+    FROM clerk.phone_number_counts
+    WHERE phones > 1
 ), holdings AS (
-    SELECT h.*
-    FROM shared AS s
-    -- OFFSET 0: each shared number's few phones through the same index, never a join of
-    -- every phone (the planner cannot know how few numbers are shared).
+    -- A live phone's user is live (the worker deletes a user's phones with it; the model
+    -- test checks it): only a deleted phone's user is read, for when that user was deleted.
+    SELECT p.phone_number, p.phone_number_hash, p.phone_number_masked, p.region_code,
+           p.user_id,
+           coalesce(p.created_at, (SELECT min(h.effective_at)
+                                   FROM clerk.phone_number_history AS h
+                                   WHERE h.phone_number_id = p.id)) AS held_from,
+           p.deleted_at IS NULL AND u.deleted_at IS NULL AS live,
+           u.deleted_at AS user_deleted_at
+    FROM clerk.phone_numbers AS p
     CROSS JOIN LATERAL (
-        SELECT p.phone_number, p.phone_number_hash, p.phone_number_masked, p.region_code,
-               p.user_id,
-               coalesce(p.created_at, (SELECT min(h.effective_at)
-                                       FROM clerk.phone_number_history AS h
-                                       WHERE h.phone_number_id = p.id)) AS held_from,
-               p.deleted_at IS NULL AND u.deleted_at IS NULL AS live,
-               u.deleted_at AS user_deleted_at
-        FROM clerk.phone_numbers AS p
-        JOIN clerk.users AS u ON u.id = p.user_id
-        WHERE p.phone_number = s.phone_number
-        OFFSET 0
-    ) AS h
+        SELECT NULL::timestamptz AS deleted_at WHERE p.deleted_at IS NULL
+        UNION ALL
+        SELECT u.deleted_at FROM clerk.users AS u
+        WHERE p.deleted_at IS NOT NULL AND u.id = p.user_id
+    ) AS u
+    WHERE p.phone_number IN (SELECT phone_number FROM shared)
 ), holders AS (
     -- One row per number and holder: first and last holding, live if any holding is.
     SELECT phone_number, user_id, max(phone_number_hash) AS phone_number_hash,
@@ -85,8 +106,17 @@ SELECT phone_number_hash, phone_number_masked, region_code, live_users, deleted_
        reheld_users, user_ids
 FROM numbers
 WHERE live_users > 1 OR reheld_users > 0
-ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids;
+ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids
+$$;
 
+REVOKE EXECUTE ON FUNCTION clerk.shared_phone_numbers() FROM PUBLIC;
+
+CREATE OR REPLACE VIEW clerk.report_shared_phone_numbers AS
+SELECT * FROM clerk.shared_phone_numbers();
+
+GRANT EXECUTE ON FUNCTION clerk.shared_phone_numbers() TO clerk_reporting;
 GRANT SELECT ON clerk.report_shared_phone_numbers TO clerk_reporting;
+COMMENT ON FUNCTION clerk.shared_phone_numbers() IS
+    'report_shared_phone_numbers, as a function that runs as its owner (it reads the raw numbers)';
 COMMENT ON VIEW clerk.report_shared_phone_numbers IS
     'Which numbers do several live users hold, or did a new user take after a deletion?';

@@ -25,6 +25,7 @@ from tests.model.clerk import (
     expected_ledger,
     sms_send,
 )
+from tests.support.phone_number_counts import STALE_NUMBER_COUNTS
 from tests.support.sms_facts import STALE_SMS_DAYS, STALE_SMS_FACTS
 from tests.worker.mirror.helpers import put
 from worker import db, tasks
@@ -226,6 +227,7 @@ class Machine:
         _same_rows("valid_until against a recomputation", self._stale(STALE_VALID_UNTIL), [])
         _same_rows("live phones of deleted users", self._stale(LIVE_PHONES_OF_GONE_USERS), [])
         _same_rows("primary_phone_problem", self._stale(STALE_PRIMARY_PHONE), [])
+        _same_rows("phones per number against a recount", self._stale(STALE_NUMBER_COUNTS), [])
 
     def check_ledger(self) -> None:
         """One row per message id, from its earliest event, as the oracle says."""

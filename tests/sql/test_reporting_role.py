@@ -265,7 +265,7 @@ def test_reporting_reads_the_sms_ledger_but_its_raw_number_and_the_pii_reader_re
         ).fetchall() == [("+447700900123", "+44770090")]
 
 
-def test_the_sms_functions_that_run_as_their_owner_are_not_public(database_url: str) -> None:
+def test_the_report_functions_that_run_as_their_owner_are_not_public(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         public = conn.execute(
             "SELECT p.proname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
@@ -276,5 +276,5 @@ def test_the_sms_functions_that_run_as_their_owner_are_not_public(database_url: 
             "SELECT p.proname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
             " WHERE n.nspname = 'clerk' AND p.prosecdef ORDER BY 1"
         ).fetchall()
-    assert definers == [("sms_conversion",), ("sms_pumping",)]
+    assert definers == [("shared_phone_numbers",), ("sms_conversion",), ("sms_pumping",)]
     assert public == []
