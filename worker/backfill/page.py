@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, LiteralString
 
@@ -40,6 +41,12 @@ ANALYZE clerk.users, clerk.phone_numbers, clerk.phone_number_history, clerk.user
         clerk.sync_run_users
 """
 
+# A page is applied this many users at a time, as the drain applies its batches (200
+# events): the apply's intel fill (worker.mirror.intel.fill) joins its phones to their
+# numbers in a nested loop, quadratic in the phones of one apply (1 s per page of 500 users
+# against 0.1 s in chunks of 100; docs/benchmarks.md, Backfill).
+APPLY_USERS: Final = 100
+
 # Users whose current row now comes from one of these events: the ones the page changed.
 # Found through the events' own rows (by svix-id, then their users by id): version_svix_id
 # has no index, and a scan of every user for every page made a backfill quadratic.
@@ -58,6 +65,10 @@ class Page:
     users: list[Any]
     events: list[tuple[str, bytes, Envelope]]
     parsed: list[Parsed]
+
+    @property
+    def user_ids(self) -> list[str]:
+        return [env.user_id for _, _, env in self.events if env.user_id]
 
 
 def prepare(users: list[Any]) -> Page:
@@ -81,8 +92,20 @@ def apply_page(
     """Store and apply one page of users in the caller's transaction, then checkpoint."""
     if not isinstance(page, Page):
         page = prepare(page)
+    changed = write_page(conn, page, pii_key=pii_key)
+    sync_runs.checkpoint(
+        conn,
+        run_id,
+        page.user_ids,
+        seen=len(page.users),
+        changed=changed,
+        after_user_id=after_user_id,
+    )
+
+
+def write_page(conn: psycopg.Connection, page: Page, *, pii_key: bytes | None = None) -> int:
+    """Store and apply one page in the caller's transaction; how many users it changed."""
     new_ids = set(store_each(conn, page.events))
-    user_ids = [env.user_id for _, _, env in page.events if env.user_id]
     # An id already stored is an unchanged user a previous run applied: a no-op. The new
     # ones are this transaction's own rows, which no other worker can see or hold: they
     # are applied as parsed, with the drain's ladder (user by user) if the batch fails.
@@ -91,13 +114,16 @@ def apply_page(
         if i in new_ids:
             new_ids.discard(i)  # a user listed twice is stored and applied once
             fresh.append((i, env.event_type, parsed, 0))
-    changed = 0
-    if fresh:
-        apply_or_isolate(conn, lambda: fresh, pii_key)
-        changed = count_changed(conn, [row[0] for row in fresh])
-    sync_runs.checkpoint(
-        conn, run_id, user_ids, seen=len(page.users), changed=changed, after_user_id=after_user_id
-    )
+    if not fresh:
+        return 0
+    for start in range(0, len(fresh), APPLY_USERS):
+        apply_or_isolate(conn, _given(fresh[start : start + APPLY_USERS]), pii_key)
+    return count_changed(conn, [row[0] for row in fresh])
+
+
+def _given(rows: list[Any]) -> Callable[[], list[Any]]:
+    """The claim of rows in hand: this transaction's own, no other worker sees them."""
+    return lambda: rows
 
 
 def analyze(conn: psycopg.Connection) -> None:
