@@ -1,11 +1,12 @@
 """One listed page of users into the inbox and the mirror, as the worker applies a batch.
 
-The page is stored in one INSERT and applied in one set-based write (worker.mirror.apply),
-from the bodies in hand rather than read back. Only when either fails does it go user by
-user: a user whose event cannot be stored or applied costs that user alone, its inbox
-row ending failed (or retrying) with the reason in last_error, while the rest of the page
-and the run's checkpoint commit. Otherwise every --resume would list the same page and
-fail on the same user again. Only a lost connection fails the page: it is the run's problem.
+The page is applied in set-based writes (worker.mirror.apply) of APPLY_USERS users, from
+the bodies in hand, then stored in one INSERT with each event already closed. Only when
+that fails does it go user by user: a user whose event cannot be stored or applied costs
+that user alone, its inbox row ending failed (or retrying) with the reason in last_error,
+while the rest of the page and the run's checkpoint commit. Otherwise every --resume would
+list the same page and fail on the same user again. Only a lost connection fails the
+page: it is the run's problem.
 """
 
 from __future__ import annotations
@@ -23,8 +24,16 @@ import psycopg
 from worker import db
 from worker.backfill import sync_runs
 from worker.inbox.insert import store_event, store_failed
-from worker.inbox.many import store_many
-from worker.mirror.apply import Parsed, apply_ids, apply_or_isolate, parse_ahead
+from worker.inbox.many import Closed, store_many, stored
+from worker.inbox.queries import ERASED_NOTE
+from worker.mirror.apply import (
+    BatchResult,
+    Parsed,
+    apply_ids,
+    apply_or_isolate,
+    apply_rows,
+    parse_ahead,
+)
 from worker.mirror.events import Envelope, envelope
 
 log = logging.getLogger(__name__)
@@ -104,21 +113,51 @@ def apply_page(
 
 
 def write_page(conn: psycopg.Connection, page: Page, *, pii_key: bytes | None = None) -> int:
-    """Store and apply one page in the caller's transaction; how many users it changed."""
-    new_ids = set(store_each(conn, page.events))
-    # An id already stored is an unchanged user a previous run applied: a no-op. The new
-    # ones are this transaction's own rows, which no other worker can see or hold: they
-    # are applied as parsed, with the drain's ladder (user by user) if the batch fails.
-    fresh = []
-    for (i, _, env), parsed in zip(page.events, page.parsed, strict=True):
-        if i in new_ids:
-            new_ids.discard(i)  # a user listed twice is stored and applied once
-            fresh.append((i, env.event_type, parsed, 0))
+    """Store and apply one page in the caller's transaction; how many users it changed.
+
+    An event the inbox holds already is an unchanged user a previous run applied: a no-op.
+    The others are applied as parsed, a chunk at a time, then stored closed with their
+    outcome, all in one savepoint: each inbox row is written once. If any of it fails, the
+    page goes the long way: stored pending (user by user if it must), then applied with
+    the drain's ladder (user by user if the chunk fails), so a bad user costs only itself.
+    """
+    known = stored(conn, [i for i, _, _ in page.events])
+    events, fresh = [], []
+    for event, parsed in zip(page.events, page.parsed, strict=True):
+        svix_id, _, env = event
+        if svix_id not in known:
+            known.add(svix_id)  # a user listed twice is stored and applied once
+            events.append(event)
+            fresh.append((svix_id, env.event_type, parsed, 0))
     if not fresh:
         return 0
-    for start in range(0, len(fresh), APPLY_USERS):
-        apply_or_isolate(conn, _given(fresh[start : start + APPLY_USERS]), pii_key)
+    try:
+        with conn.transaction():
+            closed: dict[str, Closed] = {}
+            for start in range(0, len(fresh), APPLY_USERS):
+                chunk = fresh[start : start + APPLY_USERS]
+                closed |= _outcomes(chunk, apply_rows(conn, chunk, pii_key=pii_key))
+            store_many(conn, events, source=SOURCE, closed=closed)
+    except Exception as exc:
+        if db.connection_lost(conn, exc):
+            raise
+        log.exception("page not written at once, going user by user", extra={"events": len(events)})
+        new_ids = set(store_each(conn, events))
+        # Rows of this transaction's own, which no other worker can see or hold.
+        pending = [row for row in fresh if row[0] in new_ids]
+        for start in range(0, len(pending), APPLY_USERS):
+            apply_or_isolate(conn, _given(pending[start : start + APPLY_USERS]), pii_key)
     return count_changed(conn, [row[0] for row in fresh])
+
+
+def _outcomes(chunk: list[tuple[str, str, Parsed, int]], result: BatchResult) -> dict[str, Closed]:
+    """How the inbox rows of an applied chunk close, as worker.mirror.apply closes them."""
+    errors = {svix_id: parsed.error for svix_id, _, parsed, _ in chunk}
+    closed = {svix_id: Closed("processed") for svix_id in result.processed}
+    closed |= {svix_id: Closed("ignored") for svix_id in result.ignored}
+    closed |= {svix_id: Closed("ignored", ERASED_NOTE) for svix_id in result.erased}
+    closed |= {svix_id: Closed("failed", errors.get(svix_id)) for svix_id in result.failed}
+    return closed
 
 
 def _given(rows: list[Any]) -> Callable[[], list[Any]]:

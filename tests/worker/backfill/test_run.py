@@ -574,8 +574,8 @@ def reject_in_sql(
     database_url: str, table: str, column: str, user_id: str, errcode: str, *, pending: bool
 ) -> None:
     """A trigger that fails the writes of one user's rows in `table` with `errcode` (only
-    of pending rows when asked): a database error that this user alone meets."""
-    only_pending = sql.SQL("NEW.status = 'pending' AND" if pending else "")
+    of rows not stored as failed, when asked): a database error that this user alone meets."""
+    only_pending = sql.SQL("NEW.status <> 'failed' AND" if pending else "")
     with psycopg.connect(database_url) as conn:
         conn.execute(
             sql.SQL(
