@@ -60,7 +60,7 @@ WRITERS: Final = 2
 # page holds for its transaction. The page after it waits on it before its checkpoint: a
 # wait inside Postgres, whose deadlock check sees it if the two pages ever wait on each
 # other's rows (a user or phone listed in both).
-PAGE_LOCK: Final[LiteralString] = "SELECT pg_advisory_xact_lock(%(key)s, %(page)s)"
+PAGE_LOCK: Final[LiteralString] = "SELECT pg_advisory_xact_lock(%(key)s::int4, %(page)s::int4)"
 PAGE_LOCK_KEY: Final = 0x42666C50  # "BflP"
 
 OnPage = Callable[[int], None]
