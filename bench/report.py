@@ -208,6 +208,10 @@ def _sweep_rows(r: dict[str, Any]) -> list[Row]:
 # 5x the backfill of 2026-12-02 (1,100 to 1,340 users/s, when the drain applied about 7,000
 # events/s): a listed user costs about what an event from the inbox does.
 BACKFILL_TARGET = 0.8
+# That backfill's best run, and the issue's own form of the target (5x it), printed beside
+# the ratio: it was measured on another day, under another load.
+BACKFILL_OLD_PER_S = 1_340
+BACKFILL_OLD_TARGET = 5.0
 
 
 def _backfill_rows(r: dict[str, Any]) -> list[Row]:
@@ -217,9 +221,13 @@ def _backfill_rows(r: dict[str, Any]) -> list[Row]:
     if base is None:
         return [("backfill users/s", f"{r['users_per_s']:,.0f}", "", "", "", "")]
     ratio = _ratio(r["users_per_s"], base)
+    old = _ratio(r["users_per_s"], BACKFILL_OLD_PER_S)
     return [
         (f"backfill users/s ({r['users']:,}) vs drain events/s", f"{r['users_per_s']:,.0f}",
          f"{base:,.0f}", f"{ratio:.2f}x", f">= {BACKFILL_TARGET}x", _met(ratio >= BACKFILL_TARGET)),
+        ("backfill users/s vs 2026-12-02's best", f"{r['users_per_s']:,.0f}",
+         f"{BACKFILL_OLD_PER_S:,}", f"{old:.2f}x", f">= {BACKFILL_OLD_TARGET:.0f}x",
+         _met(old >= BACKFILL_OLD_TARGET)),
     ]  # fmt: skip
 
 

@@ -92,6 +92,9 @@ def test_the_report_prints_every_figure_with_its_baseline_ratio_and_verdict() ->
     assert cells("backfill users/s (5,000) vs drain events/s")[1:] == [
         "2,000", "8,000", "0.25x", ">= 0.8x", "NO"
     ]  # fmt: skip
+    assert cells("backfill users/s vs 2026-12-02's best")[1:] == [
+        "2,000", "1,340", "1.49x", ">= 5x", "NO"
+    ]  # fmt: skip
 
 
 def test_bench_reports_time_every_report_on_a_generated_mirror_with_its_indexes_intact(

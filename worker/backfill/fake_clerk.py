@@ -37,8 +37,13 @@ class FakeClerk:
         key: str = "sk_test_fake",
         port: int = 0,
         slow_s: float = 0.0,
+        frozen: bool = False,
     ) -> None:
         self.key, self.slow_s = key, slow_s
+        # Users that never change (python -m worker.fake_clerk): each is encoded once, up
+        # front, and a page is their bytes joined. Clerk answers from other machines, so a
+        # benchmark's fake should not spend the client's cores encoding every page.
+        self.frozen = frozen
         self.lock = threading.Lock()
         self.users = list(users)
         self.faults: deque[int] = deque()  # statuses to answer, one per coming request
@@ -66,6 +71,8 @@ class FakeClerk:
         # The listing's order and each id's place in it, kept until the users change:
         # sorting a big list for every page made the fake, not the client, the bound.
         self._sorted: tuple[int, list[dict[str, Any]], dict[str, int]] | None = None
+        # Frozen: each user's JSON by id() of its object.
+        self._encoded = {id(u): json.dumps(u).encode() for u in users} if self.frozen else {}
 
     def _ordered(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """The users by created_at (then id), and each id's position; under the lock."""
@@ -126,6 +133,8 @@ class FakeClerk:
             time.sleep(self.slow_s)
             if self.after_page:
                 self.after_page(served)
+            if self._encoded:
+                return status, Encoded(b"[" + b",".join(self._encoded[id(u)] for u in body) + b"]")
         return status, body
 
     def list_page(
@@ -158,6 +167,10 @@ class FakeClerk:
         return 200, users[offset : offset + limit]
 
 
+class Encoded(bytes):
+    """An answer's JSON, encoded already."""
+
+
 def _invalid(param: str) -> dict[str, Any]:
     return {"errors": [{"code": "form_param_value_invalid", "meta": {"param_name": param}}]}
 
@@ -172,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = 401, {"errors": [{"code": "authentication_invalid"}]}
         else:
             status, body = fake.answer(parts.path, parse_qs(parts.query))
-        raw = json.dumps(body).encode()
+        raw = body if isinstance(body, Encoded) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
@@ -194,7 +207,11 @@ def main() -> None:
     parser.add_argument("--slow", type=float, default=0.0, help="seconds to wait per page")
     args = parser.parse_args()
     fake = FakeClerk(
-        generate_users(args.users, args.seed), key=args.key, port=args.port, slow_s=args.slow
+        generate_users(args.users, args.seed),
+        key=args.key,
+        port=args.port,
+        slow_s=args.slow,
+        frozen=True,
     )
     print(f"fake Clerk Backend API on {fake.url} (CLERK_SECRET_KEY={args.key})", flush=True)
     try:

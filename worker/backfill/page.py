@@ -1,11 +1,12 @@
 """One listed page of users into the inbox and the mirror, as the worker applies a batch.
 
-The page is stored in one INSERT and applied in one set-based write (worker.mirror.apply),
-from the bodies in hand rather than read back. Only when either fails does it go user by
-user: a user whose event cannot be stored or applied costs that user alone, its inbox
-row ending failed (or retrying) with the reason in last_error, while the rest of the page
-and the run's checkpoint commit. Otherwise every --resume would list the same page and
-fail on the same user again. Only a lost connection fails the page: it is the run's problem.
+The page is applied in set-based writes (worker.mirror.apply) of APPLY_USERS users, from
+the bodies in hand, then stored in one INSERT with each event already closed. Only when
+that fails does it go user by user: a user whose event cannot be stored or applied costs
+that user alone, its inbox row ending failed (or retrying) with the reason in last_error,
+while the rest of the page and the run's checkpoint commit. Otherwise every --resume would
+list the same page and fail on the same user again. Only a lost connection fails the
+page: it is the run's problem.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, LiteralString
 
@@ -22,8 +24,16 @@ import psycopg
 from worker import db
 from worker.backfill import sync_runs
 from worker.inbox.insert import store_event, store_failed
-from worker.inbox.many import store_many
-from worker.mirror.apply import Parsed, apply_ids, apply_or_isolate, parse_ahead
+from worker.inbox.many import Closed, store_many, stored
+from worker.inbox.queries import ERASED_NOTE
+from worker.mirror.apply import (
+    BatchResult,
+    Parsed,
+    apply_ids,
+    apply_or_isolate,
+    apply_rows,
+    parse_ahead,
+)
 from worker.mirror.events import Envelope, envelope
 
 log = logging.getLogger(__name__)
@@ -40,14 +50,20 @@ ANALYZE clerk.users, clerk.phone_numbers, clerk.phone_number_history, clerk.user
         clerk.sync_run_users
 """
 
+# A page is applied this many users at a time, as the drain applies its batches (200
+# events): the apply's intel fill (worker.mirror.intel.fill) joins its phones to their
+# numbers in a nested loop, quadratic in the phones of one apply (1 s per page of 500 users
+# against 0.1 s in chunks of 100; docs/benchmarks.md, Backfill).
+APPLY_USERS: Final = 100
+
 # Users whose current row now comes from one of these events: the ones the page changed.
-# Found through the events' own rows (by svix-id, then their users by id): version_svix_id
-# has no index, and a scan of every user for every page made a backfill quadratic.
+# Found by the users' primary key (a svix-id names one user's event, so only that user's
+# row can carry it): version_svix_id has no index, and a scan of every user for every
+# page made a backfill quadratic.
 COUNT_CHANGED: Final[LiteralString] = """
 SELECT count(*)
-FROM clerk.webhook_events AS e
-JOIN clerk.users AS u ON u.id = e.user_id AND u.version_svix_id = e.svix_id
-WHERE e.svix_id = ANY(%(svix_ids)s)
+FROM clerk.users
+WHERE id = ANY(%(user_ids)s) AND version_svix_id = ANY(%(svix_ids)s)
 """
 
 
@@ -58,6 +74,10 @@ class Page:
     users: list[Any]
     events: list[tuple[str, bytes, Envelope]]
     parsed: list[Parsed]
+
+    @property
+    def user_ids(self) -> list[str]:
+        return [env.user_id for _, _, env in self.events if env.user_id]
 
 
 def prepare(users: list[Any]) -> Page:
@@ -81,23 +101,68 @@ def apply_page(
     """Store and apply one page of users in the caller's transaction, then checkpoint."""
     if not isinstance(page, Page):
         page = prepare(page)
-    new_ids = set(store_each(conn, page.events))
-    user_ids = [env.user_id for _, _, env in page.events if env.user_id]
-    # An id already stored is an unchanged user a previous run applied: a no-op. The new
-    # ones are this transaction's own rows, which no other worker can see or hold: they
-    # are applied as parsed, with the drain's ladder (user by user) if the batch fails.
-    fresh = []
-    for (i, _, env), parsed in zip(page.events, page.parsed, strict=True):
-        if i in new_ids:
-            new_ids.discard(i)  # a user listed twice is stored and applied once
-            fresh.append((i, env.event_type, parsed, 0))
-    changed = 0
-    if fresh:
-        apply_or_isolate(conn, lambda: fresh, pii_key)
-        changed = count_changed(conn, [row[0] for row in fresh])
+    changed = write_page(conn, page, pii_key=pii_key)
     sync_runs.checkpoint(
-        conn, run_id, user_ids, seen=len(page.users), changed=changed, after_user_id=after_user_id
+        conn,
+        run_id,
+        page.user_ids,
+        seen=len(page.users),
+        changed=changed,
+        after_user_id=after_user_id,
     )
+
+
+def write_page(conn: psycopg.Connection, page: Page, *, pii_key: bytes | None = None) -> int:
+    """Store and apply one page in the caller's transaction; how many users it changed.
+
+    An event the inbox holds already is an unchanged user a previous run applied: a no-op.
+    The others are applied as parsed, a chunk at a time, then stored closed with their
+    outcome, all in one savepoint: each inbox row is written once. If any of it fails, the
+    page goes the long way: stored pending (user by user if it must), then applied with
+    the drain's ladder (user by user if the chunk fails), so a bad user costs only itself.
+    """
+    known = stored(conn, [i for i, _, _ in page.events])
+    events, fresh = [], []
+    for event, parsed in zip(page.events, page.parsed, strict=True):
+        svix_id, _, env = event
+        if svix_id not in known:
+            known.add(svix_id)  # a user listed twice is stored and applied once
+            events.append(event)
+            fresh.append((svix_id, env.event_type, parsed, 0))
+    if not fresh:
+        return 0
+    try:
+        with conn.transaction():
+            closed: dict[str, Closed] = {}
+            for start in range(0, len(fresh), APPLY_USERS):
+                chunk = fresh[start : start + APPLY_USERS]
+                closed |= _outcomes(chunk, apply_rows(conn, chunk, pii_key=pii_key))
+            store_many(conn, events, source=SOURCE, closed=closed)
+    except Exception as exc:
+        if db.connection_lost(conn, exc):
+            raise
+        log.exception("page not written at once, going user by user", extra={"events": len(events)})
+        new_ids = set(store_each(conn, events))
+        # Rows of this transaction's own, which no other worker can see or hold.
+        pending = [row for row in fresh if row[0] in new_ids]
+        for start in range(0, len(pending), APPLY_USERS):
+            apply_or_isolate(conn, _given(pending[start : start + APPLY_USERS]), pii_key)
+    return count_changed(conn, [i for i, _, _ in events], [env.user_id for _, _, env in events])
+
+
+def _outcomes(chunk: list[tuple[str, str, Parsed, int]], result: BatchResult) -> dict[str, Closed]:
+    """How the inbox rows of an applied chunk close, as worker.mirror.apply closes them."""
+    errors = {svix_id: parsed.error for svix_id, _, parsed, _ in chunk}
+    closed = {svix_id: Closed("processed") for svix_id in result.processed}
+    closed |= {svix_id: Closed("ignored") for svix_id in result.ignored}
+    closed |= {svix_id: Closed("ignored", ERASED_NOTE) for svix_id in result.erased}
+    closed |= {svix_id: Closed("failed", errors.get(svix_id)) for svix_id in result.failed}
+    return closed
+
+
+def _given(rows: list[Any]) -> Callable[[], list[Any]]:
+    """The claim of rows in hand: this transaction's own, no other worker sees them."""
+    return lambda: rows
 
 
 def analyze(conn: psycopg.Connection) -> None:
@@ -176,13 +241,13 @@ def _store_failed(
 
 def apply_each(
     conn: psycopg.Connection, svix_ids: list[str], *, pii_key: bytes | None = None
-) -> int:
-    """Apply the stored events, each user isolated by apply_ids; how many users they changed."""
+) -> None:
+    """Apply the stored events, each user isolated by apply_ids."""
     apply_ids(conn, svix_ids, pii_key=pii_key)
-    return count_changed(conn, svix_ids)
 
 
-def count_changed(conn: psycopg.Connection, svix_ids: list[str]) -> int:
-    """How many users' current rows now come from these events."""
-    row = conn.execute(COUNT_CHANGED, {"svix_ids": svix_ids}).fetchone()
+def count_changed(conn: psycopg.Connection, svix_ids: list[str], user_ids: list[str | None]) -> int:
+    """How many users' current rows now come from these events (of these users)."""
+    params = {"svix_ids": svix_ids, "user_ids": [u for u in user_ids if u is not None]}
+    row = conn.execute(COUNT_CHANGED, params).fetchone()
     return int(row[0]) if row else 0

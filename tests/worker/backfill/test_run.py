@@ -574,8 +574,8 @@ def reject_in_sql(
     database_url: str, table: str, column: str, user_id: str, errcode: str, *, pending: bool
 ) -> None:
     """A trigger that fails the writes of one user's rows in `table` with `errcode` (only
-    of pending rows when asked): a database error that this user alone meets."""
-    only_pending = sql.SQL("NEW.status = 'pending' AND" if pending else "")
+    of rows not stored as failed, when asked): a database error that this user alone meets."""
+    only_pending = sql.SQL("NEW.status <> 'failed' AND" if pending else "")
     with psycopg.connect(database_url) as conn:
         conn.execute(
             sql.SQL(
@@ -722,3 +722,34 @@ def test_a_backfill_right_after_another_finds_the_lock_free(
                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ).fetchone()
             assert held == (0,)
+
+
+def test_a_page_that_cannot_commit_holds_back_the_pages_written_beside_it(
+    database_url: str, fake: FakeClerk
+) -> None:
+    # Pages are written two at a time; the checkpoint of page 2 fails (its run ledger
+    # row is refused), so page 3, written meanwhile, must roll back too.
+    fake.users = generate_users(500, seed=24)
+    reject_in_sql(
+        database_url, "sync_run_users", "user_id", fake.users[150]["id"], "check_violation",
+        pending=False,
+    )  # fmt: skip
+    with api(fake) as client, pytest.raises(psycopg.errors.CheckViolation):
+        backfill.run(database_url, client, page_size=100)
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT status, pages, after_user_id FROM clerk.sync_runs").fetchone()
+        conn.execute("DROP TRIGGER reject ON clerk.sync_run_users")
+    assert row == ("failed", 1, fake.users[99]["id"])
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users[:100]}
+    assert count(database_url, "SELECT count(*) FROM clerk.sync_run_users") == 100
+
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100, resume=True)
+    assert (run["status"], run["pages"], run["users_seen"], run["users_changed"]) == (
+        "succeeded",
+        5,
+        500,
+        500,
+    )
+    assert live_mirror(database_url)["phones"] == expected_state(fake.users)["phones"]
+    assert history_duplicates(database_url) == 0
