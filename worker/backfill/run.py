@@ -52,9 +52,12 @@ FIRST_ANALYZE_AT: Final = 1000
 # means users are being deleted faster than it lists.
 MAX_RESTARTS: Final = 3
 
-# Pages written at once, each in a transaction of its own on a connection of its own: most
-# of a page's time is Postgres's, and a second page is written meanwhile (on another core).
-WRITERS: Final = 2
+# Pages written at once, each in a transaction of its own on a connection of its own. One:
+# two pages that share a row (a number's count in clerk.phone_number_counts, a number's SMS
+# facts) deadlock when the later page writes it first and then waits for the earlier one's
+# commit, and Postgres then fails a user of the earlier page. The writer still overlaps
+# the listing, which fetches and parses the next page meanwhile.
+WRITERS: Final = 1
 
 # The advisory lock (a key pair: this constant, the page's number in the invocation) that a
 # page holds for its transaction. The page after it waits on it before its checkpoint: a
