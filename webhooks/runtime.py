@@ -112,16 +112,18 @@ class Runtime:
             return True
         return False
 
-    def wake_worker(self) -> None:
-        """Ask for a drain; a broker outage is logged, never fatal (the sweep catches up)."""
+    def wake_worker(self) -> bool:
+        """Ask for a drain; True when one was already queued. A broker outage is logged,
+        never fatal (the sweep catches up)."""
         try:
-            wakeup.request_drain(
+            return not wakeup.request_drain(
                 self.redis,
                 self.settings.queue,
                 lambda: self.celery.send_task(DRAIN_TASK, retry=False),
             )
         except Exception as exc:
             log.warning("could not wake the worker", extra={"error": type(exc).__name__})
+            return False
 
     def database_ready(self) -> str | None:
         try:
