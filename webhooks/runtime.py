@@ -84,7 +84,7 @@ class Runtime:
         """Put an event in the inbox; not new for a redelivered svix-id."""
         try:
             with self.pool.connection() as conn:
-                return Stored(inbox.store_event(conn, svix_id, body, env))
+                return Stored(inbox.store_webhook(conn, svix_id, body, env))
         except PoolTimeout:
             sent = False  # no connection, so the INSERT was never sent
         except psycopg.OperationalError:
@@ -95,7 +95,7 @@ class Runtime:
         with db.connect(
             self.settings.require_database_url(), autocommit=True, connect_timeout=2
         ) as conn:
-            new = inbox.store_event(conn, svix_id, body, env)
+            new = inbox.store_webhook(conn, svix_id, body, env)
         return Stored(new, maybe_ours=sent and not new)
 
     def close(self) -> None:
