@@ -58,8 +58,9 @@ def median_round(rounds: list[WrkResult]) -> dict[str, object]:
 _HZ = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pgid: int) -> dict[str, float]:
-    """CPU seconds used so far by a process group (the web server) and by Postgres."""
+def cpu_seconds(pgid: int, postmaster: int | None = None) -> dict[str, float]:
+    """CPU seconds used so far by a process group (the web server) and by Postgres: the
+    server whose postmaster is given (it and its children), else every postgres process."""
     used = {"web": 0.0, "postgres": 0.0}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -70,10 +71,23 @@ def cpu_seconds(pgid: int) -> dict[str, float]:
             continue
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat.rsplit(")", 1)[1].split()
-        key = "web" if int(fields[2]) == pgid else "postgres" if comm == "postgres" else None
+        ours = postmaster in (int(entry), int(fields[1])) if postmaster else comm == "postgres"
+        key = "web" if int(fields[2]) == pgid else "postgres" if ours else None
         if key:
             used[key] += (int(fields[11]) + int(fields[12])) / _HZ
     return used
+
+
+def postmaster_pid(database_url: str) -> int | None:
+    """The pid of the Postgres server at database_url when it runs on this machine: the
+    parent of our own backend. Other servers on a shared machine are then not counted."""
+    with connect(database_url) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    try:
+        stat = Path(f"/proc/{row[0]}/stat").read_text() if row else ""
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1]) if stat else None
 
 
 def _children_cpu() -> float:
@@ -128,6 +142,7 @@ def run_app(
     wrk = ensure_wrk()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    postmaster = postmaster_pid(env["DATABASE_URL"])
     with running(procs.gunicorn_argv(APPS[app], port), env, work / f"web-{app}.log") as proc:
         wait_for(web_ready(base), 30, f"{app} web")
         rss = procs.RssPeak(proc.pid)
@@ -135,12 +150,12 @@ def run_app(
             reqs = work / f"requests-{app}-{phase}.tsv"
             write_requests(reqs, n)
             argv = [wrk, "-t2", f"-c{conns}", f"-d{secs}s", "--latency", "-s", str(LUA)]
-            before, wrk_before = cpu_seconds(proc.pid), _children_cpu()
+            before, wrk_before = cpu_seconds(proc.pid, postmaster), _children_cpu()
             out = subprocess.run(
                 [*argv, f"{base}/webhooks/clerk", "--", str(reqs), "2"],
                 check=True, capture_output=True, text=True,
             ).stdout  # fmt: skip
-            after, wrk_after = cpu_seconds(proc.pid), _children_cpu()
+            after, wrk_after = cpu_seconds(proc.pid, postmaster), _children_cpu()
             rss.sample()
             reqs.unlink()
         (work / f"wrk-{app}.txt").write_text(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import psycopg
@@ -71,7 +72,16 @@ def receive() -> tuple[Response, int]:
     )
     accepted = "accepted" if env.event_type in APPLIED_TYPES else "ignored"
     metrics.count_webhook(accepted if stored.new else "duplicate", env.event_type)
-    return jsonify(svix_id=svix_id, duplicate=not stored.new), 200
+    return _stored(svix_id, duplicate=not stored.new), 200
+
+
+def _stored(svix_id: str, *, duplicate: bool) -> Response:
+    """jsonify(svix_id=..., duplicate=...) to the byte (sorted keys, compact, a newline),
+    made directly: jsonify's lookups of the app's JSON settings took longer than the rest
+    of the answer."""
+    flag = "true" if duplicate else "false"
+    body = f'{{"duplicate":{flag},"svix_id":{json.dumps(svix_id)}}}\n'
+    return Response(body, mimetype="application/json")
 
 
 @bp.app_errorhandler(RequestEntityTooLarge)

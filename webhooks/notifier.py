@@ -5,6 +5,13 @@ trip). A request only notes its svix-id; one thread per process then logs every 
 noted since its last pass in one line and sends one wake-up. The event is already
 durable in the inbox, so a process that dies before this pass loses nothing: the beat
 sweep wakes a worker for events left pending.
+
+When a pass finds a drain already queued (the wake-up flag was set, see worker.wakeup),
+the next pass waits QUEUED_INTERVAL_S instead: that drain has not cleared the flag yet, so
+it will claim every event committed before it starts, and under a steady stream every
+pass in between would only find the flag set again (a Redis round trip and a thread
+wake-up each). An event the queued drain misses (committed after it cleared the flag)
+still gets its wake-up at the next pass, at most QUEUED_INTERVAL_S after it was noted.
 """
 
 from __future__ import annotations
@@ -12,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -21,10 +27,13 @@ log = logging.getLogger(__name__)
 # requests (one log line, one wake-up) instead of running once per request; when events
 # are rare, a pass still runs as soon as one arrives.
 PASS_INTERVAL_S = 0.005
+# After a pass that found a drain already queued.
+QUEUED_INTERVAL_S = 0.02
 
 
 class Notifier:
-    def __init__(self, wake: Callable[[], None]) -> None:
+    def __init__(self, wake: Callable[[], bool]) -> None:
+        """wake asks for a drain; True when one was already queued (nothing sent)."""
         self._wake = wake
         self._lock = threading.Lock()
         self._due = threading.Event()
@@ -34,6 +43,7 @@ class Notifier:
         self._owner = 0
         self._thread: threading.Thread | None = None
         self._closing = False
+        self._closed = threading.Event()
 
     def accepted(self, svix_id: str, *, stored: bool, wake: bool) -> None:
         """Note an event that is in the inbox (stored now, or a redelivery)."""
@@ -51,21 +61,23 @@ class Notifier:
             self.flush()
         self._due.set()
 
-    def flush(self) -> None:
-        """Log and wake now for everything noted (also what the thread runs each pass)."""
+    def flush(self) -> bool:
+        """Log and wake now for everything noted (also what the thread runs each pass);
+        True when the wake-up found a drain already queued."""
         with self._lock:
             stored, repeated, wake = self._stored, self._repeated, self._wake_needed
             self._stored, self._repeated, self._wake_needed = [], [], False
-        if wake:
-            self._wake()
+        queued = self._wake() if wake else False
         if stored or repeated:
             log.info("webhooks accepted", extra={"svix_ids": stored, "duplicates": repeated})
+        return queued
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop the thread after a last pass, so nothing noted is left unlogged or unwoken."""
         with self._lock:
             self._closing = True
             thread = self._thread if self._owner == os.getpid() else None
+        self._closed.set()
         self._due.set()
         if thread is not None:
             thread.join(timeout)
@@ -75,5 +87,5 @@ class Notifier:
         while not self._closing:
             self._due.wait()
             self._due.clear()
-            self.flush()
-            time.sleep(PASS_INTERVAL_S)
+            queued = self.flush()
+            self._closed.wait(QUEUED_INTERVAL_S if queued else PASS_INTERVAL_S)

@@ -84,7 +84,7 @@ class Runtime:
         """Put an event in the inbox; not new for a redelivered svix-id."""
         try:
             with self.pool.connection() as conn:
-                return Stored(inbox.store_event(conn, svix_id, body, env))
+                return Stored(inbox.store_webhook(conn, svix_id, body, env))
         except PoolTimeout:
             sent = False  # no connection, so the INSERT was never sent
         except psycopg.OperationalError:
@@ -95,7 +95,7 @@ class Runtime:
         with db.connect(
             self.settings.require_database_url(), autocommit=True, connect_timeout=2
         ) as conn:
-            new = inbox.store_event(conn, svix_id, body, env)
+            new = inbox.store_webhook(conn, svix_id, body, env)
         return Stored(new, maybe_ours=sent and not new)
 
     def close(self) -> None:
@@ -112,16 +112,18 @@ class Runtime:
             return True
         return False
 
-    def wake_worker(self) -> None:
-        """Ask for a drain; a broker outage is logged, never fatal (the sweep catches up)."""
+    def wake_worker(self) -> bool:
+        """Ask for a drain; True when one was already queued. A broker outage is logged,
+        never fatal (the sweep catches up)."""
         try:
-            wakeup.request_drain(
+            return not wakeup.request_drain(
                 self.redis,
                 self.settings.queue,
                 lambda: self.celery.send_task(DRAIN_TASK, retry=False),
             )
         except Exception as exc:
             log.warning("could not wake the worker", extra={"error": type(exc).__name__})
+            return False
 
     def database_ready(self) -> str | None:
         try:

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from flask import Flask
+from flask import Flask, jsonify
 from flask.testing import FlaskClient
 
 from tests.support.bodies import fixture_body
 from tests.support.signing import OTHER_SECRET, sign
 from webhooks import create_app
+from webhooks.clerk import _stored
 from worker.config import ConfigError
 
 URL = "/webhooks/clerk"
@@ -197,3 +198,14 @@ def test_the_web_pool_runs_in_utc_on_a_database_far_from_it(
         assert zone == ("UTC",)
     finally:
         runtime.close()
+
+
+@pytest.mark.parametrize("svix_id", ["msg_1", 'msg_"quoted"\\', "msg_é✓\u2028"])
+@pytest.mark.parametrize("duplicate", [False, True])
+def test_the_200_answer_is_jsonify_to_the_byte(svix_id: str, duplicate: bool) -> None:
+    app = Flask("answer")
+    with app.app_context():
+        expected = jsonify(svix_id=svix_id, duplicate=duplicate)
+        made = _stored(svix_id, duplicate=duplicate)
+    assert made.get_data() == expected.get_data()
+    assert made.headers == expected.headers

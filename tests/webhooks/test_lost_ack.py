@@ -12,6 +12,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from tests.support.bodies import fixture_body
@@ -20,17 +21,42 @@ from tests.support.signing import sign
 
 
 class AnswerLost:
-    """A pool connection that dies right after its statement committed (autocommit)."""
+    """A pool connection that dies right after its statement committed (autocommit),
+    through psycopg (execute) or straight through libpq (pgconn), as the web sends it."""
 
     def __init__(self, conn: psycopg.Connection, database_url: str) -> None:
         self.conn, self.database_url = conn, database_url
+        self.pgconn = LostPGconn(self)
+
+    def hang_up(self) -> None:
+        with psycopg.connect(self.database_url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s, 5000)", (self.conn.info.backend_pid,))
 
     def execute(self, query: Any, params: Any = None) -> psycopg.Cursor[Any]:
         self.conn.execute(query, params)
-        with psycopg.connect(self.database_url, autocommit=True) as other:
-            other.execute("SELECT pg_terminate_backend(%s, 5000)", (self.conn.info.backend_pid,))
+        self.hang_up()
         # The server hung up before this request heard back: a real OperationalError.
         return self.conn.execute("SELECT 1")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+class LostPGconn:
+    def __init__(self, lost: AnswerLost) -> None:
+        self.lost = lost
+
+    def exec_prepared(self, *args: Any) -> Any:
+        pgconn = self.lost.conn.pgconn
+        result = pgconn.exec_prepared(*args)
+        if result.status != pq.ExecStatus.COMMAND_OK:  # not prepared yet on this connection
+            return result
+        self.lost.hang_up()
+        # What libpq answers on the dead connection, instead of the statement's answer.
+        return pgconn.exec_params(b"SELECT 1", None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.lost.conn.pgconn, name)
 
 
 class LosesFirstAnswer:
@@ -77,6 +103,8 @@ def test_an_event_stored_by_a_first_attempt_whose_answer_was_lost_still_wakes_a_
 
     assert response.status_code == 200
     assert runtime.pool.lost
+    # The first attempt's commit went through: the retry found the row already there.
+    assert response.get_json()["duplicate"] is True
     with psycopg.connect(database_url) as conn:
         stored = conn.execute("SELECT svix_id, status FROM clerk.webhook_events").fetchall()
     assert stored == [("msg_lost_ack", "pending")]
