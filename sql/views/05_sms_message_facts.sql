@@ -15,8 +15,12 @@
 --
 -- The one definition of the ledger's `counts_number` and `number_verified` columns and of
 -- `clerk.sms_prefix_days`, which `sms_conversion` and `sms_pumping` read instead of
--- joining every send to the facts and grouping it by number. A number is the raw number,
--- else (erased, or never told) the message's phone id, else the message itself. `keys`
+-- joining every send to the facts and grouping it by number. Each of its days also keeps
+-- its baseline (`base_*`: the same sums over the prefix's 28 days before it, migration
+-- 0026), so that `sms_pumping` runs no window: `sms_prefix_days_shift` moves the baselines
+-- of the 28 days after each day it changes and gives a new day its own. A number is the
+-- raw number, else (erased, or never told) the message's phone id, else the message
+-- itself. `keys`
 -- limits it to the rows sent to those numbers (all of each one's rows, through the
 -- ledger's number and phone id indexes); NULL means every row. The triggers of migration
 -- 0021 recompute it, in the same transaction, for the numbers a write to the ledger,

@@ -5,6 +5,7 @@ checked against the definition, against the reports' original query, and by exac
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from tests.support.crafted import apply, moment, phone, put_all, sms, snapshot
 from tests.support.databases import every_database
+from tests.support.processes import wait_for
 from tests.support.sms_facts import (
     ORIGINAL_CONVERSION,
     ORIGINAL_PUMPING,
@@ -22,6 +24,7 @@ from tests.support.sms_facts import (
     STALE_SMS_FACTS,
 )
 from worker.privacy import erase
+from worker.sms import ledger
 
 CONVERSION = "SELECT * FROM clerk.report_sms_conversion"
 PUMPING = "SELECT * FROM clerk.report_sms_pumping"
@@ -186,3 +189,51 @@ def test_each_day_keeps_the_baseline_of_the_28_days_before_it_through_every_writ
         (jan[20], 1, 2, 2, 1),
         (feb1, 1, 2, 2, 1),
     ]
+
+
+def test_a_new_day_waits_for_another_writer_of_its_prefix_so_its_baseline_misses_nothing(
+    database_url: str,
+) -> None:
+    # Two workers, each writing a new day of the same prefix: the later day's baseline
+    # reads the earlier one, which the first has not committed yet.
+    early = ledger.parse("msg_early", sms("sms_5", N1, moment(5)))
+    late = ledger.parse("msg_late", sms("sms_10", "+447400120001", moment(10)))
+    errors: list[BaseException] = []
+
+    def write_late(conn: psycopg.Connection) -> None:
+        try:
+            with conn.transaction():
+                ledger.write(conn, [late], pii_key=None)
+        except psycopg.Error as exc:
+            errors.append(exc)
+
+    with (
+        psycopg.connect(database_url, autocommit=True) as probe,
+        psycopg.connect(database_url) as first,
+        psycopg.connect(database_url) as second,
+    ):
+        with first.transaction():
+            ledger.write(first, [early], pii_key=None)
+            worker = threading.Thread(target=write_late, args=(second,))
+            worker.start()
+            # The second waits for the prefix the first holds, before reading any day
+            # (without that wait it would finish, blind to the 5th).
+            wait_for(
+                lambda: (
+                    not worker.is_alive()
+                    or probe.execute(
+                        "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'"
+                        " AND NOT granted",
+                        (second.info.backend_pid,),
+                    ).fetchone()
+                    == (1,)
+                ),
+                timeout=10,
+                what="the second writer",
+            )
+        worker.join(timeout=30)
+        assert errors == []
+        assert probe.execute(STALE_SMS_DAYS).fetchall() == []
+        assert probe.execute(
+            "SELECT day, sends, base_sends FROM clerk.sms_prefix_days ORDER BY day"
+        ).fetchall() == [(date(2025, 1, 5), 1, 0), (date(2025, 1, 10), 1, 1)]
