@@ -361,15 +361,23 @@ CREATE FUNCTION clerk.sms_prefix_days_shift(days date[], regions text[], prefixe
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    keys bigint[];
     added tid[];
     emptied tid[];
     shifted integer;
 BEGIN
-    PERFORM count(pg_advisory_xact_lock(l.k))
+    SELECT array_agg(l.k ORDER BY l.k) INTO keys
     FROM (SELECT DISTINCT hashtextextended(
                      'sms prefix ' || coalesce(u.r, '-') || ' ' || coalesce(u.p, '-'), 0) AS k
-          FROM unnest(regions, prefixes) AS u(r, p)
-          ORDER BY 1) AS l;
+          FROM unnest(regions, prefixes) AS u(r, p)) AS l;
+    IF cardinality(keys) > 32 THEN
+        -- Many prefixes (a burst, a refresh): every prefix at once, one lock, not one lock
+        -- each (Postgres's lock table has room for about 64 per transaction).
+        PERFORM pg_advisory_xact_lock(hashtextextended('sms prefixes', 0));
+    ELSIF cardinality(keys) > 0 THEN
+        PERFORM pg_advisory_xact_lock_shared(hashtextextended('sms prefixes', 0));
+        PERFORM count(pg_advisory_xact_lock(k)) FROM unnest(keys) AS k;
+    END IF;
     WITH delta AS (
         SELECT d.day, d.region_code, d.number_prefix, sum(d.sends) AS sends,
                sum(d.numbers) AS numbers, sum(d.verified) AS verified

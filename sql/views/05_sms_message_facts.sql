@@ -98,7 +98,8 @@ $$;
 -- it), gives a new day its baseline, drops the days left with no send, and says how many
 -- days it shifted. A new day's baseline reads the days before it, which another writer
 -- may be changing, so writers take each prefix in turn: an advisory lock per prefix, held
--- to the commit, taken in the order of the lock keys before any row; then the rows, in
+-- to the commit, taken in the order of the lock keys before any row (under a shared lock
+-- of all prefixes, which a writer of more than 32 takes alone instead); then the rows, in
 -- the key's order.
 CREATE OR REPLACE FUNCTION clerk.sms_prefix_days_shift(
     days date[], regions text[], prefixes text[], sends integer[], numbers integer[],
@@ -107,15 +108,23 @@ CREATE OR REPLACE FUNCTION clerk.sms_prefix_days_shift(
 LANGUAGE plpgsql
 AS $$
 DECLARE
+    keys bigint[];
     added tid[];
     emptied tid[];
     shifted integer;
 BEGIN
-    PERFORM count(pg_advisory_xact_lock(l.k))
+    SELECT array_agg(l.k ORDER BY l.k) INTO keys
     FROM (SELECT DISTINCT hashtextextended(
                      'sms prefix ' || coalesce(u.r, '-') || ' ' || coalesce(u.p, '-'), 0) AS k
-          FROM unnest(regions, prefixes) AS u(r, p)
-          ORDER BY 1) AS l;
+          FROM unnest(regions, prefixes) AS u(r, p)) AS l;
+    IF cardinality(keys) > 32 THEN
+        -- Many prefixes (a burst, a refresh): every prefix at once, one lock, not one lock
+        -- each (Postgres's lock table has room for about 64 per transaction).
+        PERFORM pg_advisory_xact_lock(hashtextextended('sms prefixes', 0));
+    ELSIF cardinality(keys) > 0 THEN
+        PERFORM pg_advisory_xact_lock_shared(hashtextextended('sms prefixes', 0));
+        PERFORM count(pg_advisory_xact_lock(k)) FROM unnest(keys) AS k;
+    END IF;
     WITH delta AS (
         SELECT d.day, d.region_code, d.number_prefix, sum(d.sends) AS sends,
                sum(d.numbers) AS numbers, sum(d.verified) AS verified
