@@ -164,61 +164,39 @@ CREATE FUNCTION clerk.refresh_sms_message_facts(keys text[], phone_ids text[] DE
     LANGUAGE plpgsql
     SET plan_cache_mode TO 'force_custom_plan'
     AS $$
-DECLARE
-    wanted text[];
-    shifted integer;
 BEGIN
-    -- the ledger's trigger leaves alone the writes made here
-    PERFORM set_config('clerk.sms_facts_refresh', 'on', true);
     IF keys IS NULL AND phone_ids IS NULL THEN
+        PERFORM set_config('clerk.sms_facts_refresh', 'on', true);
         UPDATE clerk.sms_messages AS s
         SET counts_number = f.counts_number, number_verified = f.number_verified
         FROM clerk.sms_message_facts(NULL) AS f
         WHERE f.id = s.id
           AND (s.counts_number, s.number_verified) IS DISTINCT FROM (f.counts_number, f.number_verified);
+        PERFORM set_config('clerk.sms_facts_refresh', 'off', true);
         DELETE FROM clerk.sms_prefix_days;
+        -- in the report's order, as days mostly arrive
         INSERT INTO clerk.sms_prefix_days
-            (day, region_code, number_prefix, sends, numbers_sent_to, numbers_verified)
-        SELECT (created_at AT TIME ZONE 'UTC')::date, region_code, number_prefix, count(*),
-               count(*) FILTER (WHERE counts_number),
-               count(*) FILTER (WHERE counts_number AND number_verified)
-        FROM clerk.sms_messages
-        GROUP BY 1, 2, 3;
+            (day, region_code, number_prefix, sends, numbers_sent_to, numbers_verified,
+             base_sends, base_numbers, base_verified)
+        SELECT g.day, g.region_code, g.number_prefix, g.sends, g.numbers, g.verified,
+               coalesce(sum(g.sends) OVER w, 0), coalesce(sum(g.numbers) OVER w, 0),
+               coalesce(sum(g.verified) OVER w, 0)
+        FROM (SELECT (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code,
+                     s.number_prefix, count(*) AS sends,
+                     count(*) FILTER (WHERE s.counts_number) AS numbers,
+                     count(*) FILTER (WHERE s.counts_number AND s.number_verified) AS verified
+              FROM clerk.sms_messages AS s
+              GROUP BY 1, 2, 3) AS g
+        WINDOW w AS (PARTITION BY g.region_code, g.number_prefix ORDER BY g.day
+                     RANGE BETWEEN interval '28 days' PRECEDING AND interval '1 day' PRECEDING)
+        ORDER BY g.day, g.region_code NULLS LAST, g.number_prefix NULLS LAST;
     ELSE
-        wanted := ARRAY(
-            SELECT DISTINCT k
-            FROM unnest(coalesce(keys, '{}') || ARRAY(
-                     SELECT coalesce(s.phone_number, s.phone_number_id, s.id)
-                     FROM clerk.sms_messages AS s
-                     WHERE s.phone_number_id = ANY(phone_ids))) AS k
-            WHERE k IS NOT NULL);
-        IF cardinality(wanted) > 0 THEN
-            WITH changed AS (
-                SELECT s.id, (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code,
-                       s.number_prefix, s.counts_number AS was_counted,
-                       s.counts_number AND s.number_verified AS was_verified,
-                       f.counts_number, f.number_verified
-                FROM clerk.sms_message_facts(wanted) AS f
-                JOIN clerk.sms_messages AS s ON s.id = f.id
-                WHERE (s.counts_number, s.number_verified)
-                      IS DISTINCT FROM (f.counts_number, f.number_verified)
-            ), written AS (
-                UPDATE clerk.sms_messages AS s
-                SET counts_number = c.counts_number, number_verified = c.number_verified
-                FROM changed AS c
-                WHERE s.id = c.id
-            )
-            SELECT clerk.sms_prefix_days_shift(
-                       array_agg(c.day), array_agg(c.region_code), array_agg(c.number_prefix),
-                       array_agg(0::integer),
-                       array_agg((c.counts_number::int - c.was_counted::int)::integer),
-                       array_agg(((c.counts_number AND c.number_verified)::int
-                                  - c.was_verified::int)::integer))
-            INTO shifted
-            FROM changed AS c;
-        END IF;
+        PERFORM clerk.sms_prefix_days_shift(
+            array_agg(c.day), array_agg(c.region_code), array_agg(c.number_prefix),
+            array_agg(c.sends), array_agg(c.numbers), array_agg(c.verified))
+        FROM clerk.sms_message_facts_write(keys, phone_ids) AS c
+        HAVING count(*) > 0;
     END IF;
-    PERFORM set_config('clerk.sms_facts_refresh', 'off', true);
 END
 $$;
 
@@ -372,6 +350,50 @@ $$;
 
 COMMENT ON FUNCTION clerk.sms_message_facts(keys text[]) IS 'For each SMS ledger row, does it stand for its number on its day, and was that number verified?';
 
+CREATE FUNCTION clerk.sms_message_facts_write(keys text[], phone_ids text[]) RETURNS TABLE(day date, region_code text, number_prefix text, sends integer, numbers integer, verified integer)
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    wanted text[];
+BEGIN
+    wanted := ARRAY(
+        SELECT DISTINCT k
+        FROM unnest(coalesce(keys, '{}') || ARRAY(
+                 SELECT coalesce(s.phone_number, s.phone_number_id, s.id)
+                 FROM clerk.sms_messages AS s
+                 WHERE s.phone_number_id = ANY(phone_ids))) AS k
+        WHERE k IS NOT NULL);
+    IF cardinality(wanted) = 0 THEN
+        RETURN;
+    END IF;
+    -- the ledger's trigger leaves alone the writes made here
+    PERFORM set_config('clerk.sms_facts_refresh', 'on', true);
+    RETURN QUERY
+    WITH changed AS (
+        SELECT s.id, (s.created_at AT TIME ZONE 'UTC')::date AS day, s.region_code,
+               s.number_prefix, s.counts_number AS was_counted,
+               s.counts_number AND s.number_verified AS was_verified,
+               f.counts_number, f.number_verified
+        FROM clerk.sms_message_facts(wanted) AS f
+        JOIN clerk.sms_messages AS s ON s.id = f.id
+        WHERE (s.counts_number, s.number_verified)
+              IS DISTINCT FROM (f.counts_number, f.number_verified)
+    ), written AS (
+        UPDATE clerk.sms_messages AS s
+        SET counts_number = c.counts_number, number_verified = c.number_verified
+        FROM changed AS c
+        WHERE s.id = c.id
+    )
+    SELECT c.day, c.region_code, c.number_prefix, 0,
+           (c.counts_number::int - c.was_counted::int)::integer,
+           ((c.counts_number AND c.number_verified)::int - c.was_verified::int)::integer
+    FROM changed AS c;
+    PERFORM set_config('clerk.sms_facts_refresh', 'off', true);
+END
+$$;
+
 CREATE FUNCTION clerk.sms_messages_changed() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -379,119 +401,181 @@ BEGIN
     IF current_setting('clerk.sms_facts_refresh', true) = 'on' THEN
         RETURN NULL;
     END IF;
+    -- The rows' own move and their numbers' recomputed facts, in one shift, after the
+    -- ledger's rows: every path takes the ledger's rows first, then the sums'.
     IF TG_OP = 'INSERT' THEN
         PERFORM clerk.sms_prefix_days_shift(
-            array_agg((n.created_at AT TIME ZONE 'UTC')::date), array_agg(n.region_code),
-            array_agg(n.number_prefix), array_agg(1),
-            array_agg(n.counts_number::int),
-            array_agg((n.counts_number AND n.number_verified)::int))
-        FROM new_rows AS n;
-        PERFORM clerk.refresh_sms_message_facts(
-            ARRAY(SELECT coalesce(n.phone_number, n.phone_number_id, n.id) FROM new_rows AS n));
+            array_agg(d.day), array_agg(d.region_code), array_agg(d.number_prefix),
+            array_agg(d.sends), array_agg(d.numbers), array_agg(d.verified))
+        FROM (SELECT (n.created_at AT TIME ZONE 'UTC')::date AS day, n.region_code,
+                     n.number_prefix, 1 AS sends, n.counts_number::int AS numbers,
+                     (n.counts_number AND n.number_verified)::int AS verified
+              FROM new_rows AS n
+              UNION ALL
+              SELECT * FROM clerk.sms_message_facts_write(
+                  ARRAY(SELECT coalesce(n.phone_number, n.phone_number_id, n.id)
+                        FROM new_rows AS n), NULL)) AS d;
     ELSIF TG_OP = 'DELETE' THEN
         PERFORM clerk.sms_prefix_days_shift(
-            array_agg((o.created_at AT TIME ZONE 'UTC')::date), array_agg(o.region_code),
-            array_agg(o.number_prefix), array_agg(-1),
-            array_agg(-(o.counts_number::int)::integer),
-            array_agg(-((o.counts_number AND o.number_verified)::int)::integer))
-        FROM old_rows AS o;
-        PERFORM clerk.refresh_sms_message_facts(
-            ARRAY(SELECT coalesce(o.phone_number, o.phone_number_id, o.id) FROM old_rows AS o));
+            array_agg(d.day), array_agg(d.region_code), array_agg(d.number_prefix),
+            array_agg(d.sends), array_agg(d.numbers), array_agg(d.verified))
+        FROM (SELECT (o.created_at AT TIME ZONE 'UTC')::date AS day, o.region_code,
+                     o.number_prefix, -1 AS sends, -(o.counts_number::int) AS numbers,
+                     -((o.counts_number AND o.number_verified)::int) AS verified
+              FROM old_rows AS o
+              UNION ALL
+              SELECT * FROM clerk.sms_message_facts_write(
+                  ARRAY(SELECT coalesce(o.phone_number, o.phone_number_id, o.id)
+                        FROM old_rows AS o), NULL)) AS d;
     ELSE
         PERFORM clerk.sms_prefix_days_shift(
-            array_agg(r.day), array_agg(r.region_code), array_agg(r.number_prefix),
-            array_agg(r.sign::integer), array_agg((r.sign * r.counted)::integer),
-            array_agg((r.sign * r.verified)::integer))
+            array_agg(d.day), array_agg(d.region_code), array_agg(d.number_prefix),
+            array_agg(d.sends), array_agg(d.numbers), array_agg(d.verified))
         FROM (SELECT (o.created_at AT TIME ZONE 'UTC')::date AS day, o.region_code,
-                     o.number_prefix, -1 AS sign, o.counts_number::int AS counted,
-                     (o.counts_number AND o.number_verified)::int AS verified
+                     o.number_prefix, -1 AS sends, -(o.counts_number::int) AS numbers,
+                     -((o.counts_number AND o.number_verified)::int) AS verified
               FROM old_rows AS o
               UNION ALL
               SELECT (n.created_at AT TIME ZONE 'UTC')::date, n.region_code, n.number_prefix,
                      1, n.counts_number::int, (n.counts_number AND n.number_verified)::int
-              FROM new_rows AS n) AS r;
-        PERFORM clerk.refresh_sms_message_facts(
-            ARRAY(SELECT coalesce(o.phone_number, o.phone_number_id, o.id) FROM old_rows AS o
-                  UNION
-                  SELECT coalesce(n.phone_number, n.phone_number_id, n.id) FROM new_rows AS n));
+              FROM new_rows AS n
+              UNION ALL
+              SELECT * FROM clerk.sms_message_facts_write(
+                  ARRAY(SELECT coalesce(o.phone_number, o.phone_number_id, o.id)
+                        FROM old_rows AS o
+                        UNION
+                        SELECT coalesce(n.phone_number, n.phone_number_id, n.id)
+                        FROM new_rows AS n), NULL)) AS d;
     END IF;
     RETURN NULL;
 END
+$$;
+
+CREATE FUNCTION clerk.sms_prefix_days_between(region text, prefix text, from_day date, to_day date) RETURNS TABLE(day date, sends integer, numbers_sent_to integer, numbers_verified integer)
+    LANGUAGE sql STABLE
+    AS $$
+SELECT p.day, p.sends, p.numbers_sent_to, p.numbers_verified
+FROM clerk.sms_prefix_days AS p
+WHERE p.region_code = region AND p.number_prefix = prefix
+  AND p.day BETWEEN from_day AND to_day
+UNION ALL
+SELECT p.day, p.sends, p.numbers_sent_to, p.numbers_verified
+FROM clerk.sms_prefix_days AS p
+WHERE region IS NULL AND p.region_code IS NULL AND p.number_prefix = prefix
+  AND p.day BETWEEN from_day AND to_day
+UNION ALL
+SELECT p.day, p.sends, p.numbers_sent_to, p.numbers_verified
+FROM clerk.sms_prefix_days AS p
+WHERE prefix IS NULL AND p.region_code = region AND p.number_prefix IS NULL
+  AND p.day BETWEEN from_day AND to_day
+UNION ALL
+SELECT p.day, p.sends, p.numbers_sent_to, p.numbers_verified
+FROM clerk.sms_prefix_days AS p
+WHERE region IS NULL AND prefix IS NULL AND p.region_code IS NULL AND p.number_prefix IS NULL
+  AND p.day BETWEEN from_day AND to_day
 $$;
 
 CREATE FUNCTION clerk.sms_prefix_days_shift(days date[], regions text[], prefixes text[], sends integer[], numbers integer[], verified integer[]) RETURNS integer
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    keys bigint[];
+    added tid[];
     emptied tid[];
     shifted integer;
 BEGIN
-    WITH shifted AS (
-        INSERT INTO clerk.sms_prefix_days AS p
-            (day, region_code, number_prefix, sends, numbers_sent_to, numbers_verified)
-        SELECT d.day, d.region_code, d.number_prefix, sum(d.sends), sum(d.numbers),
-               sum(d.verified)
+    SELECT array_agg(l.k ORDER BY l.k) INTO keys
+    FROM (SELECT DISTINCT hashtextextended(
+                     'sms prefix ' || coalesce(u.r, '-') || ' ' || coalesce(u.p, '-'), 0) AS k
+          FROM unnest(regions, prefixes) AS u(r, p)) AS l;
+    IF cardinality(keys) > 32 THEN
+        -- Many prefixes (a burst, a refresh): every prefix at once, one lock, not one lock
+        -- each (Postgres's lock table has room for about 64 per transaction).
+        PERFORM pg_advisory_xact_lock(hashtextextended('sms prefixes', 0));
+    ELSIF cardinality(keys) > 0 THEN
+        PERFORM pg_advisory_xact_lock_shared(hashtextextended('sms prefixes', 0));
+        PERFORM count(pg_advisory_xact_lock(k)) FROM unnest(keys) AS k;
+    END IF;
+    WITH delta AS (
+        SELECT d.day, d.region_code, d.number_prefix, sum(d.sends) AS sends,
+               sum(d.numbers) AS numbers, sum(d.verified) AS verified
         FROM unnest(days, regions, prefixes, sends, numbers, verified)
              AS d(day, region_code, number_prefix, sends, numbers, verified)
         GROUP BY d.day, d.region_code, d.number_prefix
+    ), moved AS (
+        SELECT k.day, k.region_code, k.number_prefix, k.sends, k.numbers, k.verified,
+               0 AS base_sends, 0 AS base_numbers, 0 AS base_verified
+        FROM delta AS k
+        UNION ALL
+        -- the prefix's days after it that take it into their baseline
+        SELECT f.day, k.region_code, k.number_prefix, 0, 0, 0, k.sends, k.numbers, k.verified
+        FROM delta AS k
+        CROSS JOIN LATERAL clerk.sms_prefix_days_between(
+            k.region_code, k.number_prefix, k.day + 1, k.day + 28) AS f
+        WHERE (k.sends, k.numbers, k.verified) <> (0, 0, 0)
+    ), shifted AS (
+        INSERT INTO clerk.sms_prefix_days AS p
+            (day, region_code, number_prefix, sends, numbers_sent_to, numbers_verified,
+             base_sends, base_numbers, base_verified)
+        SELECT m.day, m.region_code, m.number_prefix, sum(m.sends), sum(m.numbers),
+               sum(m.verified), sum(m.base_sends), sum(m.base_numbers), sum(m.base_verified)
+        FROM moved AS m
+        GROUP BY m.region_code, m.number_prefix, m.day
+        ORDER BY m.region_code, m.number_prefix, m.day
         ON CONFLICT (region_code, number_prefix, day) DO UPDATE SET
             sends = p.sends + EXCLUDED.sends,
             numbers_sent_to = p.numbers_sent_to + EXCLUDED.numbers_sent_to,
-            numbers_verified = p.numbers_verified + EXCLUDED.numbers_verified
-        RETURNING p.ctid, p.sends
+            numbers_verified = p.numbers_verified + EXCLUDED.numbers_verified,
+            base_sends = p.base_sends + EXCLUDED.base_sends,
+            base_numbers = p.base_numbers + EXCLUDED.base_numbers,
+            base_verified = p.base_verified + EXCLUDED.base_verified
+        RETURNING p.ctid, p.sends, p.xmax = 0 AS inserted
     )
-    SELECT array_agg(ctid) FILTER (WHERE shifted.sends = 0), count(*)
-    INTO emptied, shifted
+    SELECT array_agg(ctid) FILTER (WHERE shifted.sends = 0),
+           array_agg(ctid) FILTER (WHERE shifted.inserted AND shifted.sends <> 0), count(*)
+    INTO emptied, added, shifted
     FROM shifted;
     IF emptied IS NOT NULL THEN
         DELETE FROM clerk.sms_prefix_days WHERE ctid = ANY(emptied);
+    END IF;
+    -- a new day: its baseline from the days before it, as they are now
+    IF added IS NOT NULL THEN
+        UPDATE clerk.sms_prefix_days AS p
+        SET (base_sends, base_numbers, base_verified) = (
+            SELECT coalesce(sum(b.sends), 0), coalesce(sum(b.numbers_sent_to), 0),
+                   coalesce(sum(b.numbers_verified), 0)
+            FROM clerk.sms_prefix_days_between(
+                p.region_code, p.number_prefix, p.day - 28, p.day - 1) AS b)
+        WHERE p.ctid = ANY(added);
     END IF;
     RETURN shifted;
 END
 $$;
 
 CREATE FUNCTION clerk.sms_pumping(min_sends integer DEFAULT 20, min_jump numeric DEFAULT 5, min_drop numeric DEFAULT 0.3, max_new_conversion numeric DEFAULT 0.2) RETURNS TABLE(day date, region_code text, number_prefix text, sends bigint, numbers_sent_to bigint, numbers_verified bigint, conversion numeric, baseline_daily_sends numeric, baseline_conversion numeric, jump numeric, suspicious boolean, reason text)
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-WITH daily AS (
-    SELECT d.day, d.region_code, d.number_prefix, d.sends,
-           d.numbers_sent_to AS numbers, d.numbers_verified AS verified
-    FROM clerk.sms_prefix_days AS d
-), with_baseline AS (
+WITH flagged AS (
     SELECT d.*,
-           coalesce(sum(d.sends) OVER w, 0) AS base_sends,
-           sum(d.numbers) OVER w AS base_numbers,
-           sum(d.verified) OVER w AS base_verified
-    FROM daily AS d
-    WINDOW w AS (PARTITION BY d.region_code, d.number_prefix ORDER BY d.day
-                 RANGE BETWEEN interval '28 days' PRECEDING AND interval '1 day' PRECEDING)
-), judged AS (
-    SELECT b.*,
-           round(b.verified::numeric / NULLIF(b.numbers, 0), 4) AS conv,
-           round(b.base_sends / 28.0, 4) AS base_daily,
-           round(b.base_verified::numeric / NULLIF(b.base_numbers, 0), 4) AS base_conv,
-           round(b.sends / greatest(b.base_sends / 28.0, 1), 2) AS ratio
-    FROM with_baseline AS b
-), flagged AS (
-    SELECT j.*,
-           coalesce(j.sends >= sms_pumping.min_sends
-                    AND j.ratio >= sms_pumping.min_jump
-                    AND CASE WHEN j.base_conv IS NULL
-                             THEN j.conv <= sms_pumping.max_new_conversion
-                             ELSE j.conv <= j.base_conv - sms_pumping.min_drop END,
+           coalesce(d.sends >= sms_pumping.min_sends
+                    AND d.jump >= sms_pumping.min_jump
+                    AND CASE WHEN d.baseline_conversion IS NULL
+                             THEN d.conversion <= sms_pumping.max_new_conversion
+                             ELSE d.conversion <= d.baseline_conversion - sms_pumping.min_drop
+                        END,
                     false) AS flag
-    FROM judged AS j
+    FROM clerk.sms_prefix_days AS d
 )
-SELECT day, region_code, number_prefix, sends::bigint, numbers::bigint, verified::bigint,
-       conv, base_daily,
-       base_conv, ratio, flag,
+SELECT day, region_code, number_prefix, sends::bigint, numbers_sent_to::bigint,
+       numbers_verified::bigint, conversion, baseline_daily_sends, baseline_conversion, jump,
+       flag,
        CASE WHEN NOT flag THEN NULL
-            WHEN base_conv IS NULL
+            WHEN baseline_conversion IS NULL
             THEN format('%s sends from a prefix with none in the 28 days before;'
-                        ' conversion %s', sends, conv)
+                        ' conversion %s', sends, conversion)
             ELSE format('%s sends, %s times the baseline of %s a day; conversion %s,'
-                        ' down from %s', sends, ratio, base_daily, conv, base_conv)
+                        ' down from %s', sends, jump, baseline_daily_sends, conversion,
+                        baseline_conversion)
        END
 FROM flagged
 ORDER BY day, region_code NULLS LAST, number_prefix NULLS LAST
@@ -1061,7 +1145,14 @@ CREATE TABLE clerk.sms_prefix_days (
     number_prefix text,
     sends integer NOT NULL,
     numbers_sent_to integer NOT NULL,
-    numbers_verified integer NOT NULL
+    numbers_verified integer NOT NULL,
+    base_sends integer DEFAULT 0 NOT NULL,
+    base_numbers integer DEFAULT 0 NOT NULL,
+    base_verified integer DEFAULT 0 NOT NULL,
+    conversion numeric GENERATED ALWAYS AS (round(((numbers_verified)::numeric / (NULLIF(numbers_sent_to, 0))::numeric), 4)) STORED,
+    baseline_daily_sends numeric GENERATED ALWAYS AS (round(((base_sends)::numeric / 28.0), 4)) STORED,
+    baseline_conversion numeric GENERATED ALWAYS AS (round(((base_verified)::numeric / (NULLIF(base_numbers, 0))::numeric), 4)) STORED,
+    jump numeric GENERATED ALWAYS AS (round(((sends)::numeric / GREATEST(((base_sends)::numeric / 28.0), (1)::numeric)), 2)) STORED
 );
 
 CREATE TABLE clerk.sync_run_users (
@@ -1337,6 +1428,8 @@ CREATE INDEX sms_messages_number_idx ON clerk.sms_messages USING btree (phone_nu
 CREATE INDEX sms_messages_phone_id_idx ON clerk.sms_messages USING btree (phone_number_id) WHERE (phone_number_id IS NOT NULL);
 
 CREATE INDEX sms_messages_user_idx ON clerk.sms_messages USING btree (user_id) WHERE (user_id IS NOT NULL);
+
+CREATE INDEX sms_prefix_days_report_idx ON clerk.sms_prefix_days USING btree (day, region_code, number_prefix);
 
 CREATE INDEX user_history_user_idx ON clerk.user_history USING btree (user_id, effective_at);
 

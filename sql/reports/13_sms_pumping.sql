@@ -39,10 +39,15 @@
 -- To tune, call the function with thresholds of your own, for example
 -- `SELECT * FROM clerk.sms_pumping(min_sends => 50, min_jump => 3) WHERE suspicious`; the
 -- view uses the defaults. Lower `min_sends` for a small application, raise it for one whose
--- prefixes send hundreds a day. The function only reads (PARALLEL SAFE): the per-day,
--- per-prefix sums of `clerk.sms_prefix_days`, which the writers keep from the ledger's
--- per-row facts (`clerk.sms_message_facts`, sql/views/05) in the transaction of each write,
--- keyed in the order of its window.
+-- prefixes send hundreds a day. The function only reads (PARALLEL SAFE) `clerk.sms_prefix_days`:
+-- the per-day, per-prefix sums, and beside each day the same sums over the prefix's 28 days
+-- before it (`base_sends`, `base_numbers`, `base_verified`), which the writers keep from the
+-- ledger's per-row facts (`clerk.sms_message_facts`, sql/views/05) in the transaction of each
+-- write: a day's change moves the baselines of the 28 days after it. It reads them through
+-- `sms_prefix_days_report_idx`, in its output order, with the rounded ratios the table
+-- stores beside them (conversion, baseline_daily_sends, baseline_conversion, jump: generated
+-- columns, computed once as a row is written), so it runs no window, no sort and no
+-- division: only the threshold comparisons of each row.
 
 CREATE OR REPLACE FUNCTION clerk.sms_pumping(
     min_sends integer DEFAULT 20,
@@ -65,53 +70,38 @@ RETURNS TABLE (
     reason               text
 )
 LANGUAGE sql STABLE PARALLEL SAFE
--- It runs as its owner, with a fixed search path, as it did when it read the raw numbers.
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- It runs as its caller (it reads only clerk.sms_prefix_days, which clerk_reporting reads),
+-- so the planner inlines it into the view's query: the rows stream out of the index instead
+-- of being collected first.
 AS $$
-WITH daily AS (
-    SELECT d.day, d.region_code, d.number_prefix, d.sends,
-           d.numbers_sent_to AS numbers, d.numbers_verified AS verified
-    FROM clerk.sms_prefix_days AS d
-), with_baseline AS (
+WITH flagged AS (
     SELECT d.*,
-           coalesce(sum(d.sends) OVER w, 0) AS base_sends,
-           sum(d.numbers) OVER w AS base_numbers,
-           sum(d.verified) OVER w AS base_verified
-    FROM daily AS d
-    WINDOW w AS (PARTITION BY d.region_code, d.number_prefix ORDER BY d.day
-                 RANGE BETWEEN interval '28 days' PRECEDING AND interval '1 day' PRECEDING)
-), judged AS (
-    SELECT b.*,
-           round(b.verified::numeric / NULLIF(b.numbers, 0), 4) AS conv,
-           round(b.base_sends / 28.0, 4) AS base_daily,
-           round(b.base_verified::numeric / NULLIF(b.base_numbers, 0), 4) AS base_conv,
-           round(b.sends / greatest(b.base_sends / 28.0, 1), 2) AS ratio
-    FROM with_baseline AS b
-), flagged AS (
-    SELECT j.*,
-           coalesce(j.sends >= sms_pumping.min_sends
-                    AND j.ratio >= sms_pumping.min_jump
-                    AND CASE WHEN j.base_conv IS NULL
-                             THEN j.conv <= sms_pumping.max_new_conversion
-                             ELSE j.conv <= j.base_conv - sms_pumping.min_drop END,
+           coalesce(d.sends >= sms_pumping.min_sends
+                    AND d.jump >= sms_pumping.min_jump
+                    AND CASE WHEN d.baseline_conversion IS NULL
+                             THEN d.conversion <= sms_pumping.max_new_conversion
+                             ELSE d.conversion <= d.baseline_conversion - sms_pumping.min_drop
+                        END,
                     false) AS flag
-    FROM judged AS j
+    FROM clerk.sms_prefix_days AS d
 )
-SELECT day, region_code, number_prefix, sends::bigint, numbers::bigint, verified::bigint,
-       conv, base_daily,
-       base_conv, ratio, flag,
+SELECT day, region_code, number_prefix, sends::bigint, numbers_sent_to::bigint,
+       numbers_verified::bigint, conversion, baseline_daily_sends, baseline_conversion, jump,
+       flag,
        CASE WHEN NOT flag THEN NULL
-            WHEN base_conv IS NULL
+            WHEN baseline_conversion IS NULL
             THEN format('%s sends from a prefix with none in the 28 days before;'
-                        ' conversion %s', sends, conv)
+                        ' conversion %s', sends, conversion)
             ELSE format('%s sends, %s times the baseline of %s a day; conversion %s,'
-                        ' down from %s', sends, ratio, base_daily, conv, base_conv)
+                        ' down from %s', sends, jump, baseline_daily_sends, conversion,
+                        baseline_conversion)
        END
+-- sms_prefix_days_report_idx: read in this order, no sort
 FROM flagged
 ORDER BY day, region_code NULLS LAST, number_prefix NULLS LAST
 $$;
 
--- It runs as its owner: only the reporting roles may call it, not PUBLIC's default.
+-- Only the reporting roles call it, not PUBLIC's default.
 REVOKE EXECUTE ON FUNCTION clerk.sms_pumping(integer, numeric, numeric, numeric) FROM PUBLIC;
 
 CREATE OR REPLACE VIEW clerk.report_sms_pumping AS

@@ -5,6 +5,7 @@ checked against the definition, against the reports' original query, and by exac
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,10 +15,19 @@ import pytest
 
 from tests.support.crafted import apply, moment, phone, put_all, sms, snapshot
 from tests.support.databases import every_database
-from tests.support.sms_facts import ORIGINAL_CONVERSION, STALE_SMS_DAYS, STALE_SMS_FACTS
+from tests.support.processes import wait_for
+from tests.support.sms_facts import (
+    ORIGINAL_CONVERSION,
+    ORIGINAL_PUMPING,
+    PUMPING_DEFAULTS,
+    STALE_SMS_DAYS,
+    STALE_SMS_FACTS,
+)
 from worker.privacy import erase
+from worker.sms import ledger
 
 CONVERSION = "SELECT * FROM clerk.report_sms_conversion"
+PUMPING = "SELECT * FROM clerk.report_sms_pumping"
 N1, N2 = "+447400123456", "+447400987654"
 DAY1, DAY2 = date(2025, 1, 1), date(2025, 1, 2)
 
@@ -32,6 +42,8 @@ def conversion(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
     assert conn.execute(STALE_SMS_DAYS).fetchall() == []
     got = conn.execute(CONVERSION).fetchall()
     assert got == conn.execute(ORIGINAL_CONVERSION).fetchall()
+    pumping = conn.execute(PUMPING).fetchall()
+    assert pumping == conn.execute(ORIGINAL_PUMPING, PUMPING_DEFAULTS).fetchall()
     return got
 
 
@@ -114,3 +126,179 @@ def test_erasure_keeps_the_sums_right_without_any_number(conn: psycopg.Connectio
     assert conn.execute(
         "SELECT count(*) FROM clerk.sms_prefix_days WHERE number_prefix IS NOT NULL"
     ).fetchone() == (0,)
+
+
+def baselines(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+    """Each day of the prefix +44740012: its sends and its kept baseline (sends, numbers,
+    verified over the 28 days before), after checking all against the recomputations."""
+    conversion(conn)
+    return conn.execute(
+        "SELECT day, sends, base_sends, base_numbers, base_verified FROM clerk.sms_prefix_days"
+        " WHERE number_prefix = '+44740012' ORDER BY day"
+    ).fetchall()
+
+
+def test_each_day_keeps_the_baseline_of_the_28_days_before_it_through_every_write(
+    conn: psycopg.Connection,
+) -> None:
+    jan = {d: date(2025, 1, d) for d in range(1, 32)}
+    feb1 = date(2025, 2, 1)
+    apply(conn, snapshot("user_a", moment(1), [phone("idn_a1", N1)]))
+    put_all(
+        conn,
+        sms("sms_1", N1, moment(1, 5), user_id="user_a", phone_id="idn_a1"),
+        sms("sms_2", "+447400120001", moment(20)),
+        sms("sms_3", "+447400120002", moment(29)),
+        sms("sms_4", "+447400120003", moment(1, month=2)),
+    )
+    # The 28 days before the 29th start on the 1st; before February's 1st, on the 4th.
+    assert baselines(conn) == [
+        (jan[1], 1, 0, 0, 0),
+        (jan[20], 1, 1, 1, 1),
+        (jan[29], 1, 2, 2, 1),
+        (feb1, 1, 2, 2, 0),
+    ]
+    # A new day between them: its baseline from the days before it, and it moves the
+    # baselines of the days in the 28 after it.
+    apply(conn, sms("sms_5", "+447400120004", moment(10)))
+    assert baselines(conn) == [
+        (jan[1], 1, 0, 0, 0),
+        (jan[10], 1, 1, 1, 1),
+        (jan[20], 1, 2, 2, 1),
+        (jan[29], 1, 3, 3, 1),
+        (feb1, 1, 3, 3, 0),
+    ]
+    # Its number verified later: the following days' verified baselines move.
+    apply(conn, snapshot("user_b", moment(11), [phone("idn_b1", "+447400120004")]))
+    assert [row[4] for row in baselines(conn)] == [0, 1, 2, 2, 1]
+    # An earlier event of sms_3 moves it from the 29th to the 2nd: the 29th goes.
+    apply(conn, sms("sms_3", "+447400120002", moment(2)))
+    assert baselines(conn) == [
+        (jan[1], 1, 0, 0, 0),
+        (jan[2], 1, 1, 1, 1),
+        (jan[10], 1, 2, 2, 1),
+        (jan[20], 1, 3, 3, 2),
+        (feb1, 1, 2, 2, 1),
+    ]
+    # Erased: the 1st's send leaves the prefix (its number is forgotten), and every day
+    # after it within 28 days loses it from its baseline.
+    erase.erase_users(conn, ["user_a"])
+    assert baselines(conn) == [
+        (jan[2], 1, 0, 0, 0),
+        (jan[10], 1, 1, 1, 0),
+        (jan[20], 1, 2, 2, 1),
+        (feb1, 1, 2, 2, 1),
+    ]
+
+
+def test_a_new_day_waits_for_another_writer_of_its_prefix_so_its_baseline_misses_nothing(
+    database_url: str,
+) -> None:
+    # Two workers, each writing a new day of the same prefix: the later day's baseline
+    # reads the earlier one, which the first has not committed yet.
+    early = ledger.parse("msg_early", sms("sms_5", N1, moment(5)))
+    late = ledger.parse("msg_late", sms("sms_10", "+447400120001", moment(10)))
+    errors: list[BaseException] = []
+
+    def write_late(conn: psycopg.Connection) -> None:
+        try:
+            with conn.transaction():
+                ledger.write(conn, [late], pii_key=None)
+        except psycopg.Error as exc:
+            errors.append(exc)
+
+    with (
+        psycopg.connect(database_url, autocommit=True) as probe,
+        psycopg.connect(database_url) as first,
+        psycopg.connect(database_url) as second,
+    ):
+        with first.transaction():
+            ledger.write(first, [early], pii_key=None)
+            worker = threading.Thread(target=write_late, args=(second,))
+            worker.start()
+            # The second waits for the prefix the first holds, before reading any day
+            # (without that wait it would finish, blind to the 5th).
+            wait_for(
+                lambda: (
+                    not worker.is_alive()
+                    or probe.execute(
+                        "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'"
+                        " AND NOT granted",
+                        (second.info.backend_pid,),
+                    ).fetchone()
+                    == (1,)
+                ),
+                timeout=10,
+                what="the second writer",
+            )
+        worker.join(timeout=30)
+        assert errors == []
+        assert probe.execute(STALE_SMS_DAYS).fetchall() == []
+        assert probe.execute(
+            "SELECT day, sends, base_sends FROM clerk.sms_prefix_days ORDER BY day"
+        ).fetchall() == [(date(2025, 1, 5), 1, 0), (date(2025, 1, 10), 1, 1)]
+
+
+def _burst(name: str, day: int) -> list[Any]:
+    """40 sends on a day, each under a prefix of its own, one of them N1's."""
+    numbers = [N1] + [f"+4474005{i:03d}0001" for i in range(39)]
+    return [
+        ledger.parse(f"msg_{name}_{i}", sms(f"sms_{name}_{i}", n, moment(day)))
+        for i, n in enumerate(numbers)
+    ]
+
+
+@pytest.mark.parametrize("burst_first", [True, False], ids=["burst-first", "burst-second"])
+def test_a_burst_over_many_prefixes_takes_one_lock_and_still_orders_writers_of_a_prefix(
+    database_url: str, burst_first: bool
+) -> None:
+    # More than 32 prefixes in one write take one lock of all prefixes instead of one each
+    # (the lock table's room); a writer of a few prefixes still waits for it, and it for them.
+    burst = _burst("burst", 5 if burst_first else 10)
+    single = [ledger.parse("msg_single", sms("sms_single", N1, moment(10 if burst_first else 5)))]
+    first_rows, second_rows = (burst, single) if burst_first else (single, burst)
+    errors: list[BaseException] = []
+
+    def write_second(conn: psycopg.Connection) -> None:
+        try:
+            with conn.transaction():
+                ledger.write(conn, second_rows, pii_key=None)
+        except psycopg.Error as exc:
+            errors.append(exc)
+
+    with (
+        psycopg.connect(database_url, autocommit=True) as probe,
+        psycopg.connect(database_url) as first,
+        psycopg.connect(database_url) as second,
+    ):
+        with first.transaction():
+            ledger.write(first, first_rows, pii_key=None)
+            held = probe.execute(
+                "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'",
+                (first.info.backend_pid,),
+            ).fetchone()
+            assert held == ((1,) if burst_first else (2,))
+            worker = threading.Thread(target=write_second, args=(second,))
+            worker.start()
+            wait_for(
+                lambda: (
+                    not worker.is_alive()
+                    or probe.execute(
+                        "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'"
+                        " AND NOT granted",
+                        (second.info.backend_pid,),
+                    ).fetchone()
+                    == (1,)
+                ),
+                timeout=10,
+                what="the second writer",
+            )
+            assert worker.is_alive()
+        worker.join(timeout=30)
+        assert errors == []
+        assert probe.execute(STALE_SMS_DAYS).fetchall() == []
+        assert probe.execute(
+            "SELECT day, sends, base_sends FROM clerk.sms_prefix_days"
+            " WHERE number_prefix = %s ORDER BY day",
+            (N1[:-4],),
+        ).fetchall() == [(date(2025, 1, 5), 1, 0), (date(2025, 1, 10), 1, 1)]
