@@ -1,8 +1,9 @@
 """What a phone number is, offline, from `phonenumbers`: its type, validity, Clerk test range.
 
 Derived from the number alone, so the same number gives the same answer everywhere:
-phone_numbers, phone_number_history and sms_messages carry it, and fill() writes it for
-rows that lack it (after the worker's writes, and `clerk-mirror classify` for old rows).
+phone_numbers, phone_number_history and sms_messages carry it. The worker classifies a
+number before it writes the row (worker.mirror.store.phone_columns); fill() writes it for
+rows that lack it, mirrored before the columns existed (`clerk-mirror classify`).
 Functions that take a connection never commit: the caller owns the transaction.
 """
 
@@ -14,8 +15,6 @@ from typing import Final, LiteralString, NamedTuple
 
 import phonenumbers
 import psycopg
-
-from worker.mirror import phone_history
 
 # The library's names in lower case: mobile, fixed_line_or_mobile, voip, premium_rate, ...
 TYPE_NAMES: Final[dict[int, str]] = {
@@ -71,6 +70,15 @@ FROM unnest(%(numbers)s::text[], %(types)s::text[], %(valid)s::bool[], %(test)s:
 WHERE p.id = ANY(%(phone_ids)s) AND p.number_type IS NULL AND p.phone_number = i.phone_number
 """
 
+FILL_HISTORY: Final[LiteralString] = """
+UPDATE clerk.phone_number_history AS h
+SET number_type = i.number_type, is_valid_number = i.valid, is_test_number = i.test
+FROM unnest(%(numbers)s::text[], %(types)s::text[], %(valid)s::bool[], %(test)s::bool[])
+     AS i(phone_number, number_type, valid, test)
+WHERE h.phone_number_id = ANY(%(phone_ids)s) AND h.number_type IS NULL
+  AND h.phone_number = i.phone_number
+"""
+
 
 def fill(conn: psycopg.Connection, phone_ids: list[str]) -> int:
     """Write the intel of these phones' rows (current and history) that lack it; how many."""
@@ -88,7 +96,7 @@ def fill(conn: psycopg.Connection, phone_ids: list[str]) -> int:
         "test": [i.is_test_number for i in intel],
     }
     changed = conn.execute(FILL_PHONES, params).rowcount
-    return changed + phone_history.fill_intel(conn, params)
+    return changed + conn.execute(FILL_HISTORY, params).rowcount
 
 
 # Phones with rows still to classify (old rows, from before migration 0020), a chunk at a

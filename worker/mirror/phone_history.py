@@ -20,29 +20,19 @@ from worker.mirror import bulk, queries, store
 from worker.mirror.fold import HistoryRow, PhoneRow
 from worker.privacy import pii
 
-# bulk.write's own stages do not include this one; it is created beside them on demand.
-CREATE_STAGE: Final[LiteralString] = """
-CREATE TEMP TABLE IF NOT EXISTS history_stage (
-    seq integer, change text, svix_id text, effective_at timestamptz, event_at timestamptz,
-    id text, user_id text, phone_number text, phone_number_hash text, region_code text,
-    reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean,
-    verification_status text, verification_strategy text, verification_attempts integer,
-    verification_expire_at timestamptz, linked_to jsonb, created_at timestamptz,
-    updated_at timestamptz, deleted_at timestamptz
-) ON COMMIT DELETE ROWS
-"""
-
 # seq keeps the fold's order, so history_id follows it within a batch.
 INSERT: Final[LiteralString] = """
 INSERT INTO clerk.phone_number_history
     (phone_number_id, user_id, change, svix_id, effective_at, event_at, phone_number,
      phone_number_hash, region_code, reserved_for_second_factor, default_second_factor,
      is_primary, verification_status, verification_strategy, verification_attempts,
-     verification_expire_at, linked_to, created_at, updated_at, deleted_at)
+     verification_expire_at, linked_to, created_at, updated_at, deleted_at, number_type,
+     is_valid_number, is_test_number)
 SELECT id, user_id, change, svix_id, effective_at, event_at, phone_number, phone_number_hash,
        region_code, reserved_for_second_factor, default_second_factor, is_primary,
        verification_status, verification_strategy, verification_attempts,
-       verification_expire_at, linked_to, created_at, updated_at, deleted_at
+       verification_expire_at, linked_to, created_at, updated_at, deleted_at, number_type,
+       is_valid_number, is_test_number
 FROM staged
 ORDER BY seq
 ON CONFLICT (phone_number_id, svix_id) DO NOTHING
@@ -149,12 +139,17 @@ def load_from(conn: psycopg.Connection, user_id: str, since: datetime) -> dict[H
         return {_row(row): row["history_id"] for row in cur}
 
 
-def write(conn: psycopg.Connection, rows: list[HistoryRow], *, pii_key: bytes | None) -> None:
-    """Insert rows, their numbers hashed under pii_key; the caller refreshes the facts."""
-    if len(rows) > bulk.VALUES_MAX_ROWS:
-        conn.execute(CREATE_STAGE)
+def write(
+    conn: psycopg.Connection,
+    rows: list[HistoryRow],
+    *,
+    pii_key: bytes | None,
+    out: bulk.Executor | None = None,
+) -> None:
+    """Insert rows, their numbers hashed under pii_key; the caller refreshes the facts.
+    The INSERT goes to out (a bulk.Tail) when given."""
     digest = pii.hasher(pii_key)
-    bulk.write(conn, STAGE, (_values(seq, row, digest) for seq, row in enumerate(rows)))
+    bulk.write(conn, STAGE, (_values(seq, row, digest) for seq, row in enumerate(rows)), out)
 
 
 def replace(
@@ -175,7 +170,7 @@ def replace(
     return {row.phone_number_id for row in (*added, *stale)}
 
 
-def refresh_facts(conn: psycopg.Connection, phone_ids: Iterable[str]) -> None:
+def refresh_facts(conn: bulk.Executor, phone_ids: Iterable[str]) -> None:
     """Recompute what is kept of these phones' history (their clerk.phone_facts and each
     row's valid_until), after writing it."""
     ids = sorted(set(phone_ids))
@@ -214,20 +209,3 @@ def _values(seq: int, row: HistoryRow, digest: pii.Hasher) -> tuple[Any, ...]:
         row.user_id,
         *store.phone_columns(row.values, row.deleted_at, digest),
     )  # fmt: skip
-
-
-# The intel of the number (worker.mirror.intel) on rows that lack it: params hold the
-# phones, and each number with its type, validity and test flag.
-FILL_INTEL: Final[LiteralString] = """
-UPDATE clerk.phone_number_history AS h
-SET number_type = i.number_type, is_valid_number = i.valid, is_test_number = i.test
-FROM unnest(%(numbers)s::text[], %(types)s::text[], %(valid)s::bool[], %(test)s::bool[])
-     AS i(phone_number, number_type, valid, test)
-WHERE h.phone_number_id = ANY(%(phone_ids)s) AND h.number_type IS NULL
-  AND h.phone_number = i.phone_number
-"""
-
-
-def fill_intel(conn: psycopg.Connection, params: dict[str, object]) -> int:
-    """Write worker.mirror.intel's columns on these phones' rows that lack them; how many."""
-    return conn.execute(FILL_INTEL, params).rowcount
