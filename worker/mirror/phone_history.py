@@ -73,16 +73,6 @@ DELETE: Final[LiteralString] = """
 DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
 """
 
-# Until when each history row of these phones held (sql/views/03_phone_history_valid_until.sql
-# defines it): only the rows whose end moved are written, most often the phone's previous newest.
-REFRESH_VALID_UNTIL: Final[LiteralString] = """
-UPDATE clerk.phone_number_history AS h
-SET valid_until = v.valid_until
-FROM clerk.phone_history_valid_until AS v
-WHERE v.phone_number_id = ANY(%(phone_ids)s)
-  AND v.valid_until IS DISTINCT FROM v.kept_valid_until AND h.history_id = v.history_id
-"""
-
 # A live user is deleted as a user.deleted would delete it (a 'deleted' history row for
 # each live phone), already without what erasure clears.
 TOMBSTONE: Final[LiteralString] = """
@@ -175,7 +165,6 @@ def refresh_facts(conn: bulk.Executor, phone_ids: Iterable[str]) -> None:
     row's valid_until), after writing it."""
     ids = sorted(set(phone_ids))
     if ids:
-        conn.execute(REFRESH_VALID_UNTIL, {"phone_ids": ids})
         # clerk.phone_facts: its own table, written only from here.
         conn.execute(queries.REFRESH_PHONE_FACTS, {"phone_ids": ids})
 

@@ -121,12 +121,21 @@ ON CONFLICT (user_id, month) DO UPDATE SET
     phone_off = EXCLUDED.phone_off
 """
 
-# The facts of exactly these phones, recomputed from their history (the view of
-# sql/views/01_phone_facts_of_history.sql defines them); a phone whose history is gone
-# loses its facts row. One statement, so
-# the facts always move with the history in the same transaction.
+# What is derived from exactly these phones' history, in one statement: until when each
+# row held (sql/views/03_phone_history_valid_until.sql defines it; only the rows whose end
+# moved are written, most often the phone's previous newest), and their facts (the view of
+# sql/views/01_phone_facts_of_history.sql); a phone whose history is gone loses its facts
+# row. The facts read the history as it was before this statement's update of valid_until,
+# which none of them reads. Run in the transaction that wrote the history, so what is
+# derived always moves with it.
 REFRESH_PHONE_FACTS: Final[LiteralString] = """
-WITH fresh AS (
+WITH moved AS (
+    UPDATE clerk.phone_number_history AS h
+    SET valid_until = v.valid_until
+    FROM clerk.phone_history_valid_until AS v
+    WHERE v.phone_number_id = ANY(%(phone_ids)s)
+      AND v.valid_until IS DISTINCT FROM v.kept_valid_until AND h.history_id = v.history_id
+), fresh AS (
     SELECT * FROM clerk.phone_facts_of_history WHERE phone_number_id = ANY(%(phone_ids)s)
 ), gone AS (
     DELETE FROM clerk.phone_facts AS f
