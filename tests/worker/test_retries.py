@@ -17,7 +17,7 @@ from tests.worker.mirror.helpers import put, statuses
 from worker import db, tasks
 from worker.inbox import claim
 from worker.mirror import apply as mirror
-from worker.mirror import store
+from worker.mirror import bulk, store
 from worker.mirror.fold import UserState
 
 BOB = "user_2pBobExample00000000000001"
@@ -50,12 +50,16 @@ def bob_breaks_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
     original = store.write_states
 
     def write_states(
-        conn: psycopg.Connection, states: Iterable[UserState], *, pii_key: bytes | None
+        conn: psycopg.Connection,
+        states: Iterable[UserState],
+        *,
+        pii_key: bytes | None,
+        out: bulk.Executor | None = None,
     ) -> None:
         states = list(states)
         if any(s.user_id == BOB for s in states):
             raise RuntimeError("disk on fire while writing bob")
-        original(conn, states, pii_key=pii_key)
+        original(conn, states, pii_key=pii_key, out=out)
 
     monkeypatch.setattr(store, "write_states", write_states)
 
