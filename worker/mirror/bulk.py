@@ -37,7 +37,8 @@ CREATE TEMP TABLE IF NOT EXISTS phone_stage (
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS history_stage (
     seq integer, change text, svix_id text, effective_at timestamptz, event_at timestamptz,
-    id text, user_id text, phone_number text, phone_number_hash text, region_code text,
+    valid_until timestamptz, id text, user_id text, phone_number text, phone_number_hash text,
+    region_code text,
     reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean,
     verification_status text, verification_strategy text, verification_attempts integer,
     verification_expire_at timestamptz, linked_to jsonb, created_at timestamptz,

@@ -9,6 +9,7 @@ Functions take a connection and never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final, LiteralString
@@ -20,17 +21,19 @@ from worker.mirror import bulk, queries, store
 from worker.mirror.fold import HistoryRow, PhoneRow
 from worker.privacy import pii
 
-# seq keeps the fold's order, so history_id follows it within a batch.
+# seq keeps the fold's order, so history_id follows it within a batch. valid_until comes
+# as write() guessed it; the refresh of the facts (queries.REFRESH_PHONE_FACTS) then
+# corrects every row whose value differs from the view's.
 INSERT: Final[LiteralString] = """
 INSERT INTO clerk.phone_number_history
-    (phone_number_id, user_id, change, svix_id, effective_at, event_at, phone_number,
-     phone_number_hash, region_code, reserved_for_second_factor, default_second_factor,
-     is_primary, verification_status, verification_strategy, verification_attempts,
-     verification_expire_at, linked_to, created_at, updated_at, deleted_at, number_type,
-     is_valid_number, is_test_number)
-SELECT id, user_id, change, svix_id, effective_at, event_at, phone_number, phone_number_hash,
-       region_code, reserved_for_second_factor, default_second_factor, is_primary,
-       verification_status, verification_strategy, verification_attempts,
+    (phone_number_id, user_id, change, svix_id, effective_at, event_at, valid_until,
+     phone_number, phone_number_hash, region_code, reserved_for_second_factor,
+     default_second_factor, is_primary, verification_status, verification_strategy,
+     verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
+     deleted_at, number_type, is_valid_number, is_test_number)
+SELECT id, user_id, change, svix_id, effective_at, event_at, valid_until, phone_number,
+       phone_number_hash, region_code, reserved_for_second_factor, default_second_factor,
+       is_primary, verification_status, verification_strategy, verification_attempts,
        verification_expire_at, linked_to, created_at, updated_at, deleted_at, number_type,
        is_valid_number, is_test_number
 FROM staged
@@ -40,8 +43,8 @@ ON CONFLICT (phone_number_id, svix_id) DO NOTHING
 
 STAGE = bulk.Stage(
     "history_stage",
-    ("seq", "change", "svix_id", "effective_at", "event_at", *bulk.PHONE_COLUMNS),
-    ("int4", "text", "text", "timestamptz", "timestamptz", *bulk.PHONE_TYPES),
+    ("seq", "change", "svix_id", "effective_at", "event_at", "valid_until", *bulk.PHONE_COLUMNS),
+    ("int4", "text", "text", "timestamptz", "timestamptz", "timestamptz", *bulk.PHONE_TYPES),
     INSERT,
 )
 
@@ -139,7 +142,26 @@ def write(
     """Insert rows, their numbers hashed under pii_key; the caller refreshes the facts.
     The INSERT goes to out (a bulk.Tail) when given."""
     digest = pii.hasher(pii_key)
-    bulk.write(conn, STAGE, (_values(seq, row, digest) for seq, row in enumerate(rows)), out)
+    until = _valid_until(rows)
+    values = (_values(seq, row, until[seq], digest) for seq, row in enumerate(rows))
+    bulk.write(conn, STAGE, values, out)
+
+
+def _valid_until(rows: list[HistoryRow]) -> list[datetime | None]:
+    """Each row's valid_until as the rows alone say it: the next one of its phone's, in
+    history order (svix-ids by code point, as COLLATE "C"), else NULL. Right whenever the
+    phone has no row after these, as for an in-order batch: then the refresh writes only
+    the phone's previous newest row, not every row of the batch a second time."""
+    until: list[datetime | None] = [None] * len(rows)
+    by_phone: dict[str, list[int]] = {}
+    for seq, row in enumerate(rows):
+        by_phone.setdefault(row.phone_number_id, []).append(seq)
+    for seqs in by_phone.values():
+        if len(seqs) > 1:
+            seqs.sort(key=lambda i: (rows[i].effective_at, rows[i].event_at, rows[i].svix_id))
+            for i, j in itertools.pairwise(seqs):
+                until[i] = rows[j].effective_at
+    return until
 
 
 def replace(
@@ -192,9 +214,11 @@ def _row(row: dict[str, Any]) -> HistoryRow:
     )
 
 
-def _values(seq: int, row: HistoryRow, digest: pii.Hasher) -> tuple[Any, ...]:
+def _values(
+    seq: int, row: HistoryRow, valid_until: datetime | None, digest: pii.Hasher
+) -> tuple[Any, ...]:
     return (
-        seq, row.change, row.svix_id, row.effective_at, row.event_at, row.phone_number_id,
-        row.user_id,
+        seq, row.change, row.svix_id, row.effective_at, row.event_at, valid_until,
+        row.phone_number_id, row.user_id,
         *store.phone_columns(row.values, row.deleted_at, digest),
     )  # fmt: skip
