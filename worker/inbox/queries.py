@@ -101,7 +101,9 @@ FOR UPDATE SKIP LOCKED
 """
 
 # Close claimed events in one statement: processed, ignored or failed. processed_at is
-# when the batch's work was done (clock_timestamp), not when its transaction began.
+# when the batch's work was done (clock_timestamp), not when its transaction began. The
+# ids also as = ANY: the planner then knows how few rows are meant and reads them by the
+# primary key, not the whole inbox into a hash join (a drain's backlog of 50,000 events).
 FINISH_EVENTS: Final[LiteralString] = """
 UPDATE clerk.webhook_events AS e
 SET status = f.status,
@@ -111,7 +113,7 @@ SET status = f.status,
     next_attempt_at = NULL
 FROM unnest(%(svix_ids)s::text[], %(statuses)s::text[], %(errors)s::text[])
      AS f(svix_id, status, error)
-WHERE e.svix_id = f.svix_id
+WHERE e.svix_id = f.svix_id AND e.svix_id = ANY(%(svix_ids)s)
 """
 
 # An apply that crashed: count the attempt, back off, and give up after max_attempts.
