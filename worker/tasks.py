@@ -108,9 +108,11 @@ def drain() -> int:
         if time.monotonic() > deadline:
             drain.delay()
             return applied
-    if retrying:
-        # This drain's failures back off: it wakes the drain for them (another drain's
-        # failures were scheduled by that drain, and the sweep covers a lost wake-up).
+    if retrying or not applied:
+        # Failures back off: the drain that recorded them wakes the drain for them. One
+        # that found nothing due (woken by the sweep, say, for events still backing off
+        # after a replay's failure or a lost wake-up) asks too; a drain that applied
+        # without failures has nothing to schedule, and skips the query.
         _retry_when_due()
     return applied
 

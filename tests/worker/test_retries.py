@@ -209,3 +209,13 @@ def test_a_drain_whose_apply_failed_schedules_the_retry(
     assert tasks.drain() == 2
     assert [batch.retrying for batch in drain_calls["batches"]] == [["bob"]]
     assert drain_calls["retry_scheduled"] == [True]
+
+
+def test_a_drain_that_finds_nothing_due_schedules_the_retry_of_what_backs_off(
+    worker_pool: str, drain_calls: dict[str, list[Any]]
+) -> None:
+    with psycopg.connect(worker_pool) as conn:
+        put(conn, ADA_EVENT, "ada")
+        conn.execute("UPDATE clerk.webhook_events SET next_attempt_at = now() + interval '1 h'")
+    assert tasks.drain() == 0
+    assert drain_calls["retry_scheduled"] == [True]
