@@ -72,7 +72,9 @@ ON CONFLICT (svix_id) DO NOTHING
 # head skips locked rows too, so concurrent drains take disjoint heads instead of one
 # of them finding its head taken and stopping. The users' events are found through the
 # users' index, not by filtering every pending event (an OR of the two would be: a scan
-# of a whole backlog for each batch).
+# of a whole backlog for each batch). Their status is compared as `status || ''` so that
+# the pending index cannot serve it: with statistics from before a backlog (or none, on a
+# table just filled) the planner took that index for small and read all of it per user.
 CLAIM_PENDING: Final[LiteralString] = """
 WITH head AS (
     SELECT svix_id, user_id
@@ -87,7 +89,7 @@ FROM (SELECT mine.*
       FROM (SELECT user_id FROM head WHERE user_id IS NOT NULL GROUP BY user_id) AS u,
            LATERAL (SELECT svix_id, event_type, payload, attempts, received_at
                     FROM clerk.webhook_events AS e
-                    WHERE e.user_id = u.user_id AND e.status = 'pending'
+                    WHERE e.user_id = u.user_id AND e.status || '' = 'pending'
                       AND coalesce(e.next_attempt_at, '-infinity') <= now()
                     OFFSET 0
                     FOR UPDATE SKIP LOCKED) AS mine
