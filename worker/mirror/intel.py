@@ -16,6 +16,8 @@ from typing import Final, LiteralString, NamedTuple
 import phonenumbers
 import psycopg
 
+from worker.mirror import phone_history
+
 # The library's names in lower case: mobile, fixed_line_or_mobile, voip, premium_rate, ...
 TYPE_NAMES: Final[dict[int, str]] = {
     value: name.lower()
@@ -70,15 +72,6 @@ FROM unnest(%(numbers)s::text[], %(types)s::text[], %(valid)s::bool[], %(test)s:
 WHERE p.id = ANY(%(phone_ids)s) AND p.number_type IS NULL AND p.phone_number = i.phone_number
 """
 
-FILL_HISTORY: Final[LiteralString] = """
-UPDATE clerk.phone_number_history AS h
-SET number_type = i.number_type, is_valid_number = i.valid, is_test_number = i.test
-FROM unnest(%(numbers)s::text[], %(types)s::text[], %(valid)s::bool[], %(test)s::bool[])
-     AS i(phone_number, number_type, valid, test)
-WHERE h.phone_number_id = ANY(%(phone_ids)s) AND h.number_type IS NULL
-  AND h.phone_number = i.phone_number
-"""
-
 
 def fill(conn: psycopg.Connection, phone_ids: list[str]) -> int:
     """Write the intel of these phones' rows (current and history) that lack it; how many."""
@@ -96,7 +89,7 @@ def fill(conn: psycopg.Connection, phone_ids: list[str]) -> int:
         "test": [i.is_test_number for i in intel],
     }
     changed = conn.execute(FILL_PHONES, params).rowcount
-    return changed + conn.execute(FILL_HISTORY, params).rowcount
+    return changed + phone_history.fill_intel(conn, params)
 
 
 # Phones with rows still to classify (old rows, from before migration 0020), a chunk at a

@@ -17,12 +17,12 @@ from typing import Any, Final, LiteralString
 import psycopg
 from psycopg.rows import dict_row
 
-from worker.mirror import bulk, queries, store
+from worker.mirror import bulk, store
 from worker.mirror.fold import HistoryRow, PhoneRow
 from worker.privacy import pii
 
 # seq keeps the fold's order, so history_id follows it within a batch. valid_until comes
-# as write() guessed it; the refresh of the facts (queries.REFRESH_PHONE_FACTS) then
+# as write() guessed it; the refresh of the facts (REFRESH_PHONE_FACTS, below) then
 # corrects every row whose value differs from the view's.
 INSERT: Final[LiteralString] = """
 INSERT INTO clerk.phone_number_history
@@ -74,6 +74,44 @@ WHERE user_id = %(user_id)s AND effective_at >= %(since)s
 # A late event made these rows redundant (same state as the row now before them).
 DELETE: Final[LiteralString] = """
 DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
+"""
+
+# What is derived from exactly these phones' history, in one statement: until when each
+# row held (sql/views/03_phone_history_valid_until.sql defines it; only the rows whose end
+# moved are written, most often the phone's previous newest), and their facts (the view of
+# sql/views/01_phone_facts_of_history.sql); a phone whose history is gone loses its facts
+# row. The facts read the history as it was before this statement's update of valid_until,
+# which none of them reads. Run in the transaction that wrote the history, so what is
+# derived always moves with it.
+REFRESH_PHONE_FACTS: Final[LiteralString] = """
+WITH moved AS (
+    UPDATE clerk.phone_number_history AS h
+    SET valid_until = v.valid_until
+    FROM clerk.phone_history_valid_until AS v
+    WHERE v.phone_number_id = ANY(%(phone_ids)s)
+      AND v.valid_until IS DISTINCT FROM v.kept_valid_until AND h.history_id = v.history_id
+), fresh AS (
+    SELECT * FROM clerk.phone_facts_of_history WHERE phone_number_id = ANY(%(phone_ids)s)
+), gone AS (
+    DELETE FROM clerk.phone_facts AS f
+    WHERE f.phone_number_id = ANY(%(phone_ids)s)
+      AND NOT EXISTS (SELECT FROM fresh WHERE fresh.phone_number_id = f.phone_number_id)
+)
+INSERT INTO clerk.phone_facts
+SELECT * FROM fresh
+ON CONFLICT (phone_number_id) DO UPDATE SET
+    user_id = EXCLUDED.user_id,
+    region_code = EXCLUDED.region_code,
+    first_seen_at = EXCLUDED.first_seen_at,
+    first_verified_at = EXCLUDED.first_verified_at,
+    first_verified_region_code = EXCLUDED.first_verified_region_code,
+    ever_failed = EXCLUDED.ever_failed,
+    ever_expired = EXCLUDED.ever_expired,
+    ever_reserved = EXCLUDED.ever_reserved,
+    added_day = EXCLUDED.added_day,
+    verified_month = EXCLUDED.verified_month,
+    seconds_to_verify = EXCLUDED.seconds_to_verify,
+    outcome = EXCLUDED.outcome
 """
 
 # A live user is deleted as a user.deleted would delete it (a 'deleted' history row for
@@ -188,7 +226,7 @@ def refresh_facts(conn: bulk.Executor, phone_ids: Iterable[str]) -> None:
     ids = sorted(set(phone_ids))
     if ids:
         # clerk.phone_facts: its own table, written only from here.
-        conn.execute(queries.REFRESH_PHONE_FACTS, {"phone_ids": ids})
+        conn.execute(REFRESH_PHONE_FACTS, {"phone_ids": ids})
 
 
 def tombstone(conn: psycopg.Connection, user_id: str) -> int:
@@ -222,3 +260,20 @@ def _values(
         row.phone_number_id, row.user_id,
         *store.phone_columns(row.values, row.deleted_at, digest),
     )  # fmt: skip
+
+
+# The intel of the number (worker.mirror.intel) on rows that lack it: params hold the
+# phones, and each number with its type, validity and test flag.
+FILL_INTEL: Final[LiteralString] = """
+UPDATE clerk.phone_number_history AS h
+SET number_type = i.number_type, is_valid_number = i.valid, is_test_number = i.test
+FROM unnest(%(numbers)s::text[], %(types)s::text[], %(valid)s::bool[], %(test)s::bool[])
+     AS i(phone_number, number_type, valid, test)
+WHERE h.phone_number_id = ANY(%(phone_ids)s) AND h.number_type IS NULL
+  AND h.phone_number = i.phone_number
+"""
+
+
+def fill_intel(conn: psycopg.Connection, params: dict[str, object]) -> int:
+    """Write worker.mirror.intel's columns on these phones' rows that lack them; how many."""
+    return conn.execute(FILL_INTEL, params).rowcount
