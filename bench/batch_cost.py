@@ -5,7 +5,10 @@
 On a fresh database (DATABASE_URL's server, else the local one), users get a first event
 applied; then their next events are applied in batches of 1, 10 and 100 events (one event
 per user, as a paced load makes them), each size ROUNDS times. Prints, per size, the
-median milliseconds of a batch (claim to commit), per event, and the statements it ran.
+median milliseconds of a batch (claim to commit), per event, the statements it ran and
+the round trips they took (a pipeline is one), and the CPU milliseconds a batch cost this
+process and its Postgres backend (read from /proc when the server is on this machine):
+on a machine others load, CPU time is the steadier measure of the two.
 """
 
 from __future__ import annotations
@@ -28,31 +31,55 @@ SIZES = (1, 10, 100)
 
 
 class Counter:
-    """Counts the statements (execute and COPY) of the connections of this process."""
+    """Counts the statements (execute and COPY) of the connections of this process, and
+    their round trips: a statement outside a pipeline is one, a whole pipeline one."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.trips = 0
         self._execute = psycopg.Cursor.execute
         self._copy = psycopg.Cursor.copy
+        self._pipeline = psycopg.Connection.pipeline
 
     def __enter__(self) -> Counter:
-        counter, execute, copy = self, self._execute, self._copy
+        counter, execute, copy, pipeline = self, self._execute, self._copy, self._pipeline
 
         def counted_execute(cur: psycopg.Cursor[Any], *args: Any, **kwargs: Any) -> Any:
             counter.count += 1
+            counter.trips += cur.connection._pipeline is None
             return execute(cur, *args, **kwargs)
 
         def counted_copy(cur: psycopg.Cursor[Any], *args: Any, **kwargs: Any) -> Any:
             counter.count += 1
+            counter.trips += 1
             return copy(cur, *args, **kwargs)
+
+        def counted_pipeline(conn: psycopg.Connection[Any]) -> Any:
+            counter.trips += conn._pipeline is None
+            return pipeline(conn)
 
         psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign,assignment]
         psycopg.Cursor.copy = counted_copy  # type: ignore[method-assign,assignment]
+        psycopg.Connection.pipeline = counted_pipeline  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
         psycopg.Cursor.execute = self._execute  # type: ignore[method-assign]
         psycopg.Cursor.copy = self._copy  # type: ignore[method-assign]
+        psycopg.Connection.pipeline = self._pipeline  # type: ignore[method-assign]
+
+
+def cpu_ms(pid: int | None = None) -> float:
+    """CPU time (user + system) of this process, or of process pid (0.0 if unreadable)."""
+    if pid is None:
+        return time.process_time() * 1000
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime: fields 14 and 15 of proc(5), 11 and 12 after the command's ")".
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def drain(url: str) -> None:
@@ -69,20 +96,28 @@ def measure(url: str, rounds: int) -> dict[str, Any]:
         db.load_inbox(url, [e for e in events if e[0].endswith("_0")])
         drain(url)
         db.load_inbox(url, [e for e in events if e[0].endswith("_1")])
-        times, statements = [], []
+        times, statements, trips = [], [], []
         with connect(url) as conn, Counter() as counter:
+            backend = conn.info.backend_pid
+            client_cpu, server_cpu = cpu_ms(), cpu_ms(backend)
             for _ in range(rounds):
-                before, started = counter.count, time.perf_counter()
+                before, trips_before = counter.count, counter.trips
+                started = time.perf_counter()
                 result = apply_pending(conn, limit=size)
                 conn.commit()
                 times.append((time.perf_counter() - started) * 1000)
                 statements.append(counter.count - before)
+                trips.append(counter.trips - trips_before + 1)  # and the commit
                 assert result.claimed == size, result
+            client_cpu, server_cpu = cpu_ms() - client_cpu, cpu_ms(backend) - server_cpu
         ms = statistics.median(times)
         out[str(size)] = {
             "batch_ms": round(ms, 2),
             "ms_per_event": round(ms / size, 3),
             "statements": statistics.median(statements),
+            "round_trips": statistics.median(trips),
+            "client_cpu_ms": round(client_cpu / rounds, 2),
+            "server_cpu_ms": round(server_cpu / rounds, 2),
         }
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, LiteralString, Protocol
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -13,6 +13,16 @@ from psycopg_pool import ConnectionPool
 # Times read back as datetimes in the session's zone, and a server or role may default
 # to any zone (Python cannot hold every instant in every one): every session is UTC.
 SESSION_OPTIONS = "-c TimeZone=UTC"
+
+
+class Executor(Protocol):
+    """What runs a statement whose result is not read: a connection, or something that
+    sends it later (worker.mirror.bulk.Tail, a batch's writes in one round trip)."""
+
+    def execute(
+        self, query: LiteralString, params: dict[str, Any] | list[Any] | None = None
+    ) -> object: ...
+
 
 _pool: ConnectionPool | None = None
 _lock = threading.Lock()

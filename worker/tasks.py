@@ -93,15 +93,27 @@ def drain() -> int:
         wakeup.clear(_wake_client(), app.settings.queue)
     except redis.RedisError:
         log.warning("could not clear the drain flag; it expires by itself")
-    applied, deadline = 0, time.monotonic() + DRAIN_BUDGET_S
-    while (claimed := apply_batch().claimed) > 0:
-        applied += claimed
-        if claimed >= BATCH_USERS:
-            _ask_for_help()
+    applied, retrying, deadline = 0, False, time.monotonic() + DRAIN_BUDGET_S
+    while True:
+        result = apply_batch()
+        applied += result.claimed
+        retrying |= bool(result.retrying)
+        if result.claimed < BATCH_USERS:
+            # A claim short of BATCH_USERS took every due event no other worker holds, as of
+            # its snapshot, which began after the flag was cleared above: an event committed
+            # since wakes a drain of its own. So no claim again only to find nothing (a
+            # transaction per wake-up, most of a paced load's drains).
+            break
+        _ask_for_help()
         if time.monotonic() > deadline:
             drain.delay()
             return applied
-    _retry_when_due()
+    if retrying or not applied:
+        # Failures back off: the drain that recorded them wakes the drain for them. One
+        # that found nothing due (woken by the sweep, say, for events still backing off
+        # after a replay's failure or a lost wake-up) asks too; a drain that applied
+        # without failures has nothing to schedule, and skips the query.
+        _retry_when_due()
     return applied
 
 

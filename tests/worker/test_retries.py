@@ -17,7 +17,7 @@ from tests.worker.mirror.helpers import put, statuses
 from worker import db, tasks
 from worker.inbox import claim
 from worker.mirror import apply as mirror
-from worker.mirror import store
+from worker.mirror import bulk, store
 from worker.mirror.fold import UserState
 
 BOB = "user_2pBobExample00000000000001"
@@ -50,12 +50,16 @@ def bob_breaks_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
     original = store.write_states
 
     def write_states(
-        conn: psycopg.Connection, states: Iterable[UserState], *, pii_key: bytes | None
+        conn: psycopg.Connection,
+        states: Iterable[UserState],
+        *,
+        pii_key: bytes | None,
+        out: bulk.Executor | None = None,
     ) -> None:
         states = list(states)
         if any(s.user_id == BOB for s in states):
             raise RuntimeError("disk on fire while writing bob")
-        original(conn, states, pii_key=pii_key)
+        original(conn, states, pii_key=pii_key, out=out)
 
     monkeypatch.setattr(store, "write_states", write_states)
 
@@ -165,3 +169,53 @@ def test_a_statement_timeout_costs_only_its_user_attempts_and_others_apply_at_on
     assert (status, attempts) == ("dead", claim.MAX_ATTEMPTS)
     assert last_error.startswith("QueryCanceled: canceling statement due to statement timeout")
     assert phones == [("user_2pAdaExample0000000000001",), ("user_2pCyExample000000000000001",)]
+
+
+@pytest.fixture
+def drain_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
+    """tasks.drain's batches and its retry scheduling, recorded; no Redis flag cleared."""
+    hand_tasks(monkeypatch)
+    calls: dict[str, list[Any]] = {"batches": [], "retry_scheduled": []}
+    apply_batch = tasks.apply_batch
+
+    def recorded_batch() -> mirror.BatchResult:
+        calls["batches"].append(apply_batch())
+        return calls["batches"][-1]
+
+    monkeypatch.setattr(tasks.wakeup, "clear", lambda *_: None)
+    monkeypatch.setattr(tasks, "apply_batch", recorded_batch)
+    monkeypatch.setattr(tasks, "_retry_when_due", lambda: calls["retry_scheduled"].append(True))
+    return calls
+
+
+def test_a_drain_stops_after_a_short_batch_and_schedules_no_retry_without_failures(
+    worker_pool: str, drain_calls: dict[str, list[Any]]
+) -> None:
+    with psycopg.connect(worker_pool) as conn:
+        put(conn, ADA_EVENT, "ada")
+    assert tasks.drain() == 1
+    # The batch was short of BATCH_USERS: it took every due event, so no empty claim follows.
+    assert [batch.claimed for batch in drain_calls["batches"]] == [1]
+    assert drain_calls["retry_scheduled"] == []
+
+
+@pytest.mark.usefixtures("bob_breaks_the_store")
+def test_a_drain_whose_apply_failed_schedules_the_retry(
+    worker_pool: str, drain_calls: dict[str, list[Any]]
+) -> None:
+    with psycopg.connect(worker_pool) as conn:
+        put(conn, ADA_EVENT, "ada")
+        put(conn, bob_event(), "bob")
+    assert tasks.drain() == 2
+    assert [batch.retrying for batch in drain_calls["batches"]] == [["bob"]]
+    assert drain_calls["retry_scheduled"] == [True]
+
+
+def test_a_drain_that_finds_nothing_due_schedules_the_retry_of_what_backs_off(
+    worker_pool: str, drain_calls: dict[str, list[Any]]
+) -> None:
+    with psycopg.connect(worker_pool) as conn:
+        put(conn, ADA_EVENT, "ada")
+        conn.execute("UPDATE clerk.webhook_events SET next_attempt_at = now() + interval '1 h'")
+    assert tasks.drain() == 0
+    assert drain_calls["retry_scheduled"] == [True]

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 
+from worker import db
 from worker.inbox import queries
 
 MAX_ATTEMPTS = 5
@@ -26,7 +27,7 @@ def claim_ids(conn: psycopg.Connection, svix_ids: list[str]) -> list[Any]:
     return conn.execute(queries.CLAIM_BY_ID, {"svix_ids": svix_ids}).fetchall()
 
 
-def finish(conn: psycopg.Connection, closed: list[tuple[str, str, str | None]]) -> None:
+def finish(conn: db.Executor, closed: list[tuple[str, str, str | None]]) -> None:
     """Close events in one statement: (svix_id, status, last_error) each."""
     if closed:
         conn.execute(

@@ -20,7 +20,7 @@ import psycopg
 from worker import db
 from worker.inbox import claim as inbox
 from worker.inbox import forget
-from worker.mirror import intel, phone_history, queries, store, user_history
+from worker.mirror import bulk, phone_history, queries, store, user_history
 from worker.mirror.events import (
     DELETION_TYPE,
     SMS_TYPE,
@@ -127,10 +127,17 @@ def apply_rows(
             _apply_isolated(conn, group, sms.get(user_id, []), result, pii_key)
         if None in sms:
             _apply_isolated(conn, {}, sms[None], result, pii_key)
-    elif by_user or sms:
+        _finish(conn, result, errors)
+        forget.events(conn, result.erased)
+        return result
+    tail = bulk.Tail()
+    if by_user or sms:
         messages = [m for group in sms.values() for m in group]
-        _count(result, by_user, messages, _apply_users(conn, by_user, messages, result, pii_key))
-    _finish(conn, result, errors)
+        erased = _apply_users(conn, by_user, messages, result, pii_key, tail)
+        _count(result, by_user, messages, erased)
+    _finish(tail, result, errors)
+    tail.send(conn)
+    forget.events(conn, result.erased)
     return result
 
 
@@ -171,7 +178,9 @@ def _apply_isolated(
     regions = len(result.sms_regions)
     try:
         with conn.transaction():
-            erased = _apply_users(conn, group, messages, result, pii_key)
+            tail = bulk.Tail()
+            erased = _apply_users(conn, group, messages, result, pii_key, tail)
+            tail.send(conn)
     except Exception as exc:
         if db.connection_lost(conn, exc):
             raise
@@ -204,52 +213,57 @@ def _apply_users(
     messages: list[Sms],
     result: BatchResult,
     pii_key: bytes | None,
+    tail: bulk.Tail,
 ) -> set[str]:
-    """Fold and write the users' events and the SMS ledger's rows; returns the erased
-    users, whose events it skips."""
+    """Fold the users' events and write the SMS ledger's rows; returns the erased users,
+    whose events it skips. The mirror's writes go to tail, for the caller to send."""
     locked = sorted(set(by_user) | {m.user_id for m in messages if m.user_id is not None})
-    conn.execute(queries.LOCK_USERS_TO_APPLY, {"user_ids": locked})
-    # Under the users' locks, so an erasure committed meanwhile is seen: erasure is for good.
-    erased = {row[0] for row in conn.execute(queries.SELECT_ERASED, {"user_ids": locked})}
+    # One round trip: the users' locks, then, each statement with its own snapshot taken
+    # under the locks (so an erasure committed meanwhile is seen: erasure is for good),
+    # whether they were erased and their rows (an erased user's are not used).
+    with conn.pipeline():
+        conn.execute(queries.LOCK_USERS_TO_APPLY, {"user_ids": locked})
+        found = conn.execute(queries.SELECT_ERASED, {"user_ids": locked})
+        loaded = store.start_loading(conn, sorted(by_user)) if by_user else None
+    erased = {row[0] for row in found}
     kept = [m for m in messages if m.user_id not in erased]
     result.sms_regions += ledger.write(conn, kept, pii_key=pii_key)
     user_ids = [u for u in sorted(by_user) if u not in erased]
-    if user_ids:
-        _fold_users(conn, by_user, user_ids, pii_key)
+    if user_ids and loaded is not None:
+        states = loaded()
+        _fold_users(conn, by_user, {u: states[u] for u in user_ids}, pii_key, tail)
     return erased
 
 
 def _fold_users(
     conn: psycopg.Connection,
     by_user: dict[str, list[Event]],
-    user_ids: list[str],
+    states: dict[str, UserState],
     pii_key: bytes | None,
+    tail: bulk.Tail,
 ) -> None:
-    states = store.load_states(conn, user_ids)
     history: list[HistoryRow] = []
     # Phones whose history rows this batch inserts or deletes: their facts are recomputed.
     touched: set[str] = set()
     refolded: set[str] = set()
-    for user_id in user_ids:
+    for user_id, state in states.items():
         events = sorted(by_user[user_id], key=lambda e: e.key)
-        state = states[user_id]
         if state.in_order(events[0].key):
             for event in events:
                 history += apply_event(state, event)
         else:
+            # A re-fold reads and writes as it goes, on conn, before the tail's writes.
             touched |= _refold(conn, state, events, pii_key)
             refolded.add(user_id)
-    store.write_states(conn, states.values(), pii_key=pii_key)
-    phone_history.write(conn, history, pii_key=pii_key)
+    store.write_states(conn, states.values(), pii_key=pii_key, out=tail)
+    phone_history.write(conn, history, pii_key=pii_key, out=tail)
     changed = touched | {row.phone_number_id for row in history}
-    phone_history.refresh_facts(conn, changed)
-    dirty = {phone_id for state in states.values() for phone_id in state.dirty_phones}
-    intel.fill(conn, sorted(changed | dirty))
+    phone_history.refresh_facts(tail, changed)
     user_rows = [row for state in states.values() for row in state.user_rows]
-    user_history.write(conn, user_rows)
+    user_history.write(conn, user_rows, tail)
     # A re-fold may have replaced user rows too: its users count as written.
     written = {row.user_id for row in history} | {row.user_id for row in user_rows}
-    store.refresh_user_facts(conn, written | refolded)
+    store.refresh_user_facts(tail, written | refolded)
 
 
 def _refold(
@@ -326,8 +340,7 @@ def _applied_since(
     return events
 
 
-def _finish(conn: psycopg.Connection, result: BatchResult, errors: dict[str, str]) -> None:
+def _finish(conn: bulk.Executor, result: BatchResult, errors: dict[str, str]) -> None:
     outcomes = [("processed", result.processed), ("ignored", result.ignored)]
     outcomes.append(("failed", result.failed))
     inbox.finish(conn, [(i, s, errors.get(i)) for s, ids in outcomes for i in ids])
-    forget.events(conn, result.erased)

@@ -17,6 +17,10 @@ from typing import Any, Final, LiteralString
 
 import psycopg
 
+from worker import db
+
+# Every stage of the mirror's writes (users, phones, and both histories, whose Stages their
+# modules define), in one statement: a batch that stages anything creates them all once.
 CREATE_STAGES: Final[LiteralString] = """
 CREATE TEMP TABLE IF NOT EXISTS user_stage (
     id text, primary_phone_number_id text, two_factor_enabled boolean, totp_enabled boolean,
@@ -28,7 +32,23 @@ CREATE TEMP TABLE IF NOT EXISTS phone_stage (
     reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean,
     verification_status text, verification_strategy text, verification_attempts integer,
     verification_expire_at timestamptz, linked_to jsonb, created_at timestamptz,
-    updated_at timestamptz, deleted_at timestamptz
+    updated_at timestamptz, deleted_at timestamptz, number_type text, is_valid_number boolean,
+    is_test_number boolean
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS history_stage (
+    seq integer, change text, svix_id text, effective_at timestamptz, event_at timestamptz,
+    valid_until timestamptz, id text, user_id text, phone_number text, phone_number_hash text,
+    region_code text,
+    reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean,
+    verification_status text, verification_strategy text, verification_attempts integer,
+    verification_expire_at timestamptz, linked_to jsonb, created_at timestamptz,
+    updated_at timestamptz, deleted_at timestamptz, number_type text, is_valid_number boolean,
+    is_test_number boolean
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS user_history_stage (
+    seq integer, user_id text, change text, primary_phone_number_id text,
+    two_factor_enabled boolean, totp_enabled boolean, backup_code_enabled boolean,
+    deleted_at timestamptz, svix_id text, effective_at timestamptz, event_at timestamptz
 ) ON COMMIT DELETE ROWS
 """
 
@@ -64,11 +84,11 @@ INSERT INTO clerk.phone_numbers
     (id, user_id, phone_number, phone_number_hash, region_code, reserved_for_second_factor,
      default_second_factor, is_primary, verification_status, verification_strategy,
      verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
-     deleted_at)
+     deleted_at, number_type, is_valid_number, is_test_number)
 SELECT id, user_id, phone_number, phone_number_hash, region_code, reserved_for_second_factor,
        default_second_factor, is_primary, verification_status, verification_strategy,
        verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
-       deleted_at
+       deleted_at, number_type, is_valid_number, is_test_number
 FROM staged
 ON CONFLICT (id) DO UPDATE SET
     user_id = EXCLUDED.user_id,
@@ -85,7 +105,10 @@ ON CONFLICT (id) DO UPDATE SET
     linked_to = EXCLUDED.linked_to,
     created_at = EXCLUDED.created_at,
     updated_at = EXCLUDED.updated_at,
-    deleted_at = EXCLUDED.deleted_at
+    deleted_at = EXCLUDED.deleted_at,
+    number_type = EXCLUDED.number_type,
+    is_valid_number = EXCLUDED.is_valid_number,
+    is_test_number = EXCLUDED.is_test_number
 """
 
 
@@ -100,10 +123,11 @@ PHONE_COLUMNS = (
     "reserved_for_second_factor", "default_second_factor", "is_primary",
     "verification_status", "verification_strategy", "verification_attempts",
     "verification_expire_at", "linked_to", "created_at", "updated_at", "deleted_at",
+    "number_type", "is_valid_number", "is_test_number",
 )  # fmt: skip
 PHONE_TYPES = (
     "text", "text", "text", "text", "text", "bool", "bool", "bool", "text", "text", "int4",
-    "timestamptz", "jsonb", "timestamptz", "timestamptz", "timestamptz",
+    "timestamptz", "jsonb", "timestamptz", "timestamptz", "timestamptz", "text", "bool", "bool",
 )  # fmt: skip
 
 
@@ -148,18 +172,64 @@ USERS = Stage(
 PHONES = Stage("phone_stage", PHONE_COLUMNS, PHONE_TYPES, UPSERT_PHONES)
 
 
-def write(conn: psycopg.Connection, stage: Stage, rows: Iterable[tuple[Any, ...]]) -> None:
-    """Write rows (in the stage's column order) into the table in one INSERT."""
+# Where a write goes: a connection (at once) or a Tail (with the batch's last round trip).
+Executor = db.Executor
+
+
+class Tail:
+    """Statements whose results nobody reads, sent together in one pipeline by send().
+
+    A batch's writes after its fold (locks, upserts, history, derived columns and facts,
+    closing the inbox rows) need nothing back but errors: one round trip for them all
+    instead of one each. The server runs them in order, each with its own snapshot, as if
+    sent one by one; the first error is raised by send(), and the rest are skipped.
+    """
+
+    def __init__(self) -> None:
+        self._statements: list[tuple[LiteralString, dict[str, Any] | list[Any] | None]] = []
+        # Whether this batch's transaction has run CREATE_STAGES.
+        self.staging = False
+
+    def execute(
+        self, query: LiteralString, params: dict[str, Any] | list[Any] | None = None
+    ) -> None:
+        self._statements.append((query, params))
+
+    def send(self, conn: psycopg.Connection) -> None:
+        statements, self._statements = self._statements, []
+        if len(statements) == 1:
+            conn.execute(*statements[0])
+        elif statements:
+            with conn.pipeline():
+                for query, params in statements:
+                    conn.execute(query, params)
+
+
+def write(
+    conn: psycopg.Connection,
+    stage: Stage,
+    rows: Iterable[tuple[Any, ...]],
+    out: Executor | None = None,
+) -> None:
+    """Write rows (in the stage's column order) into the table in one INSERT, sent to out
+    (a Tail; the connection by default). More than VALUES_MAX_ROWS are staged by COPY
+    now, on conn (COPY cannot go in a pipeline): out's next statement that reads the
+    stage must be this write's INSERT."""
     rows = list(rows)
     if not rows:
         return
+    if out is None:
+        out = conn
     if len(rows) <= VALUES_MAX_ROWS:
         params = [value for row in rows for value in row]
-        conn.execute(stage.from_values(len(rows)), params)
+        out.execute(stage.from_values(len(rows)), params)
         return
-    conn.execute(CREATE_STAGES)
+    if not isinstance(out, Tail) or not out.staging:
+        conn.execute(CREATE_STAGES)
+    if isinstance(out, Tail):
+        out.staging = True
     with conn.cursor().copy(stage.copy_statement()) as copy:
         copy.set_types(stage.types)
         for row in rows:
             copy.write_row(row)
-    conn.execute(stage.from_stage())
+    out.execute(stage.from_stage())

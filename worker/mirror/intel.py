@@ -1,8 +1,9 @@
 """What a phone number is, offline, from `phonenumbers`: its type, validity, Clerk test range.
 
 Derived from the number alone, so the same number gives the same answer everywhere:
-phone_numbers, phone_number_history and sms_messages carry it, and fill() writes it for
-rows that lack it (after the worker's writes, and `clerk-mirror classify` for old rows).
+phone_numbers, phone_number_history and sms_messages carry it. The worker classifies a
+number before it writes the row (worker.mirror.store.phone_columns); fill() writes it for
+rows that lack it, mirrored before the columns existed (`clerk-mirror classify`).
 Functions that take a connection never commit: the caller owns the transaction.
 """
 

@@ -9,6 +9,7 @@ Functions take a connection and never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final, LiteralString
@@ -16,33 +17,25 @@ from typing import Any, Final, LiteralString
 import psycopg
 from psycopg.rows import dict_row
 
-from worker.mirror import bulk, queries, store
+from worker.mirror import bulk, store
 from worker.mirror.fold import HistoryRow, PhoneRow
 from worker.privacy import pii
 
-# bulk.write's own stages do not include this one; it is created beside them on demand.
-CREATE_STAGE: Final[LiteralString] = """
-CREATE TEMP TABLE IF NOT EXISTS history_stage (
-    seq integer, change text, svix_id text, effective_at timestamptz, event_at timestamptz,
-    id text, user_id text, phone_number text, phone_number_hash text, region_code text,
-    reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean,
-    verification_status text, verification_strategy text, verification_attempts integer,
-    verification_expire_at timestamptz, linked_to jsonb, created_at timestamptz,
-    updated_at timestamptz, deleted_at timestamptz
-) ON COMMIT DELETE ROWS
-"""
-
-# seq keeps the fold's order, so history_id follows it within a batch.
+# seq keeps the fold's order, so history_id follows it within a batch. valid_until comes
+# as write() guessed it; the refresh of the facts (REFRESH_PHONE_FACTS, below) then
+# corrects every row whose value differs from the view's.
 INSERT: Final[LiteralString] = """
 INSERT INTO clerk.phone_number_history
-    (phone_number_id, user_id, change, svix_id, effective_at, event_at, phone_number,
-     phone_number_hash, region_code, reserved_for_second_factor, default_second_factor,
-     is_primary, verification_status, verification_strategy, verification_attempts,
-     verification_expire_at, linked_to, created_at, updated_at, deleted_at)
-SELECT id, user_id, change, svix_id, effective_at, event_at, phone_number, phone_number_hash,
-       region_code, reserved_for_second_factor, default_second_factor, is_primary,
-       verification_status, verification_strategy, verification_attempts,
-       verification_expire_at, linked_to, created_at, updated_at, deleted_at
+    (phone_number_id, user_id, change, svix_id, effective_at, event_at, valid_until,
+     phone_number, phone_number_hash, region_code, reserved_for_second_factor,
+     default_second_factor, is_primary, verification_status, verification_strategy,
+     verification_attempts, verification_expire_at, linked_to, created_at, updated_at,
+     deleted_at, number_type, is_valid_number, is_test_number)
+SELECT id, user_id, change, svix_id, effective_at, event_at, valid_until, phone_number,
+       phone_number_hash, region_code, reserved_for_second_factor, default_second_factor,
+       is_primary, verification_status, verification_strategy, verification_attempts,
+       verification_expire_at, linked_to, created_at, updated_at, deleted_at, number_type,
+       is_valid_number, is_test_number
 FROM staged
 ORDER BY seq
 ON CONFLICT (phone_number_id, svix_id) DO NOTHING
@@ -50,8 +43,8 @@ ON CONFLICT (phone_number_id, svix_id) DO NOTHING
 
 STAGE = bulk.Stage(
     "history_stage",
-    ("seq", "change", "svix_id", "effective_at", "event_at", *bulk.PHONE_COLUMNS),
-    ("int4", "text", "text", "timestamptz", "timestamptz", *bulk.PHONE_TYPES),
+    ("seq", "change", "svix_id", "effective_at", "event_at", "valid_until", *bulk.PHONE_COLUMNS),
+    ("int4", "text", "text", "timestamptz", "timestamptz", "timestamptz", *bulk.PHONE_TYPES),
     INSERT,
 )
 
@@ -83,14 +76,42 @@ DELETE: Final[LiteralString] = """
 DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
 """
 
-# Until when each history row of these phones held (sql/views/03_phone_history_valid_until.sql
-# defines it): only the rows whose end moved are written, most often the phone's previous newest.
-REFRESH_VALID_UNTIL: Final[LiteralString] = """
-UPDATE clerk.phone_number_history AS h
-SET valid_until = v.valid_until
-FROM clerk.phone_history_valid_until AS v
-WHERE v.phone_number_id = ANY(%(phone_ids)s)
-  AND v.valid_until IS DISTINCT FROM v.kept_valid_until AND h.history_id = v.history_id
+# What is derived from exactly these phones' history, in one statement: until when each
+# row held (sql/views/03_phone_history_valid_until.sql defines it; only the rows whose end
+# moved are written, most often the phone's previous newest), and their facts (the view of
+# sql/views/01_phone_facts_of_history.sql); a phone whose history is gone loses its facts
+# row. The facts read the history as it was before this statement's update of valid_until,
+# which none of them reads. Run in the transaction that wrote the history, so what is
+# derived always moves with it.
+REFRESH_PHONE_FACTS: Final[LiteralString] = """
+WITH moved AS (
+    UPDATE clerk.phone_number_history AS h
+    SET valid_until = v.valid_until
+    FROM clerk.phone_history_valid_until AS v
+    WHERE v.phone_number_id = ANY(%(phone_ids)s)
+      AND v.valid_until IS DISTINCT FROM v.kept_valid_until AND h.history_id = v.history_id
+), fresh AS (
+    SELECT * FROM clerk.phone_facts_of_history WHERE phone_number_id = ANY(%(phone_ids)s)
+), gone AS (
+    DELETE FROM clerk.phone_facts AS f
+    WHERE f.phone_number_id = ANY(%(phone_ids)s)
+      AND NOT EXISTS (SELECT FROM fresh WHERE fresh.phone_number_id = f.phone_number_id)
+)
+INSERT INTO clerk.phone_facts
+SELECT * FROM fresh
+ON CONFLICT (phone_number_id) DO UPDATE SET
+    user_id = EXCLUDED.user_id,
+    region_code = EXCLUDED.region_code,
+    first_seen_at = EXCLUDED.first_seen_at,
+    first_verified_at = EXCLUDED.first_verified_at,
+    first_verified_region_code = EXCLUDED.first_verified_region_code,
+    ever_failed = EXCLUDED.ever_failed,
+    ever_expired = EXCLUDED.ever_expired,
+    ever_reserved = EXCLUDED.ever_reserved,
+    added_day = EXCLUDED.added_day,
+    verified_month = EXCLUDED.verified_month,
+    seconds_to_verify = EXCLUDED.seconds_to_verify,
+    outcome = EXCLUDED.outcome
 """
 
 # A live user is deleted as a user.deleted would delete it (a 'deleted' history row for
@@ -149,12 +170,36 @@ def load_from(conn: psycopg.Connection, user_id: str, since: datetime) -> dict[H
         return {_row(row): row["history_id"] for row in cur}
 
 
-def write(conn: psycopg.Connection, rows: list[HistoryRow], *, pii_key: bytes | None) -> None:
-    """Insert rows, their numbers hashed under pii_key; the caller refreshes the facts."""
-    if len(rows) > bulk.VALUES_MAX_ROWS:
-        conn.execute(CREATE_STAGE)
+def write(
+    conn: psycopg.Connection,
+    rows: list[HistoryRow],
+    *,
+    pii_key: bytes | None,
+    out: bulk.Executor | None = None,
+) -> None:
+    """Insert rows, their numbers hashed under pii_key; the caller refreshes the facts.
+    The INSERT goes to out (a bulk.Tail) when given."""
     digest = pii.hasher(pii_key)
-    bulk.write(conn, STAGE, (_values(seq, row, digest) for seq, row in enumerate(rows)))
+    until = _valid_until(rows)
+    values = (_values(seq, row, until[seq], digest) for seq, row in enumerate(rows))
+    bulk.write(conn, STAGE, values, out)
+
+
+def _valid_until(rows: list[HistoryRow]) -> list[datetime | None]:
+    """Each row's valid_until as the rows alone say it: the next one of its phone's, in
+    history order (svix-ids by code point, as COLLATE "C"), else NULL. Right whenever the
+    phone has no row after these, as for an in-order batch: then the refresh writes only
+    the phone's previous newest row, not every row of the batch a second time."""
+    until: list[datetime | None] = [None] * len(rows)
+    by_phone: dict[str, list[int]] = {}
+    for seq, row in enumerate(rows):
+        by_phone.setdefault(row.phone_number_id, []).append(seq)
+    for seqs in by_phone.values():
+        if len(seqs) > 1:
+            seqs.sort(key=lambda i: (rows[i].effective_at, rows[i].event_at, rows[i].svix_id))
+            for i, j in itertools.pairwise(seqs):
+                until[i] = rows[j].effective_at
+    return until
 
 
 def replace(
@@ -175,14 +220,13 @@ def replace(
     return {row.phone_number_id for row in (*added, *stale)}
 
 
-def refresh_facts(conn: psycopg.Connection, phone_ids: Iterable[str]) -> None:
+def refresh_facts(conn: bulk.Executor, phone_ids: Iterable[str]) -> None:
     """Recompute what is kept of these phones' history (their clerk.phone_facts and each
     row's valid_until), after writing it."""
     ids = sorted(set(phone_ids))
     if ids:
-        conn.execute(REFRESH_VALID_UNTIL, {"phone_ids": ids})
         # clerk.phone_facts: its own table, written only from here.
-        conn.execute(queries.REFRESH_PHONE_FACTS, {"phone_ids": ids})
+        conn.execute(REFRESH_PHONE_FACTS, {"phone_ids": ids})
 
 
 def tombstone(conn: psycopg.Connection, user_id: str) -> int:
@@ -208,10 +252,12 @@ def _row(row: dict[str, Any]) -> HistoryRow:
     )
 
 
-def _values(seq: int, row: HistoryRow, digest: pii.Hasher) -> tuple[Any, ...]:
+def _values(
+    seq: int, row: HistoryRow, valid_until: datetime | None, digest: pii.Hasher
+) -> tuple[Any, ...]:
     return (
-        seq, row.change, row.svix_id, row.effective_at, row.event_at, row.phone_number_id,
-        row.user_id,
+        seq, row.change, row.svix_id, row.effective_at, row.event_at, valid_until,
+        row.phone_number_id, row.user_id,
         *store.phone_columns(row.values, row.deleted_at, digest),
     )  # fmt: skip
 

@@ -120,32 +120,3 @@ ON CONFLICT (user_id, month) DO UPDATE SET
     phone_on = EXCLUDED.phone_on,
     phone_off = EXCLUDED.phone_off
 """
-
-# The facts of exactly these phones, recomputed from their history (the view of
-# sql/views/01_phone_facts_of_history.sql defines them); a phone whose history is gone
-# loses its facts row. One statement, so
-# the facts always move with the history in the same transaction.
-REFRESH_PHONE_FACTS: Final[LiteralString] = """
-WITH fresh AS (
-    SELECT * FROM clerk.phone_facts_of_history WHERE phone_number_id = ANY(%(phone_ids)s)
-), gone AS (
-    DELETE FROM clerk.phone_facts AS f
-    WHERE f.phone_number_id = ANY(%(phone_ids)s)
-      AND NOT EXISTS (SELECT FROM fresh WHERE fresh.phone_number_id = f.phone_number_id)
-)
-INSERT INTO clerk.phone_facts
-SELECT * FROM fresh
-ON CONFLICT (phone_number_id) DO UPDATE SET
-    user_id = EXCLUDED.user_id,
-    region_code = EXCLUDED.region_code,
-    first_seen_at = EXCLUDED.first_seen_at,
-    first_verified_at = EXCLUDED.first_verified_at,
-    first_verified_region_code = EXCLUDED.first_verified_region_code,
-    ever_failed = EXCLUDED.ever_failed,
-    ever_expired = EXCLUDED.ever_expired,
-    ever_reserved = EXCLUDED.ever_reserved,
-    added_day = EXCLUDED.added_day,
-    verified_month = EXCLUDED.verified_month,
-    seconds_to_verify = EXCLUDED.seconds_to_verify,
-    outcome = EXCLUDED.outcome
-"""

@@ -6,7 +6,7 @@ Phone history has its own module (phone_history), which shares the row converter
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from worker.mirror import bulk, queries
+from worker.mirror import bulk, intel, queries
 from worker.mirror.events import EventKey, PhoneValues, UserFields
 from worker.mirror.fold import PhoneRow, UserState, UserTrack
 from worker.privacy import pii
@@ -24,9 +24,28 @@ _VALUE_COLUMNS = tuple(f.name for f in dataclasses.fields(PhoneValues))
 
 def load_states(conn: psycopg.Connection, user_ids: list[str]) -> dict[str, UserState]:
     """The mirror's current state of each user (an empty state for unknown users)."""
+    return start_loading(conn, user_ids)()
+
+
+def start_loading(
+    conn: psycopg.Connection, user_ids: list[str]
+) -> Callable[[], dict[str, UserState]]:
+    """Send the reads of load_states (in a pipeline: with the statements around them);
+    the function returned reads their results."""
+    params = {"user_ids": user_ids}
+    users = conn.cursor(row_factory=dict_row).execute(queries.SELECT_USERS, params)
+    phones = conn.cursor(row_factory=dict_row).execute(queries.SELECT_PHONES, params)
+    return lambda: _states(user_ids, users, phones)
+
+
+def _states(
+    user_ids: list[str],
+    users: psycopg.Cursor[dict[str, Any]],
+    phones: psycopg.Cursor[dict[str, Any]],
+) -> dict[str, UserState]:
     states = {user_id: UserState(user_id) for user_id in user_ids}
-    with conn.cursor(row_factory=dict_row) as cur:
-        for row in cur.execute(queries.SELECT_USERS, {"user_ids": user_ids}):
+    with users, phones:
+        for row in users:
             state = states[row["id"]]
             state.deleted_at = row["deleted_at"]
             state.key = EventKey(row["version_ms"], row["version_event_ms"], row["version_svix_id"])
@@ -42,15 +61,21 @@ def load_states(conn: psycopg.Connection, user_ids: list[str]) -> dict[str, User
                 # The newest fields are what user history recorded last (deleted: no more).
                 if row["deleted_at"] is None:
                     state.tracked = UserTrack.of(state.fields)
-        for row in cur.execute(queries.SELECT_PHONES, {"user_ids": user_ids}):
+        for row in phones:
             states[row["user_id"]].phones[row["id"]] = phone_row(row)
     return states
 
 
 def write_states(
-    conn: psycopg.Connection, states: Iterable[UserState], *, pii_key: bytes | None
+    conn: psycopg.Connection,
+    states: Iterable[UserState],
+    *,
+    pii_key: bytes | None,
+    out: bulk.Executor | None = None,
 ) -> None:
-    """Upsert users and the phones the fold touched, one statement per table."""
+    """Upsert users and the phones the fold touched, one statement per table; the
+    statements go to out (a bulk.Tail) when given."""
+    run = conn if out is None else out
     users, phones = {}, {}
     primaries: set[str] = set()
     removed: dict[str, str] = {}
@@ -69,20 +94,20 @@ def write_states(
                 phone.user_id,
                 *phone_columns(phone.values, phone.deleted_at, digest),
             )
-    lock_primary_phones(conn, users, [*phones, *primaries, *removed])
+    lock_primary_phones(run, users, [*phones, *primaries, *removed])
     if removed:
         params = {"phone_ids": sorted(removed), "user_ids": sorted(set(removed.values()))}
-        conn.execute(queries.DELETE_PHONES, params)
+        run.execute(queries.DELETE_PHONES, params)
     # ON CONFLICT DO UPDATE may touch a row once per statement: the dicts keep ids unique.
     if users:
-        bulk.write(conn, bulk.USERS, users.values())
+        bulk.write(conn, bulk.USERS, users.values(), run)
     if phones:
-        bulk.write(conn, bulk.PHONES, phones.values())
-    refresh_primary_phones(conn, users, [*phones, *removed])
+        bulk.write(conn, bulk.PHONES, phones.values(), run)
+    refresh_primary_phones(run, users, [*phones, *removed])
 
 
 def lock_primary_phones(
-    conn: psycopg.Connection, user_ids: Iterable[str], phone_ids: Iterable[str]
+    conn: bulk.Executor, user_ids: Iterable[str], phone_ids: Iterable[str]
 ) -> None:
     """Before writing these users and phones: serialize with writers of the same phone ids."""
     users, phones = sorted(set(user_ids)), sorted(set(phone_ids))
@@ -91,7 +116,7 @@ def lock_primary_phones(
 
 
 def refresh_primary_phones(
-    conn: psycopg.Connection, user_ids: Iterable[str], phone_ids: Iterable[str]
+    conn: bulk.Executor, user_ids: Iterable[str], phone_ids: Iterable[str]
 ) -> None:
     """Recompute users.primary_phone_problem where these users' or phones' rows changed."""
     users, phones = sorted(set(user_ids)), sorted(set(phone_ids))
@@ -100,7 +125,7 @@ def refresh_primary_phones(
         conn.execute(queries.REFRESH_PRIMARY_PHONE_PROBLEM, params)
 
 
-def refresh_user_facts(conn: psycopg.Connection, user_ids: Iterable[str]) -> None:
+def refresh_user_facts(conn: bulk.Executor, user_ids: Iterable[str]) -> None:
     """Recompute clerk.user_factor_changes of these users, after both histories and facts."""
     ids = sorted(set(user_ids))
     if ids:
@@ -123,13 +148,19 @@ def phone_values(row: dict[str, Any]) -> PhoneValues:
 def phone_columns(
     v: PhoneValues, deleted_at: datetime | None, digest: pii.Hasher
 ) -> tuple[Any, ...]:
-    """A phone's columns after (id, user_id), in the stage's order."""
+    """A phone's columns after (id, user_id), in the stage's order: the number's intel
+    (worker.mirror.intel) is classified here, so each row is written once, complete."""
+    kind = _NO_INTEL if v.phone_number is None else intel.classify(v.phone_number)
     return (
         v.phone_number, digest(v.phone_number), v.region_code, v.reserved_for_second_factor,
         v.default_second_factor, v.is_primary, v.verification_status, v.verification_strategy,
         v.verification_attempts, v.verification_expire_at, _links(v.linked_to), v.created_at,
-        v.updated_at, deleted_at,
+        v.updated_at, deleted_at, *kind,
     )  # fmt: skip
+
+
+# A row without a number has no intel (as `clerk-mirror classify` leaves it).
+_NO_INTEL = (None, None, None)
 
 
 def _links(linked_to: tuple[tuple[str, str], ...]) -> Jsonb:

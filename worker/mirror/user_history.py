@@ -14,15 +14,6 @@ import psycopg
 from worker.mirror import bulk
 from worker.mirror.fold import UserHistoryRow, UserTrack
 
-# bulk.write's own stages do not include this one; it is created beside them on demand.
-CREATE_STAGE: Final[LiteralString] = """
-CREATE TEMP TABLE IF NOT EXISTS user_history_stage (
-    seq integer, user_id text, change text, primary_phone_number_id text,
-    two_factor_enabled boolean, totp_enabled boolean, backup_code_enabled boolean,
-    deleted_at timestamptz, svix_id text, effective_at timestamptz, event_at timestamptz
-) ON COMMIT DELETE ROWS
-"""
-
 # seq keeps the fold's order, so history_id follows it within a batch.
 INSERT: Final[LiteralString] = """
 INSERT INTO clerk.user_history
@@ -73,10 +64,11 @@ def load_checkpoint(conn: psycopg.Connection, user_id: str, before: datetime) ->
     return None if row is None or row[4] == "deleted" else UserTrack(*row[:4])
 
 
-def write(conn: psycopg.Connection, rows: list[UserHistoryRow]) -> None:
-    if len(rows) > bulk.VALUES_MAX_ROWS:
-        conn.execute(CREATE_STAGE)
-    bulk.write(conn, STAGE, (_values(seq, row) for seq, row in enumerate(rows)))
+def write(
+    conn: psycopg.Connection, rows: list[UserHistoryRow], out: bulk.Executor | None = None
+) -> None:
+    """Insert rows; the INSERT goes to out (a bulk.Tail) when given."""
+    bulk.write(conn, STAGE, (_values(seq, row) for seq, row in enumerate(rows)), out)
 
 
 def load_from(conn: psycopg.Connection, user_id: str, since: datetime) -> dict[UserHistoryRow, int]:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from tests.support.bodies import STORY
 from tests.worker.mirror.helpers import deliver
 from worker.cli.main import main
-from worker.mirror import intel
+from worker.mirror import bulk, intel
 from worker.mirror.events import region_code
 
 
@@ -54,7 +54,12 @@ INTEL = (
 US, GB = "idn_2pPhoneAdaUS00000000001", "idn_2pPhoneAdaGB00000000002"
 
 
-def test_the_worker_writes_intel_on_phones_and_history(conn: psycopg.Connection) -> None:
+# Small batches go in as VALUES, bigger ones through the COPY stages: both carry the intel.
+@pytest.mark.parametrize("values_max_rows", [bulk.VALUES_MAX_ROWS, 0])
+def test_the_worker_writes_intel_on_phones_and_history(
+    conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch, values_max_rows: int
+) -> None:
+    monkeypatch.setattr(bulk, "VALUES_MAX_ROWS", values_max_rows)
     deliver(conn, [(name, f"msg_{i}") for i, name in enumerate(STORY[:4])])
     rows = conn.execute(INTEL).fetchall()
     us, gb = ("fixed_line_or_mobile", True, True), ("unknown", False, False)
