@@ -191,72 +191,10 @@ def test_each_day_keeps_the_baseline_of_the_28_days_before_it_through_every_writ
     ]
 
 
-def test_a_new_day_waits_for_another_writer_of_its_prefix_so_its_baseline_misses_nothing(
-    database_url: str,
-) -> None:
-    # Two workers, each writing a new day of the same prefix: the later day's baseline
-    # reads the earlier one, which the first has not committed yet.
-    early = ledger.parse("msg_early", sms("sms_5", N1, moment(5)))
-    late = ledger.parse("msg_late", sms("sms_10", "+447400120001", moment(10)))
-    errors: list[BaseException] = []
-
-    def write_late(conn: psycopg.Connection) -> None:
-        try:
-            with conn.transaction():
-                ledger.write(conn, [late], pii_key=None)
-        except psycopg.Error as exc:
-            errors.append(exc)
-
-    with (
-        psycopg.connect(database_url, autocommit=True) as probe,
-        psycopg.connect(database_url) as first,
-        psycopg.connect(database_url) as second,
-    ):
-        with first.transaction():
-            ledger.write(first, [early], pii_key=None)
-            worker = threading.Thread(target=write_late, args=(second,))
-            worker.start()
-            # The second waits for the prefix the first holds, before reading any day
-            # (without that wait it would finish, blind to the 5th).
-            wait_for(
-                lambda: (
-                    not worker.is_alive()
-                    or probe.execute(
-                        "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'"
-                        " AND NOT granted",
-                        (second.info.backend_pid,),
-                    ).fetchone()
-                    == (1,)
-                ),
-                timeout=10,
-                what="the second writer",
-            )
-        worker.join(timeout=30)
-        assert errors == []
-        assert probe.execute(STALE_SMS_DAYS).fetchall() == []
-        assert probe.execute(
-            "SELECT day, sends, base_sends FROM clerk.sms_prefix_days ORDER BY day"
-        ).fetchall() == [(date(2025, 1, 5), 1, 0), (date(2025, 1, 10), 1, 1)]
-
-
-def _burst(name: str, day: int) -> list[Any]:
-    """40 sends on a day, each under a prefix of its own, one of them N1's."""
-    numbers = [N1] + [f"+4474005{i:03d}0001" for i in range(39)]
-    return [
-        ledger.parse(f"msg_{name}_{i}", sms(f"sms_{name}_{i}", n, moment(day)))
-        for i, n in enumerate(numbers)
-    ]
-
-
-@pytest.mark.parametrize("burst_first", [True, False], ids=["burst-first", "burst-second"])
-def test_a_burst_over_many_prefixes_takes_one_lock_and_still_orders_writers_of_a_prefix(
-    database_url: str, burst_first: bool
-) -> None:
-    # More than 32 prefixes in one write take one lock of all prefixes instead of one each
-    # (the lock table's room); a writer of a few prefixes still waits for it, and it for them.
-    burst = _burst("burst", 5 if burst_first else 10)
-    single = [ledger.parse("msg_single", sms("sms_single", N1, moment(10 if burst_first else 5)))]
-    first_rows, second_rows = (burst, single) if burst_first else (single, burst)
+def _in_turn(database_url: str, first_rows: list[Any], second_rows: list[Any]) -> int:
+    """The first writer writes and holds its transaction open while the second writes,
+    which must wait for it before reading any day; how many advisory locks the first held.
+    Then both commit, and the sums and baselines must be those of a recount."""
     errors: list[BaseException] = []
 
     def write_second(conn: psycopg.Connection) -> None:
@@ -277,7 +215,6 @@ def test_a_burst_over_many_prefixes_takes_one_lock_and_still_orders_writers_of_a
                 "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'",
                 (first.info.backend_pid,),
             ).fetchone()
-            assert held == ((1,) if burst_first else (2,))
             worker = threading.Thread(target=write_second, args=(second,))
             worker.start()
             wait_for(
@@ -293,12 +230,58 @@ def test_a_burst_over_many_prefixes_takes_one_lock_and_still_orders_writers_of_a
                 timeout=10,
                 what="the second writer",
             )
+            # Without the wait it would have finished, blind to the first's days.
             assert worker.is_alive()
         worker.join(timeout=30)
         assert errors == []
         assert probe.execute(STALE_SMS_DAYS).fetchall() == []
-        assert probe.execute(
-            "SELECT day, sends, base_sends FROM clerk.sms_prefix_days"
-            " WHERE number_prefix = %s ORDER BY day",
-            (N1[:-4],),
-        ).fetchall() == [(date(2025, 1, 5), 1, 0), (date(2025, 1, 10), 1, 1)]
+        assert held is not None
+        return int(held[0])
+
+
+N1_DAYS = (
+    "SELECT day, sends, base_sends FROM clerk.sms_prefix_days WHERE number_prefix = %s ORDER BY day"
+)
+
+
+def test_a_new_day_waits_for_another_writer_of_its_prefix_so_its_baseline_misses_nothing(
+    database_url: str,
+) -> None:
+    # Two workers, each writing a new day of the same prefix: the later day's baseline
+    # reads the earlier one, which the first has not committed yet.
+    early = ledger.parse("msg_early", sms("sms_5", N1, moment(5)))
+    late = ledger.parse("msg_late", sms("sms_10", "+447400120001", moment(10)))
+    _in_turn(database_url, [early], [late])
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute(N1_DAYS, (N1[:-4],)).fetchall() == [
+            (date(2025, 1, 5), 1, 0),
+            (date(2025, 1, 10), 1, 1),
+        ]
+
+
+def _burst(name: str, day: int) -> list[Any]:
+    """40 sends on a day, each under a prefix of its own, one of them N1's."""
+    numbers = [N1] + [f"+4474005{i:03d}0001" for i in range(39)]
+    return [
+        ledger.parse(f"msg_{name}_{i}", sms(f"sms_{name}_{i}", n, moment(day)))
+        for i, n in enumerate(numbers)
+    ]
+
+
+@pytest.mark.parametrize("burst_first", [True, False], ids=["burst-first", "burst-second"])
+def test_a_burst_over_many_prefixes_takes_one_lock_and_still_orders_writers_of_a_prefix(
+    database_url: str, burst_first: bool
+) -> None:
+    # More than 32 prefixes in one write take one lock of all prefixes instead of one each
+    # (the lock table's room); a writer of a few prefixes still waits for it, and it for them.
+    burst = _burst("burst", 5 if burst_first else 10)
+    single = [ledger.parse("msg_single", sms("sms_single", N1, moment(10 if burst_first else 5)))]
+    first_rows, second_rows = (burst, single) if burst_first else (single, burst)
+    held = _in_turn(database_url, first_rows, second_rows)
+    # the burst: one lock of all; a single prefix: that one, under a shared lock of all
+    assert held == (1 if burst_first else 2)
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute(N1_DAYS, (N1[:-4],)).fetchall() == [
+            (date(2025, 1, 5), 1, 0),
+            (date(2025, 1, 10), 1, 1),
+        ]
