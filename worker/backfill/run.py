@@ -5,9 +5,9 @@ applied by worker.mirror.apply exactly like a webhook, so the newest-wins guard 
 webhook's state and an older snapshot only lands in history. The listing pages with
 Clerk's starting_after cursor; one transaction per page holds the page's events, their
 application and the run's checkpoint (the last user listed), see worker.backfill.page.
-The next pages are fetched while earlier ones are written, two at a time on connections
-of their own (PageWriters), committing in listing order: the run goes at the pace of the
-slower of the listing and Postgres.
+The next page is fetched while one is written on a connection of its own (PageWriters,
+which can write several at once, committing in listing order): the run goes at the pace
+of the slower of the listing and Postgres.
 """
 
 from __future__ import annotations
