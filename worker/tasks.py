@@ -107,6 +107,9 @@ def drain() -> int:
         _ask_for_help()
         if time.monotonic() > deadline:
             drain.delay()
+            if retrying:
+                # The drain taking over schedules only its own failures: these are ours.
+                _retry_when_due()
             return applied
     if retrying or not applied:
         # Failures back off: the drain that recorded them wakes the drain for them. One

@@ -219,3 +219,22 @@ def test_a_drain_that_finds_nothing_due_schedules_the_retry_of_what_backs_off(
         conn.execute("UPDATE clerk.webhook_events SET next_attempt_at = now() + interval '1 h'")
     assert tasks.drain() == 0
     assert drain_calls["retry_scheduled"] == [True]
+
+
+@pytest.mark.usefixtures("bob_breaks_the_store")
+def test_a_drain_that_hands_over_at_its_budget_still_schedules_the_retry_of_its_failures(
+    worker_pool: str, drain_calls: dict[str, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The drain that takes over schedules only its own failures; bob's are this one's.
+    handed_over: list[bool] = []
+    monkeypatch.setattr(tasks, "BATCH_USERS", 1)
+    monkeypatch.setattr(tasks, "DRAIN_BUDGET_S", -1.0)
+    monkeypatch.setattr(tasks, "_ask_for_help", lambda: None)
+    monkeypatch.setattr(tasks.drain, "delay", lambda: handed_over.append(True))
+    with psycopg.connect(worker_pool) as conn:
+        put(conn, ADA_EVENT, "ada")
+        put(conn, bob_event(), "bob")
+    assert tasks.drain() == 2
+    assert [batch.retrying for batch in drain_calls["batches"]] == [["bob"]]
+    assert handed_over == [True]
+    assert drain_calls["retry_scheduled"] == [True]

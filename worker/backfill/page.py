@@ -50,10 +50,10 @@ ANALYZE clerk.users, clerk.phone_numbers, clerk.phone_number_history, clerk.user
         clerk.sync_run_users
 """
 
-# A page is applied this many users at a time, as the drain applies its batches (200
-# events): the apply's intel fill (worker.mirror.intel.fill) joins its phones to their
-# numbers in a nested loop, quadratic in the phones of one apply (1 s per page of 500 users
-# against 0.1 s in chunks of 100; docs/benchmarks.md, Backfill).
+# A page is applied this many users at a time, about the size of the drain's batches. It
+# was chosen while the apply still filled the numbers' intel in a second pass, quadratic
+# in the phones of one apply (docs/benchmarks.md, Backfill); the apply now writes the intel
+# with each row, and whether whole pages would now be faster is not measured.
 APPLY_USERS: Final = 100
 
 # Users whose current row now comes from one of these events: the ones the page changed.
