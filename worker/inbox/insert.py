@@ -91,14 +91,4 @@ def store_failed(
 ) -> None:
     """Record an event that could not be stored as it is: a failed row with the reason,
     for an operator to redrive; nothing when the svix-id is there already."""
-    params = {
-        "svix_id": svix_id,
-        "event_type": env.event_type,
-        "payload": redact.kept(env.event_type, payload),
-        "user_id": env.user_id,
-        "version_ms": env.version_ms,
-        "event_ms": env.event_ms,
-        "error": error,
-        "source": source,
-    }
-    conn.execute(queries.STORE_FAILED, params)
+    conn.execute(queries.STORE_FAILED, {**_params(svix_id, payload, env, source), "error": error})
