@@ -5,31 +5,29 @@ applied by worker.mirror.apply exactly like a webhook, so the newest-wins guard 
 webhook's state and an older snapshot only lands in history. The listing pages with
 Clerk's starting_after cursor; one transaction per page holds the page's events, their
 application and the run's checkpoint (the last user listed), see worker.backfill.page.
-The next page is fetched while one is written on a connection of its own (PageWriters,
-which can write several at once, committing in listing order): the run goes at the pace
-of the slower of the listing and Postgres.
+The next page is fetched while one is written on a connection of its own (PageWriter,
+one page at a time, in listing order): the run goes at the pace of the slower of the
+listing and Postgres.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Final, LiteralString
+from typing import Any, Final
 
 import psycopg
 
 from worker import db
 from worker.backfill import sync_runs
 from worker.backfill.clerk_api import PAGE_LIMIT, ClerkAPIError, ClerkClient
-from worker.backfill.page import Page, apply_each, event_envelope, prepare, write_page
+from worker.backfill.page import Page, apply_each, apply_page, event_envelope, prepare
 from worker.backfill.page import analyze as page_analyze
 from worker.backfill.sync_runs import Run
 from worker.config import ConfigError, Settings, parse_rate_limit
@@ -51,20 +49,6 @@ FIRST_ANALYZE_AT: Final = 1000
 # deleted: each costs a listing of what is already stored (no-ops), and more than a few
 # means users are being deleted faster than it lists.
 MAX_RESTARTS: Final = 3
-
-# Pages written at once, each in a transaction of its own on a connection of its own. One:
-# two pages that share a row (a number's count in clerk.phone_number_counts, a number's SMS
-# facts) deadlock when the later page writes it first and then waits for the earlier one's
-# commit, and Postgres then fails a user of the earlier page. The writer still overlaps
-# the listing, which fetches and parses the next page meanwhile.
-WRITERS: Final = 1
-
-# The advisory lock (a key pair: this constant, the page's number in the invocation) that a
-# page holds for its transaction. The page after it waits on it before its checkpoint: a
-# wait inside Postgres, whose deadlock check sees it if the two pages ever wait on each
-# other's rows (a user or phone listed in both).
-PAGE_LOCK: Final[LiteralString] = "SELECT pg_advisory_xact_lock(%(key)s::int4, %(page)s::int4)"
-PAGE_LOCK_KEY: Final = 0x42666C50  # "BflP"
 
 OnPage = Callable[[int], None]
 
@@ -140,13 +124,13 @@ def _locked_run(
 
 def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: Listing) -> None:
     """List page after page; the next page is fetched and parsed (by one thread of its own,
-    the only user of the client meanwhile) while earlier ones are written."""
+    the only user of the client meanwhile) while the page before it is written."""
     page_size = listing.page_size
     after, restarts = run.after_user_id, 0
     listed, analyze_at = 0, FIRST_ANALYZE_AT
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="clerk-listing") as fetcher,
-        PageWriters(run.id, listing) as writers,
+        PageWriter(run.id, listing) as writer,
     ):
         coming = fetcher.submit(_prepared, client, after, page_size)
         while True:
@@ -158,7 +142,7 @@ def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: List
                         f"the listing lost its cursor {MAX_RESTARTS} times: try later"
                     )
                 log.warning("cursor user deleted: listing again", extra={"run_id": run.id})
-                writers.finish()
+                writer.finish()
                 sync_runs.restart_listing(conn, run.id)
                 after = None
                 coming = fetcher.submit(_prepared, client, after, page_size)
@@ -169,135 +153,74 @@ def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: List
             if more:
                 coming = fetcher.submit(_prepared, client, last, page_size)
             if users:
-                writers.write(page, listed_after=after, after_user_id=last)
+                writer.write(page, after_user_id=last)
             listed += len(users)
             if listed >= analyze_at:
                 page_analyze(conn)
                 analyze_at = 2 * listed
             if len(users) < page_size:
-                writers.finish()
+                writer.finish()
                 if not users and listing.on_page:
                     listing.on_page(0)
                 return
             if not more:  # the same page would come again, forever
-                writers.finish()
+                writer.finish()
                 raise ClerkAPIError(
                     "GET /users answered a page without a new user id: cannot go on"
                 )
             after = last
 
 
-class PageAbandoned(RuntimeError):
-    """A page written while the one before it failed: rolled back."""
+class PageWriter:
+    """Write listed pages one at a time, in listing order, on a connection of its own.
 
+    write() hands a page to the writer's thread and returns while it is written, so the
+    listing fetches and parses the next page meanwhile; it first waits for the page before,
+    and raises that page's error, so no page is written after one that did not commit and
+    the run's checkpoint never passes a page that is not in the mirror.
 
-@dataclass(slots=True)
-class _Slot:
-    """One page in the chain: its lock number, and when (and how) it ended."""
-
-    number: int
-    started: threading.Event = field(default_factory=threading.Event)
-    ended: threading.Event = field(default_factory=threading.Event)
-    committed: bool = False
-
-
-class PageWriters:
-    """Write listed pages side by side, each in its own transaction, committing in order.
-
-    Page n takes its advisory lock first thing. Page n+1, once written, waits on that lock
-    (for page n's commit or rollback), then for page n's end here (its on_page called),
-    and commits only if page n did, moving the cursor only from where page n left it
-    (sync_runs.CHECKPOINT_IN_ORDER). So the run's checkpoint never passes a page that did
-    not commit, and on_page sees the pages one by one, in order, each committed.
+    One page at a time: two pages that share a row (a number's count in
+    clerk.phone_number_counts, a number's SMS facts) deadlock when the later page writes it
+    first and then waits for the earlier one's commit.
     """
 
-    def __init__(self, run_id: int, listing: Listing, writers: int = WRITERS) -> None:
-        self.run_id, self.listing, self.writers = run_id, listing, writers
-        self.pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="page-writer")
-        self.local = threading.local()
-        self.conns: list[psycopg.Connection] = []
-        self.conns_lock = threading.Lock()
-        self.inflight: deque[Future[None]] = deque()
-        self.previous: _Slot | None = None
-        self.count = 0
+    def __init__(self, run_id: int, listing: Listing) -> None:
+        self.run_id, self.listing = run_id, listing
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-writer")
+        self.conn: psycopg.Connection | None = None
+        self.writing: Future[None] | None = None
 
-    def __enter__(self) -> PageWriters:
+    def __enter__(self) -> PageWriter:
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        # On the way out with an error (a listing that failed, Ctrl-C), the pages in flight
-        # still commit: they are whole, and --resume goes on after them.
-        self.pool.shutdown(wait=True)
-        for conn in self.conns:
-            conn.close()
+        # On the way out with an error (a listing that failed, Ctrl-C), the page in flight
+        # still commits: it is whole, and --resume goes on after it.
+        self.thread.shutdown(wait=True)
+        if self.conn is not None:
+            self.conn.close()
 
-    def write(self, page: Page, *, listed_after: str | None, after_user_id: str | None) -> None:
-        """Start writing the page (listed after listed_after); waits while `writers` are busy,
-        and raises the error of any page before it."""
-        while len(self.inflight) >= self.writers:
-            self.inflight.popleft().result()
-        slot = _Slot(self.count % 2**31)
-        self.count += 1
-        self.inflight.append(
-            self.pool.submit(self._write, page, listed_after, after_user_id, slot, self.previous)
-        )
-        # The page holds its lock before the next one can wait on it.
-        slot.started.wait()
-        self.previous = slot
+    def write(self, page: Page, *, after_user_id: str | None) -> None:
+        """Start writing the page, after the one before it; raises that one's error."""
+        self.finish()
+        self.writing = self.thread.submit(self._write, page, after_user_id)
 
     def finish(self) -> None:
-        """Wait for every page in flight; raises the first one's error."""
-        while self.inflight:
-            self.inflight.popleft().result()
+        """Wait for the page in flight; raises its error."""
+        writing, self.writing = self.writing, None
+        if writing is not None:
+            writing.result()
 
-    def _write(
-        self,
-        page: Page,
-        listed_after: str | None,
-        after_user_id: str | None,
-        slot: _Slot,
-        previous: _Slot | None,
-    ) -> None:
-        try:
-            conn = self._conn()
-            with conn.transaction():
-                conn.execute(PAGE_LOCK, {"key": PAGE_LOCK_KEY, "page": slot.number})
-                slot.started.set()
-                changed = write_page(conn, page, pii_key=self.listing.pii_key)
-                if previous is not None:
-                    conn.execute(PAGE_LOCK, {"key": PAGE_LOCK_KEY, "page": previous.number})
-                    previous.ended.wait()
-                    if not previous.committed:
-                        raise PageAbandoned("the page listed before this one did not commit")
-                in_order = sync_runs.checkpoint(
-                    conn,
-                    self.run_id,
-                    page.user_ids,
-                    seen=len(page.users),
-                    changed=changed,
-                    after_user_id=after_user_id,
-                    listed_after=listed_after,
-                )
-                if not in_order:
-                    raise PageAbandoned("the run's cursor is not where this page was listed")
-            if self.listing.on_page:
-                self.listing.on_page(len(page.users))
-            slot.committed = True
-        finally:
-            slot.started.set()
-            slot.ended.set()
-
-    def _conn(self) -> psycopg.Connection:
-        """This thread's connection, opened on first use."""
-        conn: psycopg.Connection | None = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = db.connect(self.listing.database_url, autocommit=True)
-            with self.conns_lock:
-                self.conns.append(conn)
-            self.local.conn = conn
-        return conn
+    def _write(self, page: Page, after_user_id: str | None) -> None:
+        if self.conn is None:
+            self.conn = db.connect(self.listing.database_url, autocommit=True)
+        pii_key = self.listing.pii_key
+        with self.conn.transaction():
+            apply_page(self.conn, self.run_id, page, after_user_id=after_user_id, pii_key=pii_key)
+        if self.listing.on_page:
+            self.listing.on_page(len(page.users))
 
 
 def _prepared(client: ClerkClient, after: str | None, page_size: int) -> Page | None:

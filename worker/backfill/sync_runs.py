@@ -55,21 +55,6 @@ SET pages = pages + 1,
 WHERE id = %(id)s
 """
 
-# The same, only where the cursor is still where the page's listing started: pages written
-# side by side commit their checkpoints in listing order, and one that finds the page before
-# it missing (rolled back) must not move the cursor past it.
-CHECKPOINT_IN_ORDER: Final[LiteralString] = """
-UPDATE clerk.sync_runs
-SET pages = pages + 1,
-    users_seen = users_seen + %(seen)s,
-    users_changed = users_changed + %(changed)s,
-    after_user_id = %(after_user_id)s
-WHERE id = %(id)s AND after_user_id IS NOT DISTINCT FROM %(listed_after)s
-"""
-
-# Unchecked: checkpoint() moves the cursor wherever it stands.
-ANYWHERE: Final = object()
-
 REMEMBER_USERS: Final[LiteralString] = """
 INSERT INTO clerk.sync_run_users (run_id, user_id)
 SELECT %(id)s, u FROM unnest(%(user_ids)s::text[]) AS u
@@ -197,18 +182,11 @@ def checkpoint(
     seen: int,
     changed: int,
     after_user_id: str | None,
-    listed_after: object = ANYWHERE,
-) -> bool:
-    """Record one applied page: its users, the counters, and the user to go on after.
-
-    With listed_after (the cursor the page was listed after), only if the run's cursor is
-    still there; False when it is not (the page before did not commit)."""
+) -> None:
+    """Record one applied page: its users, the counters, and the user to go on after."""
     conn.execute(REMEMBER_USERS, {"id": run_id, "user_ids": user_ids})
     params = {"id": run_id, "seen": seen, "changed": changed, "after_user_id": after_user_id}
-    if listed_after is ANYWHERE:
-        conn.execute(CHECKPOINT, params)
-        return True
-    return conn.execute(CHECKPOINT_IN_ORDER, {**params, "listed_after": listed_after}).rowcount == 1
+    conn.execute(CHECKPOINT, params)
 
 
 def restart_listing(conn: psycopg.Connection, run_id: int) -> None:

@@ -724,11 +724,11 @@ def test_a_backfill_right_after_another_finds_the_lock_free(
             assert held == (0,)
 
 
-def test_a_page_that_cannot_commit_holds_back_the_pages_written_beside_it(
+def test_a_page_that_cannot_commit_holds_back_the_pages_listed_after_it(
     database_url: str, fake: FakeClerk
 ) -> None:
-    # Pages are written two at a time; the checkpoint of page 2 fails (its run ledger
-    # row is refused), so page 3, written meanwhile, must roll back too.
+    # The checkpoint of page 2 fails (its run ledger row is refused) while page 3 is
+    # listed: page 3 must not be written, and the cursor stays after page 1.
     fake.users = generate_users(500, seed=24)
     reject_in_sql(
         database_url, "sync_run_users", "user_id", fake.users[150]["id"], "check_violation",
