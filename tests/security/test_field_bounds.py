@@ -23,7 +23,8 @@ import pytest
 
 from tests.support.bodies import fixture_body
 from tests.worker.mirror.helpers import drain, put
-from worker.mirror.events import InvalidEvent, parse_event, region_code
+from worker.mirror import numbers
+from worker.mirror.events import InvalidEvent, parse_event
 
 # Random letters: Postgres compresses a repetitive value under the index's size limit.
 LONG = "".join(random.Random(3000).choices(string.ascii_letters + string.digits, k=3_000))
@@ -73,7 +74,7 @@ def test_an_overlong_field_is_refused_at_parse_naming_it(where: str) -> None:
 
 
 def test_long_phone_numbers_leave_no_memory_behind() -> None:
-    region_code.cache_clear()
+    numbers.facts.cache_clear()
     gc.collect()
     tracemalloc.start()
     try:
@@ -86,7 +87,7 @@ def test_long_phone_numbers_leave_no_memory_behind() -> None:
         kept = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-        region_code.cache_clear()
+        numbers.facts.cache_clear()
     assert kept < 1_000_000, f"{kept} bytes kept"
 
 

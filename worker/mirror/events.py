@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any, NamedTuple
 
-import phonenumbers
+from worker.mirror import numbers
 
 SNAPSHOT_TYPES = frozenset({"user.created", "user.updated"})
 DELETION_TYPE = "user.deleted"
@@ -227,21 +226,9 @@ def _linked_to(item: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-# Its keys come from _phone_values, at most MAX_PHONE_NUMBER characters each: the cache
-# stays within a few MB however long the numbers a body sends.
-@lru_cache(maxsize=65536)
 def region_code(number: str) -> str | None:
     """ISO 3166-1 alpha-2 region of an E.164 number, None when it names no region."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    # Numbers in ranges reserved for fiction or not yet allocated still belong to their
-    # calling code's main region (+44 7700 900xxx is GB).
-    region: str | None = phonenumbers.region_code_for_number(
-        parsed
-    ) or phonenumbers.region_code_for_country_code(parsed.country_code or 0)
-    return region if region and region not in ("ZZ", "001") else None
+    return numbers.facts(number).region_code
 
 
 def _field(obj: dict[str, Any], name: str, kind: type, where: str, limit: int = 0) -> Any:
@@ -257,7 +244,7 @@ def _opt(obj: dict[str, Any], name: str, kind: type, where: str, limit: int = 0)
 
 def _typed(value: Any, name: str, kind: type, where: str, limit: int = 0) -> Any:
     """value checked; a string the mirror stores is checked against its limit first, so
-    that no overlong one reaches region_code's cache or an index."""
+    that no overlong one reaches the numbers' cache or an index."""
     # bool is an int in Python; JSON true is never a count or a time.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InvalidEvent(f"{where}.{name} should be {_KIND_NAMES[kind]}")

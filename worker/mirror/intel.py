@@ -9,23 +9,12 @@ Functions that take a connection never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Final, LiteralString, NamedTuple
 
-import phonenumbers
 import psycopg
 
-from worker.mirror import phone_history
+from worker.mirror import numbers, phone_history
 
-# The library's names in lower case: mobile, fixed_line_or_mobile, voip, premium_rate, ...
-TYPE_NAMES: Final[dict[int, str]] = {
-    value: name.lower()
-    for name, value in vars(phonenumbers.PhoneNumberType).items()
-    if name.isupper() and isinstance(value, int)
-}
-# Clerk's test numbers: +1 XXX 555-0100 to 555-0199 (no SMS is sent to them).
-TEST_NUMBER: Final = re.compile(r"\+1[0-9]{3}55501[0-9]{2}")
 # Digits of a number that a prefix leaves out: the unit fraud systems throttle.
 PREFIX_HIDES = 4
 
@@ -36,18 +25,10 @@ class Intel(NamedTuple):
     is_test_number: bool
 
 
-# Keys are E.164 numbers (the parser bounds their length), so the cache stays small.
-@lru_cache(maxsize=65536)
 def classify(number: str) -> Intel:
     """The number's type ('unknown' when it is invalid), validity and test-range flag."""
-    is_test = TEST_NUMBER.fullmatch(number) is not None
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return Intel("unknown", False, is_test)
-    valid = bool(phonenumbers.is_valid_number(parsed))
-    kind = TYPE_NAMES.get(phonenumbers.number_type(parsed), "unknown") if valid else "unknown"
-    return Intel(kind, valid, is_test)
+    facts = numbers.facts(number)
+    return Intel(facts.number_type, facts.is_valid_number, facts.is_test_number)
 
 
 def number_prefix(number: str) -> str | None:

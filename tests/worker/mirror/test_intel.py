@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+import phonenumbers
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -9,7 +12,7 @@ from click.testing import CliRunner
 from tests.support.bodies import STORY
 from tests.worker.mirror.helpers import deliver
 from worker.cli.main import main
-from worker.mirror import bulk, intel
+from worker.mirror import bulk, intel, numbers
 from worker.mirror.events import region_code
 
 
@@ -39,6 +42,34 @@ def test_classify_tells_type_validity_and_test_range_and_regions_of_44(
 ) -> None:
     assert intel.classify(number) == expected
     assert region_code(number) == region
+
+
+def test_one_parse_tells_what_the_library_tells_from_its_own_calls() -> None:
+    # The region, validity and type come from one parse; the library's public calls parse
+    # and look the region up each on their own. Random numbers of every calling code, of
+    # every length the parser takes, valid or not.
+    rng = random.Random(7)
+    codes = [*sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE), 999, 979, 888]
+    checked = valid = 0
+    for _ in range(20_000):
+        number = f"+{rng.choice(codes)}" + "".join(rng.choices("0123456789", k=rng.randint(2, 14)))
+        facts = numbers.facts(number)
+        try:
+            parsed = phonenumbers.parse(number, None)
+        except phonenumbers.NumberParseException:
+            assert facts == (None, "unknown", False, False)
+            continue
+        checked += 1
+        valid += facts.is_valid_number
+        assert facts.is_valid_number == phonenumbers.is_valid_number(parsed), number
+        kind = numbers.TYPE_NAMES[phonenumbers.number_type(parsed)]
+        assert facts.number_type == (kind if facts.is_valid_number else "unknown"), number
+        region = phonenumbers.region_code_for_number(parsed) or (
+            phonenumbers.region_code_for_country_code(parsed.country_code)
+        )
+        assert facts.region_code == (None if region in (None, "ZZ", "001") else region), number
+    assert checked > 15_000
+    assert valid > 500
 
 
 def test_prefix_is_the_number_without_its_last_four_digits() -> None:
