@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, LiteralString
 
@@ -26,6 +26,7 @@ from worker.backfill import sync_runs
 from worker.inbox.insert import store_event, store_failed
 from worker.inbox.many import Closed, store_many, stored
 from worker.inbox.queries import ERASED_NOTE
+from worker.mirror import numbers
 from worker.mirror.apply import (
     BatchResult,
     Parsed,
@@ -34,7 +35,7 @@ from worker.mirror.apply import (
     apply_rows,
     parse_ahead,
 )
-from worker.mirror.events import Envelope, envelope
+from worker.mirror.events import MAX_PHONE_NUMBER, Envelope, envelope
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +81,26 @@ class Page:
         return [env.user_id for _, _, env in self.events if env.user_id]
 
 
-def prepare(users: list[Any]) -> Page:
+def prepare(users: list[Any], classifier: numbers.Classifier | None = None) -> Page:
     """The page's events, encoded and parsed: the work that needs no database, done while
-    the page before is written."""
+    the page before is written (its numbers classified by classifier's process, if given)."""
+    if classifier is not None:
+        classifier.prime(_numbers(users))
     now_ms = time.time_ns() // 1_000_000
     bodies = [snapshot_body(user, now_ms) for user in users]
     events = [snapshot_event_of(body) for body in bodies]
     parsed = [parse_ahead(i, body) for (i, _, _), body in zip(events, bodies, strict=True)]
     return Page(users, events, parsed)
+
+
+def _numbers(users: list[Any]) -> Iterator[str]:
+    """The numbers the page's phones carry, of a length the parser takes."""
+    for user in users:
+        phones = user.get("phone_numbers") if isinstance(user, dict) else None
+        for phone in phones if isinstance(phones, list) else ():
+            number = phone.get("phone_number") if isinstance(phone, dict) else None
+            if isinstance(number, str) and len(number) <= MAX_PHONE_NUMBER:
+                yield number
 
 
 def apply_page(

@@ -32,6 +32,7 @@ from worker.backfill.page import analyze as page_analyze
 from worker.backfill.sync_runs import Run
 from worker.config import ConfigError, Settings, parse_rate_limit
 from worker.inbox.insert import store_event
+from worker.mirror import numbers
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +131,10 @@ def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: List
     listed, analyze_at = 0, FIRST_ANALYZE_AT
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="clerk-listing") as fetcher,
+        numbers.Classifier() as classifier,
         PageWriter(run.id, listing) as writer,
     ):
-        coming = fetcher.submit(_prepared, client, after, page_size)
+        coming = fetcher.submit(_prepared, client, after, page_size, classifier)
         while True:
             page = coming.result()
             if page is None:
@@ -145,13 +147,13 @@ def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: List
                 writer.finish()
                 sync_runs.restart_listing(conn, run.id)
                 after = None
-                coming = fetcher.submit(_prepared, client, after, page_size)
+                coming = fetcher.submit(_prepared, client, after, page_size, classifier)
                 continue
             users = page.users
             last = _last_id(users) or after
             more = len(users) >= page_size and last != after
             if more:
-                coming = fetcher.submit(_prepared, client, last, page_size)
+                coming = fetcher.submit(_prepared, client, last, page_size, classifier)
             if users:
                 writer.write(page, after_user_id=last)
             listed += len(users)
@@ -223,10 +225,12 @@ class PageWriter:
             self.listing.on_page(len(page.users))
 
 
-def _prepared(client: ClerkClient, after: str | None, page_size: int) -> Page | None:
+def _prepared(
+    client: ClerkClient, after: str | None, page_size: int, classifier: numbers.Classifier
+) -> Page | None:
     """The page after the cursor, its events made and parsed (see _page)."""
     users = _page(client, after, page_size)
-    return None if users is None else prepare(users)
+    return None if users is None else prepare(users, classifier)
 
 
 def _page(client: ClerkClient, after: str | None, page_size: int) -> list[Any] | None:

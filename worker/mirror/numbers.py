@@ -3,15 +3,24 @@
 Its region (worker.mirror.events) and its type, validity and Clerk test-range flag
 (worker.mirror.intel) come from the same parse, cached: parsing is the costly part, and a
 backfill that meets each number once parsed it twice.
+
+The parse is pure Python and about a third of a backfill's CPU, which would share the
+interpreter with the page's writer: a backfill classifies each page's numbers in a process
+of its own (Classifier), and leaves the answers in the cache for the parse and the write.
 """
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import re
-from functools import lru_cache
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Final, NamedTuple
 
 import phonenumbers
+
+log = logging.getLogger(__name__)
 
 # The library's names in lower case: mobile, fixed_line_or_mobile, voip, premium_rate, ...
 TYPE_NAMES: Final[dict[int, str]] = {
@@ -30,12 +39,86 @@ class Facts(NamedTuple):
     is_test_number: bool
 
 
-# Keys are numbers the parser bounded (worker.mirror.events, MAX_PHONE_NUMBER characters at
-# most): the cache stays within a few MB however long the numbers a body sends.
-@lru_cache(maxsize=65536)
+# Numbers kept, at most: each key is a number the parser bounded (worker.mirror.events,
+# MAX_PHONE_NUMBER characters at most), so the cache stays within a few MB however long the
+# numbers a body sends.
+CACHE_SIZE: Final = 65536
+_cache: dict[str, Facts] = {}
+
+# A page with fewer numbers than this to classify is classified where it is parsed: the
+# round trip to the classifying process, and starting it, would cost more.
+CLASSIFY_APART_FROM: Final = 200
+
+
 def facts(number: str) -> Facts:
     """The number's region (None when it names none), type ('unknown' when it is invalid),
     validity and test-range flag."""
+    known = _cache.get(number)
+    if known is None:
+        known = _parse(number)
+        _remember({number: known})
+    return known
+
+
+def forget() -> None:
+    """Empty the cache."""
+    _cache.clear()
+
+
+def _remember(known: dict[str, Facts]) -> None:
+    # Emptied when full: the numbers a batch or a page is using are written back at once.
+    if len(_cache) + len(known) > CACHE_SIZE:
+        _cache.clear()
+    _cache.update(known)
+
+
+def classify_many(numbers: list[str]) -> list[Facts]:
+    """The facts of each number, in order: what the classifying process runs."""
+    return [_parse(number) for number in numbers]
+
+
+class Classifier:
+    """Classifies numbers in a process of its own, into the cache of this one.
+
+    Started on the first call with enough numbers to be worth it. Where no process can be
+    started (a daemonic Celery worker may not have children) or it dies, the numbers are
+    classified where they are parsed, as without it.
+    """
+
+    def __init__(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        self.apart = not multiprocessing.current_process().daemon
+
+    def __enter__(self) -> Classifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def prime(self, numbers: Iterable[str]) -> None:
+        """Have the numbers' facts in the cache, from the other process when there are
+        enough of them; else they are worked out when asked for."""
+        todo = sorted({n for n in numbers if n not in _cache})
+        if not self.apart or len(todo) < CLASSIFY_APART_FROM:
+            return
+        try:
+            if self.pool is None:
+                # spawn: a fork would copy this process's threads' locks, and connections
+                spawn = multiprocessing.get_context("spawn")
+                self.pool = ProcessPoolExecutor(max_workers=1, mp_context=spawn)
+            answers = self.pool.submit(classify_many, todo).result()
+        except Exception as exc:  # any failure: classify here, as before
+            log.warning(
+                "numbers classified in this process from now on",
+                extra={"error": f"{type(exc).__name__}: {exc}"},
+            )
+            self.apart = False
+            return
+        _remember(dict(zip(todo, answers, strict=True)))
+
+
+def _parse(number: str) -> Facts:
     is_test = TEST_NUMBER.fullmatch(number) is not None
     try:
         parsed = phonenumbers.parse(number, None)

@@ -20,6 +20,7 @@ from worker.backfill.clerk_api import ClerkAPIError, ClerkClient
 from worker.backfill.fake_clerk import FakeClerk
 from worker.backfill.fake_users import NUMBER_PLANS, generate_users
 from worker.cli.main import main
+from worker.mirror import numbers
 from worker.mirror.events import EPOCH
 from worker.task_names import BACKFILL_TASK
 
@@ -139,6 +140,21 @@ def test_backfill_of_5000_users_mirrors_them_exactly(database_url: str, fake: Fa
     assert len(state["history"]) == len(expected["phones"])
     assert {h["change"] for h in state["history"]} == {"created"}
     assert fake.requests.count("/v1/users") == 11  # ten full pages, then an empty one
+
+
+def test_a_backfill_whose_numbers_cannot_be_classified_apart_mirrors_them_all_the_same(
+    database_url: str, fake: FakeClerk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError("no semaphores here")
+
+    monkeypatch.setattr(numbers, "ProcessPoolExecutor", refused)
+    numbers.forget()
+    fake.users = generate_users(1000, seed=25)
+    with api(fake) as client:
+        run = backfill.run(database_url, client)
+    assert (run["status"], run["users_seen"], run["users_changed"]) == ("succeeded", 1000, 1000)
+    assert live_mirror(database_url)["phones"] == expected_state(fake.users)["phones"]
 
 
 def test_repeated_backfill_is_a_no_op_except_for_users_changed_in_clerk(

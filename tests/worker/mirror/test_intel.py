@@ -72,6 +72,48 @@ def test_one_parse_tells_what_the_library_tells_from_its_own_calls() -> None:
     assert valid > 500
 
 
+def random_numbers(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [f"+44{rng.randrange(10**9, 10**10)}" for _ in range(n)]
+
+
+def test_a_classifier_leaves_its_process_answers_in_the_cache() -> None:
+    todo = random_numbers(numbers.CLASSIFY_APART_FROM, seed=8)
+    numbers.forget()
+    with numbers.Classifier() as classifier:
+        classifier.prime(todo)
+        assert classifier.pool is not None  # they went to the other process
+        cached = {n: numbers._cache.get(n) for n in todo}
+    numbers.forget()
+    assert cached == {n: numbers.facts(n) for n in todo}
+
+
+def test_a_few_numbers_are_classified_where_they_are_parsed() -> None:
+    numbers.forget()
+    with numbers.Classifier() as classifier:
+        classifier.prime(random_numbers(numbers.CLASSIFY_APART_FROM - 1, seed=9))
+        assert classifier.pool is None
+    assert numbers._cache == {}
+
+
+def test_a_classifier_whose_process_cannot_start_leaves_them_to_the_parse(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError("no semaphores here")
+
+    monkeypatch.setattr(numbers, "ProcessPoolExecutor", refused)
+    numbers.forget()
+    todo = random_numbers(numbers.CLASSIFY_APART_FROM, seed=10)
+    with numbers.Classifier() as classifier:
+        classifier.prime(todo)
+        classifier.prime(todo)  # tried once, then not again
+    assert [r.message for r in caplog.records] == ["numbers classified in this process from now on"]
+    assert caplog.records[0].error == "OSError: no semaphores here"
+    assert numbers._cache == {}
+    assert numbers.facts(todo[0]).region_code == "GB"
+
+
 def test_prefix_is_the_number_without_its_last_four_digits() -> None:
     assert intel.number_prefix("+447700912345") == "+44770091"
     assert intel.number_prefix("+1234") is None
