@@ -130,8 +130,8 @@ def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: List
     after, restarts = run.after_user_id, 0
     listed, analyze_at = 0, FIRST_ANALYZE_AT
     with (
+        numbers.Classifier() as classifier,  # closed after the listing that uses it
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="clerk-listing") as fetcher,
-        numbers.Classifier() as classifier,
         PageWriter(run.id, listing) as writer,
     ):
         coming = fetcher.submit(_prepared, client, after, page_size, classifier)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import re
+import signal
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Final, NamedTuple
@@ -106,7 +107,9 @@ class Classifier:
             if self.pool is None:
                 # spawn: a fork would copy this process's threads' locks, and connections
                 spawn = multiprocessing.get_context("spawn")
-                self.pool = ProcessPoolExecutor(max_workers=1, mp_context=spawn)
+                self.pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=spawn, initializer=_ignore_interrupts
+                )
             answers = self.pool.submit(classify_many, todo).result()
         except Exception as exc:  # any failure: classify here, as before
             log.warning(
@@ -116,6 +119,11 @@ class Classifier:
             self.apart = False
             return
         _remember(dict(zip(todo, answers, strict=True)))
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group: the run that started this process stops it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _parse(number: str) -> Facts:
