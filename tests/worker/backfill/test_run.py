@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import copy
+import os
+import shutil
+import signal
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, LiteralString
 
 import psycopg
@@ -154,6 +159,65 @@ def test_a_backfill_whose_numbers_cannot_be_classified_apart_mirrors_them_all_th
     with api(fake) as client:
         run = backfill.run(database_url, client)
     assert (run["status"], run["users_seen"], run["users_changed"]) == ("succeeded", 1000, 1000)
+    assert live_mirror(database_url)["phones"] == expected_state(fake.users)["phones"]
+
+
+def alive_in_group(pgid: int) -> list[str]:
+    """The processes of the group that still run (an exited one waiting to be reaped by
+    init, whom its parent left it to, does not count)."""
+    ps = subprocess.run(
+        ["ps", "-eo", "pgid=,stat=,args="], capture_output=True, text=True, check=True
+    )
+    rows = (line.split(None, 2) for line in ps.stdout.splitlines())
+    return [row[2] for row in rows if int(row[0]) == pgid and not row[1].startswith("Z")]
+
+
+def test_ctrl_c_in_a_terminal_stops_the_run_and_its_classifying_process_quietly(
+    database_url: str, fake: FakeClerk, tmp_path: Path
+) -> None:
+    # Ctrl-C reaches the whole process group: the command and the process that classifies
+    # its numbers. The command stops the run (resumable); the classifier, which ignores it,
+    # is shut down by the command, and says nothing.
+    fake.users = generate_users(5000, seed=26)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CLERK_SECRET_KEY": KEY,
+        "CLERK_API_URL": fake.url,
+        "CLERK_API_RATE_LIMIT": "off",
+    }
+    command = shutil.which("clerk-mirror")
+    assert command is not None
+    stderr = tmp_path / "stderr"
+    with stderr.open("wb") as err:
+        proc = subprocess.Popen(  # the project's own command
+            [command, "backfill"], env=env, stdout=subprocess.DEVNULL, stderr=err,
+            start_new_session=True,
+        )  # fmt: skip
+
+        def ctrl_c(pages: int) -> None:
+            if pages == 4:  # the classifier started with page 1 (500 users, 200+ numbers)
+                os.killpg(proc.pid, signal.SIGINT)
+
+        fake.after_page = ctrl_c
+        assert proc.wait(timeout=120) == 1
+    assert alive_in_group(proc.pid) == []  # nothing of the group outlives the command
+    said = stderr.read_text()
+    assert said.strip().splitlines()[-1] == (
+        "Error: interrupted; continue with: clerk-mirror backfill --resume"
+    ), said
+    assert "Traceback" not in said
+    assert "classified" not in said
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT status, users_seen FROM clerk.sync_runs").fetchone()
+    assert row is not None
+    assert row[0] == "interrupted"
+    assert 0 < row[1] < 5000
+
+    fake.after_page = None
+    with api(fake) as client:
+        run = backfill.run(database_url, client, resume=True)
+    assert (run["status"], run["users_seen"]) == ("succeeded", 5000)
     assert live_mirror(database_url)["phones"] == expected_state(fake.users)["phones"]
 
 
