@@ -233,7 +233,7 @@ def _backfill_from_the_fake_api(installed: Installed, env: dict[str, str], tmp_p
         fake = subprocess.Popen(
             [
                 str(installed.bin / "python"),
-                *shlex.split(f"-m worker.fake_clerk --port {port} --users 25 --key sk_test_ship"),
+                *shlex.split(f"-m worker.fake_clerk --port {port} --users 400 --key sk_test_ship"),
             ],
             cwd=installed.cwd,
             env=env,
@@ -248,9 +248,17 @@ def _backfill_from_the_fake_api(installed: Installed, env: dict[str, str], tmp_p
             "CLERK_SECRET_KEY": "sk_test_ship",
             "CLERK_API_URL": f"http://127.0.0.1:{port}/v1",
         }
-        installed.run([str(installed.bin / "clerk-mirror"), "backfill"], backfill_env, 120)
+        # 400 users: enough numbers on the page for the run to classify them in a process
+        # of its own, which must start from the installed command.
+        done = subprocess.run(
+            [str(installed.bin / "clerk-mirror"), "backfill"],
+            cwd=installed.cwd, env=backfill_env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
     finally:
         stop(fake)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "400 users listed" in done.stdout
+    assert "classified in this process" not in done.stderr
     with psycopg.connect(env["DATABASE_URL"]) as conn:
         row = conn.execute("SELECT status FROM clerk.sync_runs ORDER BY id DESC LIMIT 1").fetchone()
     assert row == ("succeeded",)
