@@ -100,3 +100,29 @@ def web_ready(base_url: str) -> Callable[[], bool]:
             return False
 
     return check
+
+
+def gone(pid: int, within_s: float) -> bool:
+    """Whether the process ends within the time (an exited one waiting for init to reap it,
+    whom its parent left it to, counts as ended)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def children(pid: int, named: str) -> list[int]:
+    """The running children of a process whose command line contains named."""
+    ps = subprocess.run(
+        ["ps", "-ww", "-eo", "pid=,ppid=,stat=,args="], capture_output=True, text=True, check=True
+    )
+    rows = (line.split(None, 3) for line in ps.stdout.splitlines())
+    return [
+        int(r[0]) for r in rows if int(r[1]) == pid and not r[2].startswith("Z") and named in r[3]
+    ]

@@ -199,8 +199,14 @@ class PageWriter:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         # On the way out with an error (a listing that failed, Ctrl-C), the page in flight
-        # still commits: it is whole, and --resume goes on after it.
+        # still commits: it is whole, and --resume goes on after it. If it fails instead,
+        # the run ends with the other error: this one is logged, not lost.
         self.thread.shutdown(wait=True)
+        failed = self.writing.exception() if self.writing is not None else None
+        if failed is not None:
+            log.error(
+                "the page in flight was not written", extra={"error": db.describe_error(failed)}
+            )
         if self.conn is not None:
             self.conn.close()
 

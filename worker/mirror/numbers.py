@@ -11,13 +11,16 @@ of its own (Classifier), and leaves the answers in the cache for the parse and t
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import multiprocessing
 import re
-import signal
+import select
+import subprocess
+import sys
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
-from typing import Final, NamedTuple
+from typing import IO, Final, NamedTuple
 
 import phonenumbers
 
@@ -45,6 +48,15 @@ class Facts(NamedTuple):
 # numbers a body sends.
 CACHE_SIZE: Final = 65536
 _cache: dict[str, Facts] = {}
+
+# The classifying process: this module, in isolated mode (no current directory, no
+# PYTHON* variables, on the path), run by the interpreter that runs this one.
+CLASSIFYING_PROCESS: Final = (sys.executable, "-I", "-m", __spec__.name if __spec__ else __name__)
+# A page's numbers take the classifying process well under a second; one that has not
+# answered in this long is stuck (stopped, starved): it is left, and the run goes on
+# without it. Closed, it ends at once; one that has not in this long is killed.
+ANSWER_WITHIN_S: Final = 60.0
+CLOSE_WITHIN_S: Final = 5.0
 
 # A page with fewer numbers than this to classify is classified where it is parsed: the
 # round trip to the classifying process, and starting it, would cost more.
@@ -81,21 +93,23 @@ def classify_many(numbers: list[str]) -> list[Facts]:
 class Classifier:
     """Classifies numbers in a process of its own, into the cache of this one.
 
-    Started on the first call with enough numbers to be worth it. Where no process can be
-    started (a daemonic Celery worker may not have children) or it dies, the numbers are
-    classified where they are parsed, as without it.
+    The process is `python -m worker.mirror.numbers`: a JSON array of numbers a line in,
+    their facts a line out. It starts on the first call with enough numbers to be worth it,
+    in a session of its own, so that a terminal's Ctrl-C is for the run alone, and ends
+    when its input does: when the run closes it, or ends in any way (SIGKILL too). Where
+    no process may be started (a daemonic Celery worker), or it cannot start, dies or
+    stops answering, the numbers are classified where they are parsed, as without it.
     """
 
     def __init__(self) -> None:
-        self.pool: ProcessPoolExecutor | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         self.apart = not multiprocessing.current_process().daemon
 
     def __enter__(self) -> Classifier:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        self._close()
 
     def prime(self, numbers: Iterable[str]) -> None:
         """Have the numbers' facts in the cache, from the other process when there are
@@ -104,26 +118,65 @@ class Classifier:
         if not self.apart or len(todo) < CLASSIFY_APART_FROM:
             return
         try:
-            if self.pool is None:
-                # spawn: a fork would copy this process's threads' locks, and connections
-                spawn = multiprocessing.get_context("spawn")
-                self.pool = ProcessPoolExecutor(
-                    max_workers=1, mp_context=spawn, initializer=_ignore_interrupts
-                )
-            answers = self.pool.submit(classify_many, todo).result()
-        except Exception as exc:  # any failure: classify here, as before
+            answers = self._ask(todo)
+        except (OSError, EOFError, ValueError, TypeError) as exc:  # classify here, as before
             log.warning(
                 "numbers classified in this process from now on",
                 extra={"error": f"{type(exc).__name__}: {exc}"},
             )
             self.apart = False
+            self._close()
             return
         _remember(dict(zip(todo, answers, strict=True)))
 
+    def _ask(self, todo: list[str]) -> list[Facts]:
+        if self.process is None:
+            self.process = subprocess.Popen(
+                [*CLASSIFYING_PROCESS],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
+            )
+        process = self.process
+        to, back = _pipes(process)
+        to.write(json.dumps(todo).encode() + b"\n")
+        to.flush()
+        ready, _, _ = select.select([back], [], [], ANSWER_WITHIN_S)
+        if not ready:
+            raise TimeoutError(f"the classifying process did not answer in {ANSWER_WITHIN_S} s")
+        line = back.readline()
+        if not line:
+            raise EOFError(f"the classifying process ended ({process.poll()})")
+        return [Facts(*facts) for facts in json.loads(line)]
 
-def _ignore_interrupts() -> None:
-    # Ctrl-C reaches the whole process group: the run that started this process stops it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    def _close(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        to, back = _pipes(process)
+        with contextlib.suppress(OSError):
+            to.close()  # its input ends: so does it
+        try:
+            process.wait(timeout=CLOSE_WITHIN_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        back.close()
+
+
+def _pipes(process: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes]]:
+    if process.stdin is None or process.stdout is None:
+        raise OSError("the classifying process has no pipes")
+    return process.stdin, process.stdout
+
+
+def serve() -> None:
+    """The classifying process: a JSON array of numbers a line in, their facts a line out,
+    until its input ends."""
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        out.write(json.dumps(classify_many(json.loads(line))).encode() + b"\n")
+        out.flush()
 
 
 def _parse(number: str) -> Facts:
@@ -141,3 +194,7 @@ def _parse(number: str) -> Facts:
     # calling code's main region (+44 7700 900xxx is GB).
     region = region or phonenumbers.region_code_for_country_code(parsed.country_code or 0)
     return Facts(region if region and region not in ("ZZ", "001") else None, kind, valid, is_test)
+
+
+if __name__ == "__main__":
+    serve()

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from psycopg import sql
 
+from tests.support.processes import children, gone
 from tests.worker.mirror.helpers import drain, mirror_state, put
 from worker import config
 from worker.app import celery_settings
@@ -148,12 +150,9 @@ def test_backfill_of_5000_users_mirrors_them_exactly(database_url: str, fake: Fa
 
 
 def test_a_backfill_whose_numbers_cannot_be_classified_apart_mirrors_them_all_the_same(
-    database_url: str, fake: FakeClerk, monkeypatch: pytest.MonkeyPatch
+    database_url: str, fake: FakeClerk, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    def refused(*args: object, **kwargs: object) -> None:
-        raise OSError("no semaphores here")
-
-    monkeypatch.setattr(numbers, "ProcessPoolExecutor", refused)
+    monkeypatch.setattr(numbers, "CLASSIFYING_PROCESS", (str(tmp_path / "no-such-python"),))
     numbers.forget()
     fake.users = generate_users(1000, seed=25)
     with api(fake) as client:
@@ -166,18 +165,20 @@ def alive_in_group(pgid: int) -> list[str]:
     """The processes of the group that still run (an exited one waiting to be reaped by
     init, whom its parent left it to, does not count)."""
     ps = subprocess.run(
-        ["ps", "-eo", "pgid=,stat=,args="], capture_output=True, text=True, check=True
+        ["ps", "-ww", "-eo", "pgid=,stat=,args="], capture_output=True, text=True, check=True
     )
     rows = (line.split(None, 2) for line in ps.stdout.splitlines())
     return [row[2] for row in rows if int(row[0]) == pgid and not row[1].startswith("Z")]
 
 
+# None: the moment the classifying process starts.
+@pytest.mark.parametrize("at_page", [None, 4])
 def test_ctrl_c_in_a_terminal_stops_the_run_and_its_classifying_process_quietly(
-    database_url: str, fake: FakeClerk, tmp_path: Path
+    database_url: str, fake: FakeClerk, tmp_path: Path, at_page: int | None
 ) -> None:
-    # Ctrl-C reaches the whole process group: the command and the process that classifies
-    # its numbers. The command stops the run (resumable); the classifier, which ignores it,
-    # is shut down by the command, and says nothing.
+    # Ctrl-C reaches the command's process group. The command stops the run (resumable),
+    # and closes the process that classifies its numbers, in a session of its own, which
+    # says nothing.
     fake.users = generate_users(5000, seed=26)
     env = {
         **os.environ,
@@ -196,12 +197,25 @@ def test_ctrl_c_in_a_terminal_stops_the_run_and_its_classifying_process_quietly(
         )  # fmt: skip
 
         def ctrl_c(pages: int) -> None:
-            if pages == 4:  # the classifier started with page 1 (500 users, 200+ numbers)
+            if pages == at_page:  # the classifier started with page 1 (200+ numbers)
                 os.killpg(proc.pid, signal.SIGINT)
 
         fake.after_page = ctrl_c
-        assert proc.wait(timeout=120) == 1
+        try:
+            deadline = time.monotonic() + 60
+            while not (classifying := children(proc.pid, "worker.mirror.numbers")):
+                assert proc.poll() is None, "the run ended before its classifying process began"
+                assert time.monotonic() < deadline, "the classifying process never started"
+                time.sleep(0.01)
+            if at_page is None:
+                os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(timeout=120) == 1
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     assert alive_in_group(proc.pid) == []  # nothing of the group outlives the command
+    assert [pid for pid in classifying if not gone(pid, within_s=5)] == []  # nor of its own
     said = stderr.read_text()
     assert said.strip().splitlines()[-1] == (
         "Error: interrupted; continue with: clerk-mirror backfill --resume"
@@ -212,7 +226,9 @@ def test_ctrl_c_in_a_terminal_stops_the_run_and_its_classifying_process_quietly(
         row = conn.execute("SELECT status, users_seen FROM clerk.sync_runs").fetchone()
     assert row is not None
     assert row[0] == "interrupted"
-    assert 0 < row[1] < 5000
+    assert row[1] < 5000
+    if at_page == 4:
+        assert row[1] >= 500  # page 1 committed before page 4 was asked for
 
     fake.after_page = None
     with api(fake) as client:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import phonenumbers
 import psycopg
@@ -10,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support.bodies import STORY
+from tests.support.processes import gone
 from tests.worker.mirror.helpers import deliver
 from worker.cli.main import main
 from worker.mirror import bulk, intel, numbers
@@ -82,7 +89,7 @@ def test_a_classifier_leaves_its_process_answers_in_the_cache() -> None:
     numbers.forget()
     with numbers.Classifier() as classifier:
         classifier.prime(todo)
-        assert classifier.pool is not None  # they went to the other process
+        assert classifier.process is not None  # they went to the other process
         cached = {n: numbers._cache.get(n) for n in todo}
     numbers.forget()
     assert cached == {n: numbers.facts(n) for n in todo}
@@ -92,26 +99,75 @@ def test_a_few_numbers_are_classified_where_they_are_parsed() -> None:
     numbers.forget()
     with numbers.Classifier() as classifier:
         classifier.prime(random_numbers(numbers.CLASSIFY_APART_FROM - 1, seed=9))
-        assert classifier.pool is None
+        assert classifier.process is None
     assert numbers._cache == {}
 
 
 def test_a_classifier_whose_process_cannot_start_leaves_them_to_the_parse(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    def refused(*args: object, **kwargs: object) -> None:
-        raise OSError("no semaphores here")
-
-    monkeypatch.setattr(numbers, "ProcessPoolExecutor", refused)
+    monkeypatch.setattr(numbers, "CLASSIFYING_PROCESS", (str(tmp_path / "no-such-python"),))
     numbers.forget()
     todo = random_numbers(numbers.CLASSIFY_APART_FROM, seed=10)
     with numbers.Classifier() as classifier:
         classifier.prime(todo)
         classifier.prime(todo)  # tried once, then not again
     assert [r.message for r in caplog.records] == ["numbers classified in this process from now on"]
-    assert caplog.records[0].error == "OSError: no semaphores here"
+    assert caplog.records[0].error.startswith("FileNotFoundError: ")
     assert numbers._cache == {}
     assert numbers.facts(todo[0]).region_code == "GB"
+
+
+def test_a_classifier_that_stops_answering_is_left(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(numbers, "ANSWER_WITHIN_S", 1.0)
+    monkeypatch.setattr(numbers, "CLOSE_WITHIN_S", 1.0)
+    numbers.forget()
+    with numbers.Classifier() as classifier:
+        classifier.prime(random_numbers(numbers.CLASSIFY_APART_FROM, seed=11))
+        assert classifier.process is not None
+        child = classifier.process.pid
+        os.kill(child, signal.SIGSTOP)  # stuck: it will never answer
+        started = time.monotonic()
+        classifier.prime(random_numbers(numbers.CLASSIFY_APART_FROM, seed=12))
+        assert time.monotonic() - started < 10
+        assert classifier.process is None
+        assert not classifier.apart
+    assert gone(child, within_s=5)
+    assert caplog.records[-1].error.startswith("TimeoutError: ")
+
+
+def test_a_classifying_process_that_dies_is_left(caplog: pytest.LogCaptureFixture) -> None:
+    numbers.forget()
+    with numbers.Classifier() as classifier:
+        classifier.prime(random_numbers(numbers.CLASSIFY_APART_FROM, seed=14))
+        assert classifier.process is not None
+        classifier.process.kill()
+        classifier.process.wait()
+        classifier.prime(random_numbers(numbers.CLASSIFY_APART_FROM, seed=15))
+        assert not classifier.apart
+    assert caplog.records[-1].error.split(":")[0] in ("EOFError", "BrokenPipeError")
+
+
+def test_the_classifying_process_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
+    # Killed outright (SIGKILL, the OOM killer, a supervisor), the run leaves no process.
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import time\n"
+        "from worker.mirror import numbers\n"
+        "classifier = numbers.Classifier()\n"
+        f"classifier.prime({random_numbers(numbers.CLASSIFY_APART_FROM, seed=13)!r})\n"
+        "print(classifier.process.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True) as run:
+        try:
+            assert run.stdout is not None
+            child = int(run.stdout.readline())
+        finally:
+            run.kill()
+    assert gone(child, within_s=5)
 
 
 def test_prefix_is_the_number_without_its_last_four_digits() -> None:
