@@ -411,11 +411,12 @@ COMMENT ON FUNCTION clerk.risky_phone_numbers(production boolean) IS 'report_ris
 CREATE FUNCTION clerk.shared_phone_numbers() RETURNS TABLE(phone_number_hash text, phone_number_masked text, region_code text, live_users bigint, deleted_users bigint, reheld_users bigint, user_ids text[])
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_seqscan TO 'off'
     AS $$
 SELECT phone_number_hash, phone_number_masked, region_code, live_users, deleted_users,
        reheld_users, user_ids
 FROM clerk.phone_number_sharing
-ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids
+ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids[1], user_ids
 $$;
 
 COMMENT ON FUNCTION clerk.shared_phone_numbers() IS 'report_shared_phone_numbers, as a function that runs as its owner (it reads the raw numbers)';
@@ -1597,7 +1598,7 @@ CREATE INDEX phone_number_history_unclassified_idx ON clerk.phone_number_history
 
 CREATE INDEX phone_number_history_user_idx ON clerk.phone_number_history USING btree (user_id, effective_at);
 
-CREATE INDEX phone_number_sharing_report_idx ON clerk.phone_number_sharing USING btree (live_users DESC, reheld_users DESC, phone_number_masked);
+CREATE INDEX phone_number_sharing_report_idx ON clerk.phone_number_sharing USING btree (live_users DESC, reheld_users DESC, phone_number_masked, (user_ids[1]));
 
 CREATE INDEX phone_numbers_number_idx ON clerk.phone_numbers USING btree (phone_number, user_id) WHERE (phone_number IS NOT NULL);
 

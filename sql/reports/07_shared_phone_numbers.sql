@@ -26,7 +26,7 @@
 -- and the phone history in the same transaction as every write that can change one (their
 -- definition, `clerk.phone_number_sharing_of_phones`, and the triggers are in
 -- `sql/views/07_phone_number_sharing.sql`). The report reads them through an index in its
--- order (an incremental sort breaks ties of a mask by `user_ids`). Before 0028 it found the
+-- order (an incremental sort breaks the few ties the index leaves). Before 0028 it found the
 -- numbers more than one phone carries (`clerk.phone_number_counts`, 0027), read their
 -- phones in one pass and folded every holding at each call. Its function runs with its
 -- owner's rights: the table is keyed by the raw number.
@@ -42,12 +42,17 @@ RETURNS TABLE (
     user_ids            text[]
 )
 LANGUAGE sql STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- No sequential scan: the planner prices the index's reads of a heap in another order
+-- above a scan and a sort of every row by the mask and the arrays, which took five times
+-- as long at a million users (docs/benchmarks.md).
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_seqscan = off
 AS $$
 SELECT phone_number_hash, phone_number_masked, region_code, live_users, deleted_users,
        reheld_users, user_ids
 FROM clerk.phone_number_sharing
-ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids
+-- user_ids[1] first: the same order (an array compares by its first element first; it is
+-- never empty), and the index's.
+ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids[1], user_ids
 $$;
 
 REVOKE EXECUTE ON FUNCTION clerk.shared_phone_numbers() FROM PUBLIC;
