@@ -88,22 +88,24 @@ CREATE FUNCTION clerk.phone_number_history_shared() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    ids text[];
     numbers text[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(DISTINCT p.phone_number) INTO numbers
-        FROM clerk.phone_numbers AS p
-        WHERE p.id IN (SELECT n.phone_number_id FROM new_rows AS n)
-          AND p.created_at IS NULL AND p.phone_number IS NOT NULL;
+        SELECT array_agg(DISTINCT n.phone_number_id) INTO ids FROM new_rows AS n;
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(DISTINCT p.phone_number) INTO numbers
-        FROM clerk.phone_numbers AS p
-        WHERE p.id IN (SELECT o.phone_number_id FROM old_rows AS o)
-          AND p.created_at IS NULL AND p.phone_number IS NOT NULL;
+        SELECT array_agg(DISTINCT o.phone_number_id) INTO ids FROM old_rows AS o;
     ELSE
         PERFORM clerk.phone_number_sharing_refill();
         RETURN NULL;
     END IF;
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- one probe of the phones' key per phone
+    SELECT array_agg(DISTINCT p.phone_number) INTO numbers
+    FROM clerk.phone_numbers AS p
+    WHERE p.id = ANY(ids) AND p.created_at IS NULL AND p.phone_number IS NOT NULL;
     PERFORM clerk.phone_number_sharing_refresh(numbers, numbers);
     RETURN NULL;
 END
@@ -763,23 +765,27 @@ CREATE FUNCTION clerk.users_shared() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    ids text[];
     numbers text[];
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        SELECT array_agg(DISTINCT p.phone_number) INTO numbers
-        FROM clerk.phone_numbers AS p
-        WHERE p.user_id IN (SELECT n.id FROM old_rows AS o JOIN new_rows AS n ON n.id = o.id
-                            WHERE o.deleted_at IS DISTINCT FROM n.deleted_at)
-          AND p.phone_number IS NOT NULL AND p.deleted_at IS NOT NULL;
+        SELECT array_agg(n.id) INTO ids
+        FROM old_rows AS o JOIN new_rows AS n ON n.id = o.id
+        WHERE o.deleted_at IS DISTINCT FROM n.deleted_at;
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(DISTINCT p.phone_number) INTO numbers
-        FROM clerk.phone_numbers AS p
-        WHERE p.user_id IN (SELECT o.id FROM old_rows AS o)
-          AND p.phone_number IS NOT NULL AND p.deleted_at IS NOT NULL;
+        SELECT array_agg(o.id) INTO ids FROM old_rows AS o;
     ELSE
         PERFORM clerk.phone_number_sharing_refill();
         RETURN NULL;
     END IF;
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- an array, so that the phones are read through their user index whatever the planner
+    -- guesses of the transition tables
+    SELECT array_agg(DISTINCT p.phone_number) INTO numbers
+    FROM clerk.phone_numbers AS p
+    WHERE p.user_id = ANY(ids) AND p.phone_number IS NOT NULL AND p.deleted_at IS NOT NULL;
     PERFORM clerk.phone_number_sharing_refresh(numbers, numbers);
     RETURN NULL;
 END
