@@ -215,3 +215,20 @@ def test_two_workers_deleting_holders_of_one_number_at_once_are_both_seen(
         holders = ["user_a", "user_b", "user_c", "user_d"]
         assert probe.execute(KEPT).fetchall() == [(2, 2, 0, holders)]
         check(probe)
+
+
+def test_the_pii_reader_reads_the_definition_and_the_reporting_role_neither(
+    conn: psycopg.Connection,
+) -> None:
+    for user in ("user_a", "user_b"):
+        apply(conn, snapshot(user, moment(1), [held(user, f"idn_{user}", N1, 1, dated=True)]))
+    conn.execute("SET ROLE clerk_pii_reader")
+    assert conn.execute(
+        "SELECT phone_number, user_ids FROM clerk.phone_number_sharing_of_phones"
+    ).fetchall() == [(N1, ["user_a", "user_b"])]
+    conn.execute("SET ROLE clerk_reporting")
+    for relation in ("phone_number_sharing", "phone_number_sharing_of_phones"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+            conn.execute(f"SELECT * FROM clerk.{relation}")  # noqa: S608  # our own names
+    assert len(conn.execute(REPORT).fetchall()) == 1
+    conn.execute("RESET ROLE")
