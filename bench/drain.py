@@ -116,8 +116,9 @@ def drain_noop(env: dict[str, str], work: Path, count: int) -> dict[str, Any]:
 
 
 # The tables the drain writes, cloned for the raw-write baseline.
-RAW_TABLES = ("users", "phone_numbers", "phone_number_counts", "phone_number_history",
-              "user_history", "phone_facts", "user_factor_changes")  # fmt: skip
+RAW_TABLES = ("users", "phone_numbers", "phone_number_counts", "phone_number_sharing",
+              "phone_number_history", "user_history", "phone_facts",
+              "user_factor_changes")  # fmt: skip
 WRITTEN_COLUMNS = """
 SELECT column_name
 FROM information_schema.columns

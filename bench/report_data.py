@@ -168,11 +168,16 @@ TABLES: Final = (
     "phone_facts", "user_factor_changes", "webhook_events", "sms_messages",
 )  # fmt: skip
 
-# The tables whose triggers keep the SMS ledger's facts (sql/views/05_sms_message_facts.sql)
-# and the numbers' counts (06): off for the load, then the facts filled at once by the same
-# function, the counts by a step of the load.
-TRIGGERED: Final = ("phone_numbers", "phone_facts", "sms_messages")
+# The tables whose triggers keep the SMS ledger's facts (sql/views/05_sms_message_facts.sql),
+# the numbers' counts (06) and the shared numbers' rows (07): off for the load, then the
+# facts filled at once by the same function, the counts by a step of the load, and the
+# shared numbers' rows by their own fill once the indexes are back (it reads the phones of
+# each shared number through phone_numbers_number_idx).
+TRIGGERED: Final = (
+    "phone_numbers", "phone_facts", "sms_messages", "users", "phone_number_history",
+)  # fmt: skip
 SMS_FACTS: Final[LiteralString] = "SELECT clerk.refresh_sms_message_facts(NULL)"
+SHARED_NUMBERS: Final[LiteralString] = "SELECT clerk.phone_number_sharing_refill()"
 
 # The migrations' own indexes and key constraints, exactly as defined, to be rebuilt after
 # the load: ten million rows go in several times faster without them.
@@ -204,8 +209,9 @@ def generate(url: str, users: int) -> None:
             )
         for table in TRIGGERED:
             conn.execute(_ddl("ALTER TABLE clerk.{} ENABLE TRIGGER USER", table))
-        conn.execute("ANALYZE clerk.sms_messages")
+        conn.execute("ANALYZE clerk.sms_messages, clerk.phone_numbers, clerk.phone_number_counts")
         conn.execute(SMS_FACTS)
+        conn.execute(SHARED_NUMBERS)
         conn.execute("VACUUM ANALYZE")
 
 

@@ -84,6 +84,149 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION clerk.phone_number_history_shared() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    ids text[];
+    numbers text[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(DISTINCT n.phone_number_id) INTO ids FROM new_rows AS n;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(DISTINCT o.phone_number_id) INTO ids FROM old_rows AS o;
+    ELSE
+        PERFORM clerk.phone_number_sharing_refill();
+        RETURN NULL;
+    END IF;
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- one probe of the phones' key per phone
+    SELECT array_agg(DISTINCT p.phone_number) INTO numbers
+    FROM clerk.phone_numbers AS p
+    WHERE p.id = ANY(ids) AND p.created_at IS NULL AND p.phone_number IS NOT NULL;
+    PERFORM clerk.phone_number_sharing_refresh(numbers, numbers);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION clerk.phone_number_sharing_of(of_numbers text[]) RETURNS TABLE(phone_number text, phone_number_hash text, phone_number_masked text, region_code text, live_users bigint, deleted_users bigint, reheld_users bigint, user_ids text[])
+    LANGUAGE sql STABLE
+    AS $$
+WITH holdings AS (
+    SELECT p.phone_number, p.phone_number_hash, p.phone_number_masked, p.region_code,
+           p.user_id,
+           coalesce(p.created_at, (SELECT min(h.effective_at)
+                                   FROM clerk.phone_number_history AS h
+                                   WHERE h.phone_number_id = p.id)) AS held_from,
+           p.deleted_at IS NULL AND u.deleted_at IS NULL AS live,
+           u.deleted_at AS user_deleted_at
+    FROM clerk.phone_numbers AS p
+    CROSS JOIN LATERAL (
+        SELECT NULL::timestamptz AS deleted_at WHERE p.deleted_at IS NULL
+        UNION ALL
+        SELECT u.deleted_at FROM clerk.users AS u
+        WHERE p.deleted_at IS NOT NULL AND u.id = p.user_id
+    ) AS u
+    WHERE p.phone_number = ANY(of_numbers)
+), holders AS (
+    -- One row per number and holder: first and last holding, live if any holding is.
+    SELECT phone_number, user_id, max(phone_number_hash) AS phone_number_hash,
+           max(phone_number_masked) AS phone_number_masked, max(region_code) AS region_code,
+           min(held_from) AS first_held_from, max(held_from) AS last_held_from,
+           bool_or(live) AS live, max(user_deleted_at) AS user_deleted_at
+    FROM holdings
+    GROUP BY phone_number, user_id
+), deletions AS (
+    -- The number's two earliest deletions of a holder: the earliest of the other holders'
+    -- is the first, or the second when this holder's own is the first.
+    SELECT *, nth_value(user_deleted_at, 1) OVER w AS first_deleted,
+              nth_value(user_deleted_at, 2) OVER w AS second_deleted
+    FROM holders
+    WINDOW w AS (PARTITION BY phone_number ORDER BY user_deleted_at NULLS LAST
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+), folded AS (
+    SELECT phone_number,
+           max(phone_number_hash) AS phone_number_hash,
+           max(phone_number_masked) AS phone_number_masked,
+           max(region_code) AS region_code,
+           count(*) FILTER (WHERE live) AS live_users,
+           count(*) FILTER (WHERE user_deleted_at IS NOT NULL) AS deleted_users,
+           count(*) FILTER (WHERE last_held_from >= CASE WHEN user_deleted_at = first_deleted
+                                                         THEN second_deleted
+                                                         ELSE first_deleted END)
+               AS reheld_users,
+           array_agg(user_id ORDER BY first_held_from NULLS LAST, user_id) AS user_ids
+    FROM deletions
+    GROUP BY phone_number
+)
+SELECT phone_number, phone_number_hash, phone_number_masked, region_code, live_users,
+       deleted_users, reheld_users, user_ids
+FROM folded
+WHERE live_users > 1 OR reheld_users > 0
+$$;
+
+CREATE FUNCTION clerk.phone_number_sharing_refill() RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    DELETE FROM clerk.phone_number_sharing;
+    INSERT INTO clerk.phone_number_sharing SELECT * FROM clerk.phone_number_sharing_of_phones;
+END
+$$;
+
+CREATE FUNCTION clerk.phone_number_sharing_refresh(numbers text[], unlocked text[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    due text[];
+BEGIN
+    IF cardinality(numbers) IS NULL OR cardinality(numbers) = 0 THEN
+        RETURN;
+    END IF;
+    IF cardinality(unlocked) > 0 THEN
+        PERFORM 1 FROM clerk.phone_number_counts AS c
+        WHERE c.phone_number = ANY(unlocked)
+        ORDER BY c.phone_number COLLATE "C"
+        FOR UPDATE;
+    END IF;
+    SELECT array_agg(d.phone_number) INTO due
+    FROM (SELECT c.phone_number FROM clerk.phone_number_counts AS c
+          WHERE c.phone_number = ANY(numbers) AND c.phones > 1
+          UNION
+          SELECT k.phone_number FROM clerk.phone_number_sharing AS k
+          WHERE k.phone_number = ANY(numbers)) AS d;
+    IF due IS NULL THEN
+        RETURN;
+    END IF;
+    WITH fresh AS MATERIALIZED (
+        SELECT * FROM clerk.phone_number_sharing_of(due)
+    ), gone AS (
+        DELETE FROM clerk.phone_number_sharing AS k
+        WHERE k.phone_number = ANY(due)
+          AND NOT EXISTS (SELECT FROM fresh AS f WHERE f.phone_number = k.phone_number)
+    )
+    INSERT INTO clerk.phone_number_sharing AS k
+    SELECT * FROM fresh
+    ORDER BY fresh.phone_number COLLATE "C"
+    ON CONFLICT (phone_number) DO UPDATE SET
+        phone_number_hash = EXCLUDED.phone_number_hash,
+        phone_number_masked = EXCLUDED.phone_number_masked,
+        region_code = EXCLUDED.region_code,
+        live_users = EXCLUDED.live_users,
+        deleted_users = EXCLUDED.deleted_users,
+        reheld_users = EXCLUDED.reheld_users,
+        user_ids = EXCLUDED.user_ids
+    WHERE (k.phone_number_hash, k.phone_number_masked, k.region_code, k.live_users,
+           k.deleted_users, k.reheld_users, k.user_ids)
+          IS DISTINCT FROM
+          (EXCLUDED.phone_number_hash, EXCLUDED.phone_number_masked, EXCLUDED.region_code,
+           EXCLUDED.live_users, EXCLUDED.deleted_users, EXCLUDED.reheld_users,
+           EXCLUDED.user_ids);
+END
+$$;
+
 CREATE FUNCTION clerk.phone_numbers_as_of(at timestamp with time zone) RETURNS TABLE(id text, user_id text, phone_number_masked text, phone_number_hash text, region_code text, reserved_for_second_factor boolean, default_second_factor boolean, is_primary boolean, verification_status text, verification_strategy text, verification_attempts integer, verification_expire_at timestamp with time zone, linked_to jsonb, created_at timestamp with time zone, updated_at timestamp with time zone, deleted_at timestamp with time zone)
     LANGUAGE sql STABLE
     AS $$
@@ -160,6 +303,52 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION clerk.phone_numbers_shared() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    numbers text[];
+    unlocked text[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(DISTINCT n.phone_number) INTO numbers
+        FROM new_rows AS n WHERE n.phone_number IS NOT NULL;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(DISTINCT o.phone_number) INTO numbers
+        FROM old_rows AS o WHERE o.phone_number IS NOT NULL;
+    ELSIF TG_OP = 'UPDATE' THEN
+        WITH changed AS (
+            SELECT o.phone_number AS old_number, n.phone_number AS new_number
+            FROM old_rows AS o
+            FULL JOIN new_rows AS n ON n.id = o.id
+            WHERE (o.phone_number, o.phone_number_hash, o.region_code, o.user_id,
+                   o.created_at, o.deleted_at)
+                  IS DISTINCT FROM
+                  (n.phone_number, n.phone_number_hash, n.region_code, n.user_id,
+                   n.created_at, n.deleted_at)
+        ), shifts AS (
+            SELECT old_number AS phone_number,
+                   CASE WHEN old_number IS DISTINCT FROM new_number THEN -1 ELSE 0 END AS delta
+            FROM changed
+            UNION ALL
+            SELECT new_number, 1 FROM changed WHERE old_number IS DISTINCT FROM new_number
+        ), touched AS (
+            SELECT s.phone_number, sum(s.delta) AS delta
+            FROM shifts AS s WHERE s.phone_number IS NOT NULL
+            GROUP BY s.phone_number
+        )
+        SELECT array_agg(t.phone_number), array_agg(t.phone_number) FILTER (WHERE t.delta = 0)
+        INTO numbers, unlocked
+        FROM touched AS t;
+    ELSE
+        PERFORM clerk.phone_number_sharing_refill();
+        RETURN NULL;
+    END IF;
+    PERFORM clerk.phone_number_sharing_refresh(numbers, unlocked);
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION clerk.refresh_sms_message_facts(keys text[], phone_ids text[] DEFAULT NULL::text[]) RETURNS void
     LANGUAGE plpgsql
     SET plan_cache_mode TO 'force_custom_plan'
@@ -224,70 +413,12 @@ COMMENT ON FUNCTION clerk.risky_phone_numbers(production boolean) IS 'report_ris
 CREATE FUNCTION clerk.shared_phone_numbers() RETURNS TABLE(phone_number_hash text, phone_number_masked text, region_code text, live_users bigint, deleted_users bigint, reheld_users bigint, user_ids text[])
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    SET jit TO 'off'
+    SET enable_seqscan TO 'off'
     AS $$
-WITH shared AS (
-    -- Numbers with more than one phone row (a superset of those with several holders), as
-    -- the phones' triggers count them: the partial index of migration 0027. Its statistics
-    -- tell the planner how many there are: a few are probed on phone_numbers_number_idx,
-    -- many are hashed against one pass over the phones.
-    SELECT phone_number
-    FROM clerk.phone_number_counts
-    WHERE phones > 1
-), holdings AS (
-    -- A live phone's user is live (the worker deletes a user's phones with it; the model
-    -- test checks it): only a deleted phone's user is read, for when that user was deleted.
-    SELECT p.phone_number, p.phone_number_hash, p.phone_number_masked, p.region_code,
-           p.user_id,
-           coalesce(p.created_at, (SELECT min(h.effective_at)
-                                   FROM clerk.phone_number_history AS h
-                                   WHERE h.phone_number_id = p.id)) AS held_from,
-           p.deleted_at IS NULL AND u.deleted_at IS NULL AS live,
-           u.deleted_at AS user_deleted_at
-    FROM clerk.phone_numbers AS p
-    CROSS JOIN LATERAL (
-        SELECT NULL::timestamptz AS deleted_at WHERE p.deleted_at IS NULL
-        UNION ALL
-        SELECT u.deleted_at FROM clerk.users AS u
-        WHERE p.deleted_at IS NOT NULL AND u.id = p.user_id
-    ) AS u
-    WHERE p.phone_number IN (SELECT phone_number FROM shared)
-), holders AS (
-    -- One row per number and holder: first and last holding, live if any holding is.
-    SELECT phone_number, user_id, max(phone_number_hash) AS phone_number_hash,
-           max(phone_number_masked) AS phone_number_masked, max(region_code) AS region_code,
-           min(held_from) AS first_held_from, max(held_from) AS last_held_from,
-           bool_or(live) AS live, max(user_deleted_at) AS user_deleted_at
-    FROM holdings
-    GROUP BY phone_number, user_id
-), deletions AS (
-    -- The number's two earliest deletions of a holder: the earliest of the other holders'
-    -- is the first, or the second when this holder's own is the first.
-    SELECT *, nth_value(user_deleted_at, 1) OVER w AS first_deleted,
-              nth_value(user_deleted_at, 2) OVER w AS second_deleted
-    FROM holders
-    WINDOW w AS (PARTITION BY phone_number ORDER BY user_deleted_at NULLS LAST
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-), numbers AS (
-    SELECT phone_number,
-           max(phone_number_hash) AS phone_number_hash,
-           max(phone_number_masked) AS phone_number_masked,
-           max(region_code) AS region_code,
-           count(*) FILTER (WHERE live) AS live_users,
-           count(*) FILTER (WHERE user_deleted_at IS NOT NULL) AS deleted_users,
-           count(*) FILTER (WHERE last_held_from >= CASE WHEN user_deleted_at = first_deleted
-                                                         THEN second_deleted
-                                                         ELSE first_deleted END)
-               AS reheld_users,
-           array_agg(user_id ORDER BY first_held_from NULLS LAST, user_id) AS user_ids
-    FROM deletions
-    GROUP BY phone_number
-)
 SELECT phone_number_hash, phone_number_masked, region_code, live_users, deleted_users,
        reheld_users, user_ids
-FROM numbers
-WHERE live_users > 1 OR reheld_users > 0
-ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids
+FROM clerk.phone_number_sharing
+ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids[1], user_ids
 $$;
 
 COMMENT ON FUNCTION clerk.shared_phone_numbers() IS 'report_shared_phone_numbers, as a function that runs as its owner (it reads the raw numbers)';
@@ -630,6 +761,36 @@ $$;
 
 COMMENT ON FUNCTION clerk.sms_verification_by_region_day(min_added integer, min_rise numeric, min_z numeric) IS 'report_sms_verification_by_region_day with thresholds of your own (min_added, min_rise, min_z)';
 
+CREATE FUNCTION clerk.users_shared() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    ids text[];
+    numbers text[];
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        SELECT array_agg(n.id) INTO ids
+        FROM old_rows AS o JOIN new_rows AS n ON n.id = o.id
+        WHERE o.deleted_at IS DISTINCT FROM n.deleted_at;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(o.id) INTO ids FROM old_rows AS o;
+    ELSE
+        PERFORM clerk.phone_number_sharing_refill();
+        RETURN NULL;
+    END IF;
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- an array, so that the phones are read through their user index whatever the planner
+    -- guesses of the transition tables
+    SELECT array_agg(DISTINCT p.phone_number) INTO numbers
+    FROM clerk.phone_numbers AS p
+    WHERE p.user_id = ANY(ids) AND p.phone_number IS NOT NULL AND p.deleted_at IS NOT NULL;
+    PERFORM clerk.phone_number_sharing_refresh(numbers, numbers);
+    RETURN NULL;
+END
+$$;
+
 CREATE TABLE clerk.console_operators (
     name text NOT NULL,
     password_hash text NOT NULL,
@@ -773,6 +934,33 @@ ALTER TABLE clerk.phone_number_history ALTER COLUMN history_id ADD GENERATED ALW
     NO MAXVALUE
     CACHE 1
 );
+
+CREATE TABLE clerk.phone_number_sharing (
+    phone_number text NOT NULL,
+    phone_number_hash text,
+    phone_number_masked text,
+    region_code text,
+    live_users bigint NOT NULL,
+    deleted_users bigint NOT NULL,
+    reheld_users bigint NOT NULL,
+    user_ids text[] NOT NULL,
+    CONSTRAINT phone_number_sharing_check CHECK (((live_users > 1) OR (reheld_users > 0)))
+);
+
+CREATE VIEW clerk.phone_number_sharing_of_phones AS
+ SELECT phone_number,
+    phone_number_hash,
+    phone_number_masked,
+    region_code,
+    live_users,
+    deleted_users,
+    reheld_users,
+    user_ids
+   FROM phone_number_sharing_of(ARRAY( SELECT phone_number
+           FROM phone_number_counts
+          WHERE (phones > 1))) phone_number_sharing_of(phone_number, phone_number_hash, phone_number_masked, region_code, live_users, deleted_users, reheld_users, user_ids);
+
+COMMENT ON VIEW clerk.phone_number_sharing_of_phones IS 'Which numbers do several live users hold, or did a new user take after a deletion, counted from the phones?';
 
 CREATE TABLE clerk.users (
     id text NOT NULL,
@@ -1358,6 +1546,9 @@ ALTER TABLE ONLY clerk.phone_number_history
 ALTER TABLE ONLY clerk.phone_number_history
     ADD CONSTRAINT phone_number_history_pkey PRIMARY KEY (history_id);
 
+ALTER TABLE ONLY clerk.phone_number_sharing
+    ADD CONSTRAINT phone_number_sharing_pkey PRIMARY KEY (phone_number);
+
 ALTER TABLE ONLY clerk.phone_numbers
     ADD CONSTRAINT phone_numbers_pkey PRIMARY KEY (id);
 
@@ -1413,6 +1604,8 @@ CREATE INDEX phone_number_history_unclassified_idx ON clerk.phone_number_history
 
 CREATE INDEX phone_number_history_user_idx ON clerk.phone_number_history USING btree (user_id, effective_at);
 
+CREATE INDEX phone_number_sharing_report_idx ON clerk.phone_number_sharing USING btree (live_users DESC, reheld_users DESC, phone_number_masked, (user_ids[1]));
+
 CREATE INDEX phone_numbers_number_idx ON clerk.phone_numbers USING btree (phone_number, user_id) WHERE (phone_number IS NOT NULL);
 
 CREATE INDEX phone_numbers_second_factor_idx ON clerk.phone_numbers USING btree (user_id, id) INCLUDE (default_second_factor, reserved_for_second_factor, verification_status) WHERE ((deleted_at IS NULL) AND (default_second_factor OR reserved_for_second_factor));
@@ -1459,25 +1652,45 @@ CREATE TRIGGER phone_facts_inserted AFTER INSERT ON clerk.phone_facts REFERENCIN
 
 CREATE TRIGGER phone_facts_updated AFTER UPDATE ON clerk.phone_facts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_facts_changed();
 
+CREATE TRIGGER phone_number_history_deleted_shared AFTER DELETE ON clerk.phone_number_history REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_number_history_shared();
+
+CREATE TRIGGER phone_number_history_inserted_shared AFTER INSERT ON clerk.phone_number_history REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_number_history_shared();
+
+CREATE TRIGGER phone_number_history_truncated_shared AFTER TRUNCATE ON clerk.phone_number_history FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_number_history_shared();
+
 CREATE TRIGGER phone_numbers_deleted AFTER DELETE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
 
 CREATE TRIGGER phone_numbers_deleted_counted AFTER DELETE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_counted();
+
+CREATE TRIGGER phone_numbers_deleted_shared AFTER DELETE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_shared();
 
 CREATE TRIGGER phone_numbers_inserted AFTER INSERT ON clerk.phone_numbers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
 
 CREATE TRIGGER phone_numbers_inserted_counted AFTER INSERT ON clerk.phone_numbers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_counted();
 
+CREATE TRIGGER phone_numbers_inserted_shared AFTER INSERT ON clerk.phone_numbers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_shared();
+
 CREATE TRIGGER phone_numbers_truncated_counted AFTER TRUNCATE ON clerk.phone_numbers FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_counted();
+
+CREATE TRIGGER phone_numbers_truncated_shared AFTER TRUNCATE ON clerk.phone_numbers FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_shared();
 
 CREATE TRIGGER phone_numbers_updated AFTER UPDATE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_changed();
 
 CREATE TRIGGER phone_numbers_updated_counted AFTER UPDATE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_counted();
+
+CREATE TRIGGER phone_numbers_updated_shared AFTER UPDATE ON clerk.phone_numbers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_shared();
 
 CREATE TRIGGER sms_messages_deleted AFTER DELETE ON clerk.sms_messages REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.sms_messages_changed();
 
 CREATE TRIGGER sms_messages_inserted AFTER INSERT ON clerk.sms_messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.sms_messages_changed();
 
 CREATE TRIGGER sms_messages_updated AFTER UPDATE ON clerk.sms_messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.sms_messages_changed();
+
+CREATE TRIGGER users_deleted_shared AFTER DELETE ON clerk.users REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.users_shared();
+
+CREATE TRIGGER users_truncated_shared AFTER TRUNCATE ON clerk.users FOR EACH STATEMENT EXECUTE FUNCTION clerk.users_shared();
+
+CREATE TRIGGER users_updated_shared AFTER UPDATE ON clerk.users REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.users_shared();
 
 ALTER TABLE ONLY clerk.sync_run_users
     ADD CONSTRAINT sync_run_users_run_id_fkey FOREIGN KEY (run_id) REFERENCES clerk.sync_runs(id) ON DELETE CASCADE;
@@ -1607,6 +1820,8 @@ GRANT SELECT(is_valid_number) ON TABLE clerk.phone_numbers TO clerk_reporting;
 GRANT SELECT(is_test_number) ON TABLE clerk.phone_numbers TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.phone_number_counts_of_phones TO clerk_pii_reader;
+
+GRANT SELECT ON TABLE clerk.phone_number_sharing_of_phones TO clerk_pii_reader;
 
 GRANT SELECT ON TABLE clerk.users TO clerk_reporting;
 GRANT SELECT ON TABLE clerk.users TO clerk_pii_reader;

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 
 from bench import db, drain, inbox, inbox_data, payloads, report, reports, verify
-from tests.support.phone_number_counts import STALE_NUMBER_COUNTS
+from tests.support.phone_number_counts import STALE_NUMBER_COUNTS, STALE_SHARING
 from tests.support.sms_facts import STALE_SMS_DAYS, STALE_SMS_FACTS
 from worker.inbox import ops
 
@@ -125,6 +125,10 @@ def test_bench_reports_time_every_report_on_a_generated_mirror_with_its_indexes_
             assert conn.execute(
                 "SELECT count(*) FROM clerk.phone_number_counts WHERE phones > 1"
             ).fetchone() != (0,)
+            # ...and the shared numbers' rows, which it reads now.
+            assert conn.execute(STALE_SHARING).fetchall() == []
+            kept = conn.execute("SELECT count(*) FROM clerk.phone_number_sharing").fetchone()
+            assert kept != (0,)
         assert set(result["reports"]) == {name for name, _, _ in reports.QUERIES}
         assert all(r["ms"] > 0 and r["scan_ms"] > 0 for r in result["reports"].values())
         printed = report.table({"sizes": {}, "reports": result})

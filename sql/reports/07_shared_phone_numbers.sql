@@ -21,17 +21,16 @@
 -- too. Erased users hold no number and never count, so a number reused after its holder's
 -- erasure is no longer linked to them.
 --
--- Only the numbers that more than one phone row carries are read: the phones' triggers keep
--- a count of rows per number (`clerk.phone_number_counts`, migration 0027 and
--- `sql/views/06_phone_number_counts.sql`), and a partial index holds the numbers counted
--- more than once, so no pass deduplicates every phone's number (as from 0025 to 0027). Their
--- phones are folded per number and holder, each holder met once (never a pass over every
--- holding for each shared number, as before 0025); a user is read only for a deleted phone,
--- to know when the user was deleted. JIT is off for it: at a million users its compile
--- cost more than it saved.
+-- The rows are kept, not computed at each call: `clerk.phone_number_sharing` (migration 0028)
+-- holds one per number the report shows, refreshed by the triggers of the phones, the users
+-- and the phone history in the same transaction as every write that can change one (their
+-- definition, `clerk.phone_number_sharing_of_phones`, and the triggers are in
+-- `sql/views/07_phone_number_sharing.sql`). The report reads them through an index in its
+-- order (an incremental sort breaks the few ties the index leaves). Before 0028 it found the
+-- numbers more than one phone carries (`clerk.phone_number_counts`, 0027), read their
+-- phones in one pass and folded every holding at each call. Its function runs with its
+-- owner's rights: the table is keyed by the raw number.
 
--- JIT off: with many shared numbers the plan's estimates (a pass over every phone) cross
--- the thresholds, and the compile cost more than the work it would speed up.
 CREATE OR REPLACE FUNCTION clerk.shared_phone_numbers()
 RETURNS TABLE (
     phone_number_hash   text,
@@ -43,70 +42,17 @@ RETURNS TABLE (
     user_ids            text[]
 )
 LANGUAGE sql STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
+-- No sequential scan: the planner prices the index's reads of a heap in another order
+-- above a scan and a sort of every row by the mask and the arrays, which took five times
+-- as long at a million users (docs/benchmarks.md).
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_seqscan = off
 AS $$
-WITH shared AS (
-    -- Numbers with more than one phone row (a superset of those with several holders), as
-    -- the phones' triggers count them: the partial index of migration 0027. Its statistics
-    -- tell the planner how many there are: a few are probed on phone_numbers_number_idx,
-    -- many are hashed against one pass over the phones.
-    SELECT phone_number
-    FROM clerk.phone_number_counts
-    WHERE phones > 1
-), holdings AS (
-    -- A live phone's user is live (the worker deletes a user's phones with it; the model
-    -- test checks it): only a deleted phone's user is read, for when that user was deleted.
-    SELECT p.phone_number, p.phone_number_hash, p.phone_number_masked, p.region_code,
-           p.user_id,
-           coalesce(p.created_at, (SELECT min(h.effective_at)
-                                   FROM clerk.phone_number_history AS h
-                                   WHERE h.phone_number_id = p.id)) AS held_from,
-           p.deleted_at IS NULL AND u.deleted_at IS NULL AS live,
-           u.deleted_at AS user_deleted_at
-    FROM clerk.phone_numbers AS p
-    CROSS JOIN LATERAL (
-        SELECT NULL::timestamptz AS deleted_at WHERE p.deleted_at IS NULL
-        UNION ALL
-        SELECT u.deleted_at FROM clerk.users AS u
-        WHERE p.deleted_at IS NOT NULL AND u.id = p.user_id
-    ) AS u
-    WHERE p.phone_number IN (SELECT phone_number FROM shared)
-), holders AS (
-    -- One row per number and holder: first and last holding, live if any holding is.
-    SELECT phone_number, user_id, max(phone_number_hash) AS phone_number_hash,
-           max(phone_number_masked) AS phone_number_masked, max(region_code) AS region_code,
-           min(held_from) AS first_held_from, max(held_from) AS last_held_from,
-           bool_or(live) AS live, max(user_deleted_at) AS user_deleted_at
-    FROM holdings
-    GROUP BY phone_number, user_id
-), deletions AS (
-    -- The number's two earliest deletions of a holder: the earliest of the other holders'
-    -- is the first, or the second when this holder's own is the first.
-    SELECT *, nth_value(user_deleted_at, 1) OVER w AS first_deleted,
-              nth_value(user_deleted_at, 2) OVER w AS second_deleted
-    FROM holders
-    WINDOW w AS (PARTITION BY phone_number ORDER BY user_deleted_at NULLS LAST
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-), numbers AS (
-    SELECT phone_number,
-           max(phone_number_hash) AS phone_number_hash,
-           max(phone_number_masked) AS phone_number_masked,
-           max(region_code) AS region_code,
-           count(*) FILTER (WHERE live) AS live_users,
-           count(*) FILTER (WHERE user_deleted_at IS NOT NULL) AS deleted_users,
-           count(*) FILTER (WHERE last_held_from >= CASE WHEN user_deleted_at = first_deleted
-                                                         THEN second_deleted
-                                                         ELSE first_deleted END)
-               AS reheld_users,
-           array_agg(user_id ORDER BY first_held_from NULLS LAST, user_id) AS user_ids
-    FROM deletions
-    GROUP BY phone_number
-)
 SELECT phone_number_hash, phone_number_masked, region_code, live_users, deleted_users,
        reheld_users, user_ids
-FROM numbers
-WHERE live_users > 1 OR reheld_users > 0
-ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids
+FROM clerk.phone_number_sharing
+-- user_ids[1] first: the same order (an array compares by its first element first; it is
+-- never empty), and the index's.
+ORDER BY live_users DESC, reheld_users DESC, phone_number_masked, user_ids[1], user_ids
 $$;
 
 REVOKE EXECUTE ON FUNCTION clerk.shared_phone_numbers() FROM PUBLIC;

@@ -25,7 +25,7 @@ from tests.model.clerk import (
     expected_ledger,
     sms_send,
 )
-from tests.support.phone_number_counts import STALE_NUMBER_COUNTS
+from tests.support.phone_number_counts import STALE_NUMBER_COUNTS, STALE_SHARING
 from tests.support.sms_facts import STALE_SMS_DAYS, STALE_SMS_FACTS
 from tests.worker.mirror.helpers import put
 from worker import db, tasks
@@ -228,6 +228,7 @@ class Machine:
         _same_rows("live phones of deleted users", self._stale(LIVE_PHONES_OF_GONE_USERS), [])
         _same_rows("primary_phone_problem", self._stale(STALE_PRIMARY_PHONE), [])
         _same_rows("phones per number against a recount", self._stale(STALE_NUMBER_COUNTS), [])
+        _same_rows("shared numbers' rows against a recomputation", self._stale(STALE_SHARING), [])
 
     def check_ledger(self) -> None:
         """One row per message id, from its earliest event, as the oracle says."""

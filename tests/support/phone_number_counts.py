@@ -1,6 +1,7 @@
-"""What the phones' triggers keep of the numbers (clerk.phone_number_counts, of
-sql/views/06_phone_number_counts.sql) against a recount, and the shared-numbers report as it
-was computed before they kept it."""
+"""What the writers' triggers keep of the numbers (clerk.phone_number_counts, of
+sql/views/06_phone_number_counts.sql, and clerk.phone_number_sharing, of
+sql/views/07_phone_number_sharing.sql) against a recomputation, and the shared-numbers
+report as it was computed before they kept either."""
 
 from __future__ import annotations
 
@@ -13,6 +14,17 @@ STALE_NUMBER_COUNTS: Final[LiteralString] = """
 UNION ALL
 (SELECT '+', * FROM clerk.phone_number_counts_of_phones
  EXCEPT ALL SELECT '+', phone_number, phones FROM clerk.phone_number_counts)
+"""
+
+# Kept rows of the shared numbers (clerk.phone_number_sharing, of
+# sql/views/07_phone_number_sharing.sql) that differ from a recomputation (kept: -,
+# recomputed: +).
+STALE_SHARING: Final[LiteralString] = """
+(SELECT '-', * FROM clerk.phone_number_sharing
+ EXCEPT ALL SELECT '-', * FROM clerk.phone_number_sharing_of_phones)
+UNION ALL
+(SELECT '+', * FROM clerk.phone_number_sharing_of_phones
+ EXCEPT ALL SELECT '+', * FROM clerk.phone_number_sharing)
 """
 
 # report_shared_phone_numbers as it was before 0027: the shared numbers found by grouping

@@ -1,0 +1,341 @@
+-- clerk.phone_number_sharing_of_phones (view), by which the triggers of the phones, the
+-- users and the phone history keep clerk.phone_number_sharing
+--
+-- Question: Which numbers do several live users hold, or did a new user take after a deletion, counted from the phones?
+--
+-- Columns:
+--   phone_number: the number (raw: the owner's alone).
+--   phone_number_hash: the number's keyed hash; NULL when its rows were written without
+--     CLERK_MIRROR_PII_KEY.
+--   phone_number_masked: the number, masked.
+--   region_code: its region.
+--   live_users: live users holding it now.
+--   deleted_users: deleted users who held it.
+--   reheld_users: users who got it at or after another holder's deletion.
+--   user_ids: every holder, earliest first.
+--
+-- Empty mirror: no rows.
+--
+-- The one definition of the rows of `report_shared_phone_numbers`, which reads them from
+-- the table `clerk.phone_number_sharing` (migration 0028) in its order instead of folding
+-- every holding of every shared number at each call. `clerk.phone_number_sharing_of` folds
+-- the phones of the numbers it is given; this view gives it every number more than one
+-- phone carries (`clerk.phone_number_counts`, 0027): a number on one phone has one holder
+-- and is never shown. A holding starts at the phone's `created_at` (else when the mirror
+-- first saw it) and ends when the phone or its user is deleted; a live phone's user is live
+-- (the worker deletes a user's phones with it; the model test checks it), so a user is read
+-- only for a deleted phone.
+--
+-- Triggers keep the table in the same transaction as every statement that can change a
+-- row: a statement on `clerk.phone_numbers` that adds, removes or changes a phone's number,
+-- hash, region, user, `created_at` or `deleted_at`; on `clerk.users`, a change of
+-- `deleted_at` or a removed user (for their deleted phones); on
+-- `clerk.phone_number_history`, an added or removed row of a phone without `created_at`;
+-- and a `TRUNCATE` of any of the three (all rows again). Each takes the count row of every
+-- number it touched (`SELECT ... FOR UPDATE`, in the numbers' order; a statement that
+-- changes a number's count has it already, from the counts' own trigger), and only then,
+-- in a later statement that sees what another writer of the number committed meanwhile,
+-- folds again the numbers touched that more than one phone carries or that have a row.
+-- Two writers of one number thus never both fold without seeing the other. A statement
+-- that touches no such number reads one count row and one kept row per number at most.
+-- The model test and `tests/sql/test_phone_number_sharing.py` compare the table with this
+-- view.
+
+-- The report's rows for these numbers (raw), in no order; a number not in the report
+-- gives none. The caller's rights: it reads raw numbers.
+CREATE OR REPLACE FUNCTION clerk.phone_number_sharing_of(of_numbers text[])
+RETURNS TABLE (
+    phone_number        text,
+    phone_number_hash   text,
+    phone_number_masked text,
+    region_code         text,
+    live_users          bigint,
+    deleted_users       bigint,
+    reheld_users        bigint,
+    user_ids            text[]
+)
+LANGUAGE sql STABLE
+AS $$
+WITH holdings AS (
+    SELECT p.phone_number, p.phone_number_hash, p.phone_number_masked, p.region_code,
+           p.user_id,
+           coalesce(p.created_at, (SELECT min(h.effective_at)
+                                   FROM clerk.phone_number_history AS h
+                                   WHERE h.phone_number_id = p.id)) AS held_from,
+           p.deleted_at IS NULL AND u.deleted_at IS NULL AS live,
+           u.deleted_at AS user_deleted_at
+    FROM clerk.phone_numbers AS p
+    CROSS JOIN LATERAL (
+        SELECT NULL::timestamptz AS deleted_at WHERE p.deleted_at IS NULL
+        UNION ALL
+        SELECT u.deleted_at FROM clerk.users AS u
+        WHERE p.deleted_at IS NOT NULL AND u.id = p.user_id
+    ) AS u
+    WHERE p.phone_number = ANY(of_numbers)
+), holders AS (
+    -- One row per number and holder: first and last holding, live if any holding is.
+    SELECT phone_number, user_id, max(phone_number_hash) AS phone_number_hash,
+           max(phone_number_masked) AS phone_number_masked, max(region_code) AS region_code,
+           min(held_from) AS first_held_from, max(held_from) AS last_held_from,
+           bool_or(live) AS live, max(user_deleted_at) AS user_deleted_at
+    FROM holdings
+    GROUP BY phone_number, user_id
+), deletions AS (
+    -- The number's two earliest deletions of a holder: the earliest of the other holders'
+    -- is the first, or the second when this holder's own is the first.
+    SELECT *, nth_value(user_deleted_at, 1) OVER w AS first_deleted,
+              nth_value(user_deleted_at, 2) OVER w AS second_deleted
+    FROM holders
+    WINDOW w AS (PARTITION BY phone_number ORDER BY user_deleted_at NULLS LAST
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+), folded AS (
+    SELECT phone_number,
+           max(phone_number_hash) AS phone_number_hash,
+           max(phone_number_masked) AS phone_number_masked,
+           max(region_code) AS region_code,
+           count(*) FILTER (WHERE live) AS live_users,
+           count(*) FILTER (WHERE user_deleted_at IS NOT NULL) AS deleted_users,
+           count(*) FILTER (WHERE last_held_from >= CASE WHEN user_deleted_at = first_deleted
+                                                         THEN second_deleted
+                                                         ELSE first_deleted END)
+               AS reheld_users,
+           array_agg(user_id ORDER BY first_held_from NULLS LAST, user_id) AS user_ids
+    FROM deletions
+    GROUP BY phone_number
+)
+SELECT phone_number, phone_number_hash, phone_number_masked, region_code, live_users,
+       deleted_users, reheld_users, user_ids
+FROM folded
+WHERE live_users > 1 OR reheld_users > 0
+$$;
+
+CREATE OR REPLACE VIEW clerk.phone_number_sharing_of_phones AS
+SELECT *
+FROM clerk.phone_number_sharing_of(
+    ARRAY(SELECT phone_number FROM clerk.phone_number_counts WHERE phones > 1));
+-- Raw numbers: not for the reporting role, which new objects of the schema grant to.
+REVOKE ALL ON clerk.phone_number_sharing_of_phones FROM clerk_reporting;
+
+-- Folds again those of `numbers` that more than one phone carries or that have a row, once
+-- it holds the count row of each of `unlocked` (those whose count the statement did not
+-- change, so that the counts' trigger has not taken them). The lock comes first and the
+-- fold in a later statement: a writer of the same number that committed while this one
+-- waited is seen.
+CREATE OR REPLACE FUNCTION clerk.phone_number_sharing_refresh(numbers text[], unlocked text[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    due text[];
+BEGIN
+    IF cardinality(numbers) IS NULL OR cardinality(numbers) = 0 THEN
+        RETURN;
+    END IF;
+    IF cardinality(unlocked) > 0 THEN
+        PERFORM 1 FROM clerk.phone_number_counts AS c
+        WHERE c.phone_number = ANY(unlocked)
+        ORDER BY c.phone_number COLLATE "C"
+        FOR UPDATE;
+    END IF;
+    SELECT array_agg(d.phone_number) INTO due
+    FROM (SELECT c.phone_number FROM clerk.phone_number_counts AS c
+          WHERE c.phone_number = ANY(numbers) AND c.phones > 1
+          UNION
+          SELECT k.phone_number FROM clerk.phone_number_sharing AS k
+          WHERE k.phone_number = ANY(numbers)) AS d;
+    IF due IS NULL THEN
+        RETURN;
+    END IF;
+    WITH fresh AS MATERIALIZED (
+        SELECT * FROM clerk.phone_number_sharing_of(due)
+    ), gone AS (
+        DELETE FROM clerk.phone_number_sharing AS k
+        WHERE k.phone_number = ANY(due)
+          AND NOT EXISTS (SELECT FROM fresh AS f WHERE f.phone_number = k.phone_number)
+    )
+    INSERT INTO clerk.phone_number_sharing AS k
+    SELECT * FROM fresh
+    ORDER BY fresh.phone_number COLLATE "C"
+    ON CONFLICT (phone_number) DO UPDATE SET
+        phone_number_hash = EXCLUDED.phone_number_hash,
+        phone_number_masked = EXCLUDED.phone_number_masked,
+        region_code = EXCLUDED.region_code,
+        live_users = EXCLUDED.live_users,
+        deleted_users = EXCLUDED.deleted_users,
+        reheld_users = EXCLUDED.reheld_users,
+        user_ids = EXCLUDED.user_ids
+    WHERE (k.phone_number_hash, k.phone_number_masked, k.region_code, k.live_users,
+           k.deleted_users, k.reheld_users, k.user_ids)
+          IS DISTINCT FROM
+          (EXCLUDED.phone_number_hash, EXCLUDED.phone_number_masked, EXCLUDED.region_code,
+           EXCLUDED.live_users, EXCLUDED.deleted_users, EXCLUDED.reheld_users,
+           EXCLUDED.user_ids);
+END
+$$;
+
+-- Every row again, by the definition above (a TRUNCATE, and the fill below).
+CREATE OR REPLACE FUNCTION clerk.phone_number_sharing_refill()
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    DELETE FROM clerk.phone_number_sharing;
+    INSERT INTO clerk.phone_number_sharing SELECT * FROM clerk.phone_number_sharing_of_phones;
+END
+$$;
+
+-- A statement wrote phones. A new or removed phone changes its number's count (the counts'
+-- trigger, which runs first by name, holds the count row); an updated phone matters when
+-- its number, hash, region, user, `created_at` or `deleted_at` changed, and its number
+-- is locked here unless the statement moved its count.
+CREATE OR REPLACE FUNCTION clerk.phone_numbers_shared()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    numbers text[];
+    unlocked text[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(DISTINCT n.phone_number) INTO numbers
+        FROM new_rows AS n WHERE n.phone_number IS NOT NULL;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(DISTINCT o.phone_number) INTO numbers
+        FROM old_rows AS o WHERE o.phone_number IS NOT NULL;
+    ELSIF TG_OP = 'UPDATE' THEN
+        WITH changed AS (
+            SELECT o.phone_number AS old_number, n.phone_number AS new_number
+            FROM old_rows AS o
+            FULL JOIN new_rows AS n ON n.id = o.id
+            WHERE (o.phone_number, o.phone_number_hash, o.region_code, o.user_id,
+                   o.created_at, o.deleted_at)
+                  IS DISTINCT FROM
+                  (n.phone_number, n.phone_number_hash, n.region_code, n.user_id,
+                   n.created_at, n.deleted_at)
+        ), shifts AS (
+            SELECT old_number AS phone_number,
+                   CASE WHEN old_number IS DISTINCT FROM new_number THEN -1 ELSE 0 END AS delta
+            FROM changed
+            UNION ALL
+            SELECT new_number, 1 FROM changed WHERE old_number IS DISTINCT FROM new_number
+        ), touched AS (
+            SELECT s.phone_number, sum(s.delta) AS delta
+            FROM shifts AS s WHERE s.phone_number IS NOT NULL
+            GROUP BY s.phone_number
+        )
+        SELECT array_agg(t.phone_number), array_agg(t.phone_number) FILTER (WHERE t.delta = 0)
+        INTO numbers, unlocked
+        FROM touched AS t;
+    ELSE
+        PERFORM clerk.phone_number_sharing_refill();
+        RETURN NULL;
+    END IF;
+    PERFORM clerk.phone_number_sharing_refresh(numbers, unlocked);
+    RETURN NULL;
+END
+$$;
+
+-- A statement changed users: a change of `deleted_at`, or a removed user, changes the
+-- numbers of their deleted phones (a live phone's holding never reads its user).
+CREATE OR REPLACE FUNCTION clerk.users_shared()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    ids text[];
+    numbers text[];
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        SELECT array_agg(n.id) INTO ids
+        FROM old_rows AS o JOIN new_rows AS n ON n.id = o.id
+        WHERE o.deleted_at IS DISTINCT FROM n.deleted_at;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(o.id) INTO ids FROM old_rows AS o;
+    ELSE
+        PERFORM clerk.phone_number_sharing_refill();
+        RETURN NULL;
+    END IF;
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- an array, so that the phones are read through their user index whatever the planner
+    -- guesses of the transition tables
+    SELECT array_agg(DISTINCT p.phone_number) INTO numbers
+    FROM clerk.phone_numbers AS p
+    WHERE p.user_id = ANY(ids) AND p.phone_number IS NOT NULL AND p.deleted_at IS NOT NULL;
+    PERFORM clerk.phone_number_sharing_refresh(numbers, numbers);
+    RETURN NULL;
+END
+$$;
+
+-- A statement added or removed history: a phone without `created_at` is held from its
+-- earliest history row, so its number may change.
+CREATE OR REPLACE FUNCTION clerk.phone_number_history_shared()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    ids text[];
+    numbers text[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(DISTINCT n.phone_number_id) INTO ids FROM new_rows AS n;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(DISTINCT o.phone_number_id) INTO ids FROM old_rows AS o;
+    ELSE
+        PERFORM clerk.phone_number_sharing_refill();
+        RETURN NULL;
+    END IF;
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- one probe of the phones' key per phone
+    SELECT array_agg(DISTINCT p.phone_number) INTO numbers
+    FROM clerk.phone_numbers AS p
+    WHERE p.id = ANY(ids) AND p.created_at IS NULL AND p.phone_number IS NOT NULL;
+    PERFORM clerk.phone_number_sharing_refresh(numbers, numbers);
+    RETURN NULL;
+END
+$$;
+
+-- The rows of the mirror already there, by the definition above. The locks hold off every
+-- writer of the three tables until the triggers below are in place and this transaction
+-- ends, so no write falls between the fill and the triggers.
+LOCK TABLE clerk.phone_numbers, clerk.users, clerk.phone_number_history
+    IN SHARE ROW EXCLUSIVE MODE;
+SELECT clerk.phone_number_sharing_refill();
+
+CREATE OR REPLACE TRIGGER phone_numbers_inserted_shared AFTER INSERT ON clerk.phone_numbers
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_shared();
+CREATE OR REPLACE TRIGGER phone_numbers_updated_shared AFTER UPDATE ON clerk.phone_numbers
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_shared();
+CREATE OR REPLACE TRIGGER phone_numbers_deleted_shared AFTER DELETE ON clerk.phone_numbers
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_shared();
+CREATE OR REPLACE TRIGGER phone_numbers_truncated_shared AFTER TRUNCATE ON clerk.phone_numbers
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_numbers_shared();
+CREATE OR REPLACE TRIGGER users_updated_shared AFTER UPDATE ON clerk.users
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.users_shared();
+CREATE OR REPLACE TRIGGER users_deleted_shared AFTER DELETE ON clerk.users
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.users_shared();
+CREATE OR REPLACE TRIGGER users_truncated_shared AFTER TRUNCATE ON clerk.users
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.users_shared();
+CREATE OR REPLACE TRIGGER phone_number_history_inserted_shared
+    AFTER INSERT ON clerk.phone_number_history
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_number_history_shared();
+CREATE OR REPLACE TRIGGER phone_number_history_deleted_shared
+    AFTER DELETE ON clerk.phone_number_history
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_number_history_shared();
+CREATE OR REPLACE TRIGGER phone_number_history_truncated_shared
+    AFTER TRUNCATE ON clerk.phone_number_history
+    FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_number_history_shared();
+
+GRANT SELECT ON clerk.phone_number_sharing_of_phones TO clerk_pii_reader;
+COMMENT ON VIEW clerk.phone_number_sharing_of_phones IS
+    'Which numbers do several live users hold, or did a new user take after a deletion, counted from the phones?';
