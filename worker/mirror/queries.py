@@ -22,9 +22,13 @@ FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
 # idempotent). The server never keeps a later transaction and loses an earlier one (the log
 # is replayed in order); the web's inserts, which the 2xx promises, and erasure still commit
 # synchronously. The flush was most of a small batch's time (docs/benchmarks.md).
+# And JIT off: the refreshes probe their ids one by one (a lateral scan each), which the
+# planner prices above jit_above_cost for a few dozen users, and compiling took 70 ms of a
+# statement that runs in 3.
 LOCK_USERS_TO_APPLY: Final[LiteralString] = """
 SELECT count(pg_advisory_xact_lock(hashtextextended(u, 0))),
-       set_config('synchronous_commit', 'off', true)
+       set_config('synchronous_commit', 'off', true),
+       set_config('jit', 'off', true)
 FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
       ORDER BY 1) AS locks
 """

@@ -88,3 +88,15 @@ def test_a_batch_s_refreshes_read_no_table_whole(
         for name, (statement, params) in statements.items():
             scanned = [t for t in _scans(_plan(conn, statement, params)) if t in TABLES]
             assert scanned == [], f"{name} reads {scanned} whole"
+
+
+def test_an_apply_s_transaction_runs_without_jit(database_url: str) -> None:
+    """Priced per probe, a batch's refreshes of a few dozen users passed jit_above_cost,
+    and compiling them took 20 times their run: the apply turns JIT off for its own
+    transaction, in the statement that takes its user locks, and for nothing else."""
+    with connect(database_url) as conn:
+        conn.execute("SET jit = on")
+        conn.execute(queries.LOCK_USERS_TO_APPLY, {"user_ids": ["user_a", "user_b"]})
+        assert conn.execute("SHOW jit").fetchone() == ("off",)
+        conn.commit()
+        assert conn.execute("SHOW jit").fetchone() == ("on",)
