@@ -22,9 +22,9 @@ FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
 # idempotent). The server never keeps a later transaction and loses an earlier one (the log
 # is replayed in order); the web's inserts, which the 2xx promises, and erasure still commit
 # synchronously. The flush was most of a small batch's time (docs/benchmarks.md).
-# And JIT off: the refreshes probe their ids one by one (a lateral scan each), which the
-# planner prices above jit_above_cost for a few dozen users, and compiling took 70 ms of a
-# statement that runs in 3.
+# And JIT off: a batch's statements run for milliseconds, but the planner prices per-id
+# probes (a lateral scan each) by the loop, and a few dozen of them passed jit_above_cost:
+# compiling one took 70 ms of a statement that ran in 8 (docs/benchmarks.md).
 LOCK_USERS_TO_APPLY: Final[LiteralString] = """
 SELECT count(pg_advisory_xact_lock(hashtextextended(u, 0))),
        set_config('synchronous_commit', 'off', true),
@@ -107,18 +107,15 @@ WHERE m.id = ANY(ARRAY(
 
 # 2FA adoption's changes of exactly these users, recomputed from both histories (the view of
 # sql/views/02_user_factor_changes_of_history.sql); after their phone facts, which say which
-# phones were ever reserved. The view is read user by user (a lateral probe each), as the
-# phone facts are: filtered by `user_id = ANY(..)`, an unanalyzed mirror's planner read
-# user_history whole every batch.
+# phones were ever reserved. (Read user by user, a lateral probe each, as the phone facts
+# are, it scanned no table whole, but cost a paced load's batches 86 ms against 4: the
+# view's phone part and its EXISTS per user. docs/benchmarks.md, "Paced load, per process".)
 REFRESH_USER_FACTOR_CHANGES: Final[LiteralString] = """
 WITH fresh AS (
-    SELECT f.*
-    FROM unnest(%(user_ids)s::text[]) AS u(id),
-         LATERAL (SELECT * FROM clerk.user_factor_changes_of_history AS x
-                  WHERE x.user_id = u.id OFFSET 0) AS f
+    SELECT * FROM clerk.user_factor_changes_of_history WHERE user_id = ANY(%(user_ids)s)
 ), gone AS (
     DELETE FROM clerk.user_factor_changes AS c
-    WHERE c.user_id = ANY(ARRAY(SELECT unnest(%(user_ids)s::text[])))
+    WHERE c.user_id = ANY(%(user_ids)s)
       AND NOT EXISTS (SELECT FROM fresh WHERE fresh.user_id = c.user_id AND fresh.month = c.month)
 )
 INSERT INTO clerk.user_factor_changes
