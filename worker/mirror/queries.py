@@ -22,9 +22,13 @@ FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
 # idempotent). The server never keeps a later transaction and loses an earlier one (the log
 # is replayed in order); the web's inserts, which the 2xx promises, and erasure still commit
 # synchronously. The flush was most of a small batch's time (docs/benchmarks.md).
+# And JIT off: a batch's statements run for milliseconds, but the planner prices per-id
+# probes (a lateral scan each) by the loop, and a few dozen of them passed jit_above_cost:
+# compiling one took 70 ms of a statement that ran in 8 (docs/benchmarks.md).
 LOCK_USERS_TO_APPLY: Final[LiteralString] = """
 SELECT count(pg_advisory_xact_lock(hashtextextended(u, 0))),
-       set_config('synchronous_commit', 'off', true)
+       set_config('synchronous_commit', 'off', true),
+       set_config('jit', 'off', true)
 FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
       ORDER BY 1) AS locks
 """
@@ -83,18 +87,29 @@ FROM (SELECT DISTINCT hashtextextended('phone ' || p, 0) AS k
 
 # users.primary_phone_problem (sql/views/04_users_primary_phone_problem.sql defines it) of the
 # users written and of the users whose primary phone is one of the phones written, after both
-# upserts.
+# upserts. Those users' ids are found first, each phone's holders by its own index probe, and
+# the view is read for them by key: filtered by `id = ANY(..) OR primary_phone_number_id =
+# ANY(..)` instead, the planner read all of users twice and phone_numbers once per batch
+# (hash joins; 50 ms a batch of a paced load on a 5,000-user mirror, growing with it).
 REFRESH_PRIMARY_PHONE_PROBLEM: Final[LiteralString] = """
 UPDATE clerk.users AS u
 SET primary_phone_problem = m.primary_phone_problem
 FROM clerk.users_primary_phone_problem AS m
-WHERE (m.id = ANY(%(user_ids)s) OR m.primary_phone_number_id = ANY(%(phone_ids)s))
+WHERE m.id = ANY(ARRAY(
+        SELECT unnest(%(user_ids)s::text[])
+        UNION
+        SELECT holder.id
+        FROM unnest(%(phone_ids)s::text[]) AS p(id),
+             LATERAL (SELECT id FROM clerk.users WHERE primary_phone_number_id = p.id
+                      OFFSET 0) AS holder))
   AND u.id = m.id AND u.primary_phone_problem IS DISTINCT FROM m.primary_phone_problem
 """
 
 # 2FA adoption's changes of exactly these users, recomputed from both histories (the view of
 # sql/views/02_user_factor_changes_of_history.sql); after their phone facts, which say which
-# phones were ever reserved.
+# phones were ever reserved. (Read user by user, a lateral probe each, as the phone facts
+# are, it scanned no table whole, but cost a paced load's batches 86 ms against 4: the
+# view's phone part and its EXISTS per user. docs/benchmarks.md, "Paced load, per process".)
 REFRESH_USER_FACTOR_CHANGES: Final[LiteralString] = """
 WITH fresh AS (
     SELECT * FROM clerk.user_factor_changes_of_history WHERE user_id = ANY(%(user_ids)s)

@@ -1,0 +1,101 @@
+"""The per-batch refreshes read only the rows of the ids they are given, by index.
+
+A paced load's batch touches a few dozen users; a refresh that scans a whole table costs
+every batch time that grows with the mirror. On a freshly filled mirror, before any
+ANALYZE (the first minute of a deployment, every benchmark database), the planner took
+`col = ANY(ids) OR ...` and `col = ANY(ids)` over a few hundred ids for most of the
+table and read users, phone_numbers and the histories whole, every batch.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+import pytest
+
+from bench import payloads
+from bench.db import load_inbox
+from worker.db import connect
+from worker.mirror import phone_history, queries
+from worker.mirror.apply import apply_pending
+
+USERS = 3000
+TABLES = ("users", "phone_numbers", "phone_number_history", "user_history", "phone_facts",
+          "user_factor_changes")  # fmt: skip
+
+
+def _scans(plan: Any) -> list[str]:
+    """The tables a JSON plan (with ANALYZE) read whole."""
+    found = []
+    if plan.get("Node Type") == "Seq Scan" and plan.get("Actual Loops"):
+        found.append(plan["Relation Name"])
+    for child in plan.get("Plans", []):
+        found += _scans(child)
+    return found
+
+
+@pytest.fixture
+def filled(database_url: str) -> tuple[str, list[str], list[str]]:
+    """A mirror of USERS users with two events applied each, never analyzed; 40 users and
+    their phones, as a batch would name them."""
+    with connect(database_url, autocommit=True) as conn:
+        for table in TABLES:  # no statistics appear while the test runs
+            conn.execute(f"ALTER TABLE clerk.{table} SET (autovacuum_enabled = off)")
+    for step in (1, 2):
+        load_inbox(database_url, [
+            (f"msg_plan_{i}_{step}",
+             json.dumps(payloads.user_event(payloads.user_id("plan", i), step)).encode())
+            for i in range(USERS)
+        ])  # fmt: skip
+        with connect(database_url) as conn:
+            while apply_pending(conn, limit=1000).claimed:
+                conn.commit()
+    users = [payloads.user_id("plan", i) for i in range(100, 140)]
+    with connect(database_url) as conn:
+        phones = [r[0] for r in conn.execute(
+            "SELECT id FROM clerk.phone_numbers WHERE user_id = ANY(%s)", [users])]  # fmt: skip
+    return database_url, users, phones
+
+
+def _plan(conn: psycopg.Connection, statement: str, params: dict[str, Any]) -> Any:
+    """The plan the statement ran with (rolled back: it writes)."""
+    with conn.transaction(force_rollback=True):
+        row = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params).fetchone()
+    assert row is not None
+    return row[0][0]["Plan"]
+
+
+def test_a_batch_s_refreshes_read_no_table_whole(
+    filled: tuple[str, list[str], list[str]],
+) -> None:
+    url, users, phones = filled
+    with connect(url) as conn:
+        stats = conn.execute(
+            "SELECT count(*) FROM pg_stats WHERE schemaname = 'clerk' AND tablename = ANY(%s)",
+            [list(TABLES)],
+        ).fetchone()
+        assert stats == (0,), "the mirror must not have been analyzed for this test"
+        statements = {
+            "primary phone": (
+                queries.REFRESH_PRIMARY_PHONE_PROBLEM,
+                {"user_ids": users, "phone_ids": phones},
+            ),
+            "phone facts": (phone_history.REFRESH_PHONE_FACTS, {"phone_ids": phones}),
+        }
+        for name, (statement, params) in statements.items():
+            scanned = [t for t in _scans(_plan(conn, statement, params)) if t in TABLES]
+            assert scanned == [], f"{name} reads {scanned} whole"
+
+
+def test_an_apply_s_transaction_runs_without_jit(database_url: str) -> None:
+    """Priced per probe, a batch's refreshes of a few dozen users passed jit_above_cost,
+    and compiling them took 20 times their run: the apply turns JIT off for its own
+    transaction, in the statement that takes its user locks, and for nothing else."""
+    with connect(database_url) as conn:
+        conn.execute("SET jit = on")
+        conn.execute(queries.LOCK_USERS_TO_APPLY, {"user_ids": ["user_a", "user_b"]})
+        assert conn.execute("SHOW jit").fetchone() == ("off",)
+        conn.commit()
+        assert conn.execute("SHOW jit").fetchone() == ("on",)
