@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from worker.mirror import numbers
+from worker.mirror.numbers import facts as number_facts
 
 SNAPSHOT_TYPES = frozenset({"user.created", "user.updated"})
 DELETION_TYPE = "user.deleted"
@@ -228,7 +228,7 @@ def _linked_to(item: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
 
 def region_code(number: str) -> str | None:
     """ISO 3166-1 alpha-2 region of an E.164 number, None when it names no region."""
-    return numbers.facts(number).region_code
+    return number_facts(number).region_code
 
 
 def _field(obj: dict[str, Any], name: str, kind: type, where: str, limit: int = 0) -> Any:
