@@ -1473,15 +1473,17 @@ CREATE VIEW clerk.user_factor_changes_of_history AS
         UNION ALL
          SELECT user_id,
             effective_at,
-            (EXISTS ( SELECT
-                   FROM user_history l
-                  WHERE ((user_id = user_id) AND (svix_id = svix_id) AND (change = ANY (ARRAY['created'::text, 'deleted'::text]))))) AS "exists",
+            (lifecycle IS NOT NULL),
             0,
             0,
             0,
             0,
             phone
-           FROM phone_flips f
+           FROM (phone_flips f
+             LEFT JOIN LATERAL ( SELECT true AS lifecycle
+                   FROM user_history l_1
+                  WHERE ((user_id = user_id) AND (svix_id = svix_id) AND (change = ANY (ARRAY['created'::text, 'deleted'::text])))
+                 LIMIT 1) l ON (true))
           WHERE (phone <> 0)
         )
  SELECT user_id,

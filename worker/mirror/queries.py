@@ -107,16 +107,26 @@ WHERE m.id = ANY(ARRAY(
 
 # 2FA adoption's changes of exactly these users, recomputed from both histories (the view of
 # sql/views/02_user_factor_changes_of_history.sql); after their phone facts, which say which
-# phones were ever reserved. (Read user by user, a lateral probe each, as the phone facts
-# are, it scanned no table whole, but cost a paced load's batches 86 ms against 4: the
-# view's phone part and its EXISTS per user. docs/benchmarks.md, "Paced load, per process".)
+# phones were ever reserved. Read user by user, a lateral probe each, as the phone facts are:
+# with `= ANY(ids)` a mirror without statistics (a deployment's first minutes) read both
+# histories and the facts whole, every batch. (Per user, the view's old `EXISTS` was a
+# hashed scan of the whole user history for each user: 86 ms a batch. docs/benchmarks.md.)
 REFRESH_USER_FACTOR_CHANGES: Final[LiteralString] = """
-WITH fresh AS (
-    SELECT * FROM clerk.user_factor_changes_of_history WHERE user_id = ANY(%(user_ids)s)
+WITH ids AS MATERIALIZED (
+    SELECT DISTINCT id FROM unnest(%(user_ids)s::text[]) AS u(id)
+), fresh AS MATERIALIZED (
+    SELECT f.*
+    FROM ids, LATERAL (SELECT * FROM clerk.user_factor_changes_of_history AS v
+                       WHERE v.user_id = ids.id OFFSET 0) AS f
 ), gone AS (
+    -- the users' rows of months no longer changed, found by the same probes, deleted by ctid
     DELETE FROM clerk.user_factor_changes AS c
-    WHERE c.user_id = ANY(%(user_ids)s)
-      AND NOT EXISTS (SELECT FROM fresh WHERE fresh.user_id = c.user_id AND fresh.month = c.month)
+    WHERE c.ctid = ANY(ARRAY(
+        SELECT k.ctid
+        FROM ids, LATERAL (SELECT ctid, user_id, month FROM clerk.user_factor_changes AS o
+                           WHERE o.user_id = ids.id OFFSET 0) AS k
+        WHERE NOT EXISTS (SELECT FROM fresh WHERE fresh.user_id = k.user_id
+                                              AND fresh.month = k.month)))
 )
 INSERT INTO clerk.user_factor_changes
 SELECT * FROM fresh

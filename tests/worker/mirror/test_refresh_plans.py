@@ -83,6 +83,7 @@ def test_a_batch_s_refreshes_read_no_table_whole(
                 {"user_ids": users, "phone_ids": phones},
             ),
             "phone facts": (phone_history.REFRESH_PHONE_FACTS, {"phone_ids": phones}),
+            "user facts": (queries.REFRESH_USER_FACTOR_CHANGES, {"user_ids": users}),
         }
         for name, (statement, params) in statements.items():
             scanned = [t for t in _scans(_plan(conn, statement, params)) if t in TABLES]
