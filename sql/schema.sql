@@ -1473,17 +1473,14 @@ CREATE VIEW clerk.user_factor_changes_of_history AS
         UNION ALL
          SELECT user_id,
             effective_at,
-            (lifecycle IS NOT NULL),
+            (user_id IS NOT NULL),
             0,
             0,
             0,
             0,
             phone
            FROM (phone_flips f
-             LEFT JOIN LATERAL ( SELECT true AS lifecycle
-                   FROM user_history l_1
-                  WHERE ((user_id = user_id) AND (svix_id = svix_id) AND (change = ANY (ARRAY['created'::text, 'deleted'::text])))
-                 LIMIT 1) l ON (true))
+             LEFT JOIN user_history l ON (((user_id = user_id) AND (svix_id = svix_id) AND (change = ANY (ARRAY['created'::text, 'deleted'::text])))))
           WHERE (phone <> 0)
         )
  SELECT user_id,

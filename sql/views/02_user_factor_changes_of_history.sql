@@ -72,16 +72,14 @@ WITH user_rows AS (
     FROM user_flips
     WHERE live <> 0 OR two_factor <> 0 OR totp <> 0 OR backup_codes <> 0
     UNION ALL
-    -- whether the phone's flip came with the user's creation or deletion: a probe of the
-    -- user's own history rows (LATERAL ... LIMIT 1), never a hashed subplan, which reads every
-    -- created and deleted row of the mirror for each batch that refreshes a few users
-    SELECT f.user_id, f.effective_at, l.lifecycle IS NOT NULL, 0, 0, 0, 0, f.phone
+    -- whether the phone's flip came with the user's creation or deletion: a join, which a
+    -- refresh of a few users probes by their ids and a full read hashes (an EXISTS in the
+    -- select list was a hashed subplan of every created and deleted row of the mirror, for
+    -- each refresh of a few users). (user_id, svix_id) is unique: at most one row joins.
+    SELECT f.user_id, f.effective_at, l.user_id IS NOT NULL, 0, 0, 0, 0, f.phone
     FROM phone_flips AS f
-    LEFT JOIN LATERAL (SELECT true AS lifecycle
-                       FROM clerk.user_history AS l
-                       WHERE l.user_id = f.user_id AND l.svix_id = f.svix_id
-                         AND l.change IN ('created', 'deleted')
-                       LIMIT 1) AS l ON true
+    LEFT JOIN clerk.user_history AS l
+      ON l.user_id = f.user_id AND l.svix_id = f.svix_id AND l.change IN ('created', 'deleted')
     WHERE f.phone <> 0
 )
 SELECT user_id, date_trunc('month', effective_at AT TIME ZONE 'UTC')::date AS month,

@@ -100,3 +100,41 @@ def test_an_apply_s_transaction_runs_without_jit(database_url: str) -> None:
         assert conn.execute("SHOW jit").fetchone() == ("off",)
         conn.commit()
         assert conn.execute("SHOW jit").fetchone() == ("on",)
+
+
+def _rescans(plan: Any) -> list[str]:
+    """The tables a JSON plan (with ANALYZE) read whole more than once."""
+    found = []
+    if plan.get("Node Type") == "Seq Scan" and plan.get("Actual Loops", 0) > 1:
+        found.append(plan["Relation Name"])
+    for child in plan.get("Plans", []):
+        found += _rescans(child)
+    return found
+
+
+def test_the_user_facts_definition_read_whole_reads_each_table_once(
+    filled: tuple[str, list[str], list[str]],
+) -> None:
+    """The definition is also read whole (the fill of a migration, a bulk load that builds
+    its indexes after): there each table is read once, even with the user history's
+    indexes gone, never once per row of another (as a per-row probe of it would)."""
+    url, _, _ = filled
+    load_inbox(url, [
+        (f"msg_plan_{i}_3",
+         json.dumps(payloads.user_event(payloads.user_id("plan", i), 3)).encode())
+        for i in range(300)
+    ])  # fmt: skip
+    with connect(url) as conn:
+        while apply_pending(conn, limit=1000).claimed:  # step 3 reserves phones for 2FA
+            conn.commit()
+    with connect(url) as conn, conn.transaction(force_rollback=True):
+        conn.execute(
+            "ALTER TABLE clerk.user_history DROP CONSTRAINT user_history_user_id_svix_id_key"
+        )
+        conn.execute("DROP INDEX clerk.user_history_user_idx")
+        phone_changes = conn.execute(
+            "SELECT count(*) FROM clerk.user_factor_changes_of_history WHERE phone <> 0"
+        )
+        assert phone_changes.fetchone() == (300,)
+        plan = _plan(conn, "SELECT * FROM clerk.user_factor_changes_of_history", {})
+        assert _rescans(plan) == []
