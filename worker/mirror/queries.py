@@ -25,10 +25,14 @@ FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
 # And JIT off: a batch's statements run for milliseconds, but the planner prices per-id
 # probes (a lateral scan each) by the loop, and a few dozen of them passed jit_above_cost:
 # compiling one took 70 ms of a statement that ran in 8 (docs/benchmarks.md).
+# And generic plans for its prepared statements: the planner made a custom plan for every
+# run of the refreshes (their array parameters), 2 ms of Postgres's 5 for a batch of one
+# event; each is written as per-id probes, the plan a generic one makes of it.
 LOCK_USERS_TO_APPLY: Final[LiteralString] = """
 SELECT count(pg_advisory_xact_lock(hashtextextended(u, 0))),
        set_config('synchronous_commit', 'off', true),
-       set_config('jit', 'off', true)
+       set_config('jit', 'off', true),
+       set_config('plan_cache_mode', 'force_generic_plan', true)
 FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
       ORDER BY 1) AS locks
 """
