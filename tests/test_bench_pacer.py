@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
 
 from bench import latency
+from tests.support.processes import http_server
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -39,14 +40,8 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[tuple[int, Counter[str]]]:
     _Recorder.seen = Counter()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1], _Recorder.seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with http_server(_Recorder) as port:
+        yield port, _Recorder.seen
 
 
 def test_the_pacer_sends_each_request_once_and_reads_every_answer(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import psycopg
@@ -14,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from tests.support.bodies import STORY, fixture_body
 from tests.support.databases import create_database, drop_database, with_dbname
+from tests.support.processes import http_server
 from tests.worker.mirror.helpers import deliver, put
 from worker.cli import common
 from worker.cli.main import main
@@ -129,12 +129,8 @@ class Answer(BaseHTTPRequestHandler):
 def api(request: pytest.FixtureRequest) -> Iterator[str]:
     content_type, body = request.param
     handler = type("Fixed", (Answer,), {"body": body, "content_type": content_type})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with http_server(handler) as port:
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 @pytest.mark.parametrize(
