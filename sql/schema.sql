@@ -1146,20 +1146,37 @@ CREATE VIEW clerk.report_sync_health AS
 COMMENT ON VIEW clerk.report_sync_health IS 'Is the sync keeping up (pending, failed, dead events, oldest pending, last received)?';
 
 CREATE VIEW clerk.report_time_to_verify AS
- WITH durations AS (
-         SELECT verified_month AS month,
-            first_verified_region_code AS region_code,
-            seconds_to_verify AS seconds
-           FROM phone_facts
-          WHERE (verified_month IS NOT NULL)
-        )
  SELECT month,
     region_code,
-    count(*) AS verified,
-    round((percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY seconds))::numeric, 3) AS median_seconds,
-    round((percentile_cont((0.9)::double precision) WITHIN GROUP (ORDER BY seconds))::numeric, 3) AS p90_seconds
-   FROM durations
-  GROUP BY month, region_code
+    verified,
+    median_seconds,
+    p90_seconds
+   FROM ( SELECT verified_month AS month,
+            first_verified_region_code AS region_code,
+            count(*) AS verified,
+            round((percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS median_seconds,
+            round((percentile_cont((0.9)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS p90_seconds
+           FROM phone_facts
+          WHERE ((verified_month IS NOT NULL) AND (((EXTRACT(month FROM verified_month))::integer % 3) = 0))
+          GROUP BY verified_month, first_verified_region_code
+        UNION ALL
+         SELECT verified_month AS month,
+            first_verified_region_code AS region_code,
+            count(*) AS verified,
+            round((percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS median_seconds,
+            round((percentile_cont((0.9)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS p90_seconds
+           FROM phone_facts
+          WHERE ((verified_month IS NOT NULL) AND (((EXTRACT(month FROM verified_month))::integer % 3) = 1))
+          GROUP BY verified_month, first_verified_region_code
+        UNION ALL
+         SELECT verified_month AS month,
+            first_verified_region_code AS region_code,
+            count(*) AS verified,
+            round((percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS median_seconds,
+            round((percentile_cont((0.9)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS p90_seconds
+           FROM phone_facts
+          WHERE ((verified_month IS NOT NULL) AND (((EXTRACT(month FROM verified_month))::integer % 3) = 2))
+          GROUP BY verified_month, first_verified_region_code) parts
   ORDER BY month, region_code;
 
 COMMENT ON VIEW clerk.report_time_to_verify IS 'How long does a number take to get verified, per month (UTC) and region?';
@@ -1218,26 +1235,34 @@ CREATE TABLE clerk.user_factor_changes (
     backup_codes_off boolean NOT NULL,
     phone integer NOT NULL,
     phone_on boolean NOT NULL,
-    phone_off boolean NOT NULL
+    phone_off boolean NOT NULL,
+    kind integer GENERATED ALWAYS AS (((((((live + 1) + (3 * (two_factor + 1))) + (9 * (totp + 1))) + (27 * (backup_codes + 1))) + (81 * (phone + 1))) + (243 * ((((((((two_factor_on)::integer + (2 * (two_factor_off)::integer)) + (4 * (totp_on)::integer)) + (8 * (totp_off)::integer)) + (16 * (backup_codes_on)::integer)) + (32 * (backup_codes_off)::integer)) + (64 * (phone_on)::integer)) + (128 * (phone_off)::integer))))) STORED NOT NULL,
+    CONSTRAINT user_factor_changes_digits CHECK ((((live >= '-1'::integer) AND (live <= 1)) AND ((two_factor >= '-1'::integer) AND (two_factor <= 1)) AND ((totp >= '-1'::integer) AND (totp <= 1)) AND ((backup_codes >= '-1'::integer) AND (backup_codes <= 1)) AND ((phone >= '-1'::integer) AND (phone <= 1))))
 );
 
 CREATE VIEW clerk.report_two_factor_adoption AS
- WITH monthly AS (
+ WITH kinds AS (
          SELECT month,
-            sum(live) AS live,
-            sum(two_factor) AS two_factor,
-            count(*) FILTER (WHERE two_factor_on) AS two_factor_on,
-            count(*) FILTER (WHERE two_factor_off) AS two_factor_off,
-            sum(totp) AS totp,
-            count(*) FILTER (WHERE totp_on) AS totp_on,
-            count(*) FILTER (WHERE totp_off) AS totp_off,
-            sum(backup_codes) AS backup_codes,
-            count(*) FILTER (WHERE backup_codes_on) AS backup_on,
-            count(*) FILTER (WHERE backup_codes_off) AS backup_off,
-            sum(phone) AS phone,
-            count(*) FILTER (WHERE phone_on) AS phone_on,
-            count(*) FILTER (WHERE phone_off) AS phone_off
+            kind,
+            count(*) AS n
            FROM user_factor_changes
+          GROUP BY month, kind
+        ), monthly AS (
+         SELECT month,
+            (sum((n * ((kind % 3) - 1))))::bigint AS live,
+            (sum((n * (((kind / 3) % 3) - 1))))::bigint AS two_factor,
+            (COALESCE(sum(n) FILTER (WHERE (((kind / 243) & 1) <> 0)), (0)::numeric))::bigint AS two_factor_on,
+            (COALESCE(sum(n) FILTER (WHERE (((kind / 243) & 2) <> 0)), (0)::numeric))::bigint AS two_factor_off,
+            (sum((n * (((kind / 9) % 3) - 1))))::bigint AS totp,
+            (COALESCE(sum(n) FILTER (WHERE (((kind / 243) & 4) <> 0)), (0)::numeric))::bigint AS totp_on,
+            (COALESCE(sum(n) FILTER (WHERE (((kind / 243) & 8) <> 0)), (0)::numeric))::bigint AS totp_off,
+            (sum((n * (((kind / 27) % 3) - 1))))::bigint AS backup_codes,
+            (COALESCE(sum(n) FILTER (WHERE (((kind / 243) & 16) <> 0)), (0)::numeric))::bigint AS backup_on,
+            (COALESCE(sum(n) FILTER (WHERE (((kind / 243) & 32) <> 0)), (0)::numeric))::bigint AS backup_off,
+            (sum((n * (((kind / 81) % 3) - 1))))::bigint AS phone,
+            (COALESCE(sum(n) FILTER (WHERE (((kind / 243) & 64) <> 0)), (0)::numeric))::bigint AS phone_on,
+            (COALESCE(sum(n) FILTER (WHERE (((kind / 243) & 128) <> 0)), (0)::numeric))::bigint AS phone_off
+           FROM kinds
           GROUP BY month
         ), months AS (
          SELECT (generate_series((min(month))::timestamp with time zone, (max(month))::timestamp with time zone, '1 mon'::interval))::date AS month
@@ -1591,7 +1616,7 @@ CREATE INDEX phone_facts_added_idx ON clerk.phone_facts USING btree (region_code
 
 CREATE INDEX phone_facts_reserved_idx ON clerk.phone_facts USING btree (phone_number_id) WHERE ever_reserved;
 
-CREATE INDEX phone_facts_verified_idx ON clerk.phone_facts USING btree (verified_month, first_verified_region_code, seconds_to_verify) WHERE (verified_month IS NOT NULL);
+CREATE INDEX phone_facts_verified_part_idx ON clerk.phone_facts USING btree ((((EXTRACT(month FROM verified_month))::integer % 3)), verified_month, first_verified_region_code, seconds_to_verify) WHERE (verified_month IS NOT NULL);
 
 CREATE INDEX phone_number_counts_shared_idx ON clerk.phone_number_counts USING btree (phone_number) WHERE (phones > 1);
 
@@ -1606,6 +1631,8 @@ CREATE INDEX phone_number_history_user_idx ON clerk.phone_number_history USING b
 CREATE INDEX phone_number_sharing_report_idx ON clerk.phone_number_sharing USING btree (live_users DESC, reheld_users DESC, phone_number_masked, (user_ids[1]));
 
 CREATE INDEX phone_numbers_number_idx ON clerk.phone_numbers USING btree (phone_number, user_id) WHERE (phone_number IS NOT NULL);
+
+CREATE INDEX phone_numbers_risky_idx ON clerk.phone_numbers USING btree (id) INCLUDE (user_id, phone_number_masked, phone_number_hash, region_code, number_type, is_test_number, reserved_for_second_factor, verification_status) WHERE ((deleted_at IS NULL) AND ((number_type = ANY (ARRAY['premium_rate'::text, 'shared_cost'::text, 'toll_free'::text, 'pager'::text, 'voip'::text])) OR is_test_number));
 
 CREATE INDEX phone_numbers_second_factor_idx ON clerk.phone_numbers USING btree (user_id, id) INCLUDE (default_second_factor, reserved_for_second_factor, verification_status) WHERE ((deleted_at IS NULL) AND (default_second_factor OR reserved_for_second_factor));
 
@@ -1622,6 +1649,8 @@ CREATE INDEX sms_messages_phone_id_idx ON clerk.sms_messages USING btree (phone_
 CREATE INDEX sms_messages_user_idx ON clerk.sms_messages USING btree (user_id) WHERE (user_id IS NOT NULL);
 
 CREATE INDEX sms_prefix_days_report_idx ON clerk.sms_prefix_days USING btree (day, region_code, number_prefix);
+
+CREATE INDEX user_factor_changes_kind_idx ON clerk.user_factor_changes USING btree (month, kind);
 
 CREATE INDEX user_history_user_idx ON clerk.user_history USING btree (user_id, effective_at);
 
@@ -1644,6 +1673,8 @@ CREATE INDEX webhook_events_type_idx ON clerk.webhook_events USING btree (event_
 CREATE INDEX webhook_events_unsettled_idx ON clerk.webhook_events USING btree (status, received_at) WHERE (status = ANY (ARRAY['failed'::text, 'dead'::text]));
 
 CREATE INDEX webhook_events_user_idx ON clerk.webhook_events USING btree (user_id, version_ms);
+
+CREATE STATISTICS clerk.phone_facts_verified_part ON (EXTRACT(month FROM verified_month)::integer % 3) FROM clerk.phone_facts;
 
 CREATE TRIGGER phone_facts_deleted AFTER DELETE ON clerk.phone_facts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION clerk.phone_facts_changed();
 

@@ -25,23 +25,30 @@
 -- which the writers keep by the definition in `clerk.user_factor_changes_of_history`.
 
 CREATE OR REPLACE VIEW clerk.report_two_factor_adoption AS
-WITH monthly AS (
-    -- a user counts once per month and direction: the table holds that already
-    SELECT month,
-           sum(live) AS live,
-           sum(two_factor) AS two_factor,
-           count(*) FILTER (WHERE two_factor_on) AS two_factor_on,
-           count(*) FILTER (WHERE two_factor_off) AS two_factor_off,
-           sum(totp) AS totp,
-           count(*) FILTER (WHERE totp_on) AS totp_on,
-           count(*) FILTER (WHERE totp_off) AS totp_off,
-           sum(backup_codes) AS backup_codes,
-           count(*) FILTER (WHERE backup_codes_on) AS backup_on,
-           count(*) FILTER (WHERE backup_codes_off) AS backup_off,
-           sum(phone) AS phone,
-           count(*) FILTER (WHERE phone_on) AS phone_on,
-           count(*) FILTER (WHERE phone_off) AS phone_off
+WITH kinds AS (
+    -- a user counts once per month and direction: the table holds that already. Each
+    -- row's fourteen values are one integer, `kind` (migration 0029): the rows are counted
+    -- per month and kind (user_factor_changes_kind_idx, in its order) and the counts of the
+    -- month's few kinds summed by each digit and flag.
+    SELECT month, kind, count(*) AS n
     FROM clerk.user_factor_changes
+    GROUP BY month, kind
+), monthly AS (
+    SELECT month,
+           sum(n * (kind % 3 - 1))::bigint AS live,
+           sum(n * (kind / 3 % 3 - 1))::bigint AS two_factor,
+           coalesce(sum(n) FILTER (WHERE (kind / 243 & 1) <> 0), 0)::bigint AS two_factor_on,
+           coalesce(sum(n) FILTER (WHERE (kind / 243 & 2) <> 0), 0)::bigint AS two_factor_off,
+           sum(n * (kind / 9 % 3 - 1))::bigint AS totp,
+           coalesce(sum(n) FILTER (WHERE (kind / 243 & 4) <> 0), 0)::bigint AS totp_on,
+           coalesce(sum(n) FILTER (WHERE (kind / 243 & 8) <> 0), 0)::bigint AS totp_off,
+           sum(n * (kind / 27 % 3 - 1))::bigint AS backup_codes,
+           coalesce(sum(n) FILTER (WHERE (kind / 243 & 16) <> 0), 0)::bigint AS backup_on,
+           coalesce(sum(n) FILTER (WHERE (kind / 243 & 32) <> 0), 0)::bigint AS backup_off,
+           sum(n * (kind / 81 % 3 - 1))::bigint AS phone,
+           coalesce(sum(n) FILTER (WHERE (kind / 243 & 64) <> 0), 0)::bigint AS phone_on,
+           coalesce(sum(n) FILTER (WHERE (kind / 243 & 128) <> 0), 0)::bigint AS phone_off
+    FROM kinds
     GROUP BY month
 ), months AS (
     SELECT generate_series(min(month), max(month), interval '1 month')::date AS month

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import psycopg
 import pytest
 
 from bench import payloads
 from bench.db import load_inbox
+from tests.support.plans import nodes, plan_of
 from worker.db import connect
 from worker.mirror import phone_history, queries
 from worker.mirror.apply import apply_pending
@@ -28,12 +28,11 @@ TABLES = ("users", "phone_numbers", "phone_number_history", "user_history", "pho
 
 def _scans(plan: Any, more_than: int = 0) -> list[str]:
     """The tables a JSON plan (with ANALYZE) read whole more than `more_than` times."""
-    found = []
-    if plan.get("Node Type") == "Seq Scan" and plan.get("Actual Loops", 0) > more_than:
-        found.append(plan["Relation Name"])
-    for child in plan.get("Plans", []):
-        found += _scans(child, more_than)
-    return found
+    return [
+        node["Relation Name"]
+        for node in nodes(plan)
+        if node["Node Type"] == "Seq Scan" and node.get("Actual Loops", 0) > more_than
+    ]
 
 
 @pytest.fixture
@@ -59,14 +58,6 @@ def filled(database_url: str) -> tuple[str, list[str], list[str]]:
     return database_url, users, phones
 
 
-def _plan(conn: psycopg.Connection, statement: str, params: dict[str, Any]) -> Any:
-    """The plan the statement ran with (rolled back: it writes)."""
-    with conn.transaction(force_rollback=True):
-        row = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params).fetchone()
-    assert row is not None
-    return row[0][0]["Plan"]
-
-
 def test_a_batch_s_refreshes_read_no_table_whole(
     filled: tuple[str, list[str], list[str]],
 ) -> None:
@@ -86,7 +77,7 @@ def test_a_batch_s_refreshes_read_no_table_whole(
             "user facts": (queries.REFRESH_USER_FACTOR_CHANGES, {"user_ids": users}),
         }
         for name, (statement, params) in statements.items():
-            scanned = [t for t in _scans(_plan(conn, statement, params)) if t in TABLES]
+            scanned = [t for t in _scans(plan_of(conn, statement, params)) if t in TABLES]
             assert scanned == [], f"{name} reads {scanned} whole"
 
 
@@ -129,5 +120,5 @@ def test_the_user_facts_definition_read_whole_reads_each_table_once(
             "SELECT count(*) FROM clerk.user_factor_changes_of_history WHERE phone <> 0"
         )
         assert phone_changes.fetchone() == (300,)
-        plan = _plan(conn, "SELECT * FROM clerk.user_factor_changes_of_history", {})
+        plan = plan_of(conn, "SELECT * FROM clerk.user_factor_changes_of_history", {})
         assert _scans(plan, more_than=1) == []
