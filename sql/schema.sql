@@ -311,8 +311,65 @@ DECLARE
     unlocked text[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(DISTINCT n.phone_number) INTO numbers
-        FROM new_rows AS n WHERE n.phone_number IS NOT NULL;
+        -- New holders of a number that has a row already are added to it without a fold,
+        -- when what the fold would say is plain: each new phone live and with its
+        -- `created_at`, no holder deleted (so nobody is reheld, before or after), the new
+        -- holders not among the row's, and sorting after its last holder (by first
+        -- holding, then id, as `user_ids` is ordered): one more live holder each, appended.
+        -- Every other number is folded again. A number held by thousands (a test number,
+        -- one an app gives every user) cost a fold of all its holders per new one.
+        WITH holders AS (
+            SELECT n.phone_number, n.user_id, min(n.created_at) AS held_from,
+                   bool_and(n.deleted_at IS NULL AND n.created_at IS NOT NULL) AS plain,
+                   max(n.phone_number_hash) AS phone_number_hash,
+                   max(n.phone_number_masked) AS phone_number_masked,
+                   max(n.region_code) AS region_code
+            FROM new_rows AS n
+            WHERE n.phone_number IS NOT NULL
+            GROUP BY n.phone_number, n.user_id
+        ), added AS (
+            SELECT h.phone_number, bool_and(h.plain) AS plain,
+                   array_agg(h.user_id ORDER BY h.held_from, h.user_id) AS user_ids,
+                   min(h.held_from) AS first_from,
+                   (array_agg(h.user_id ORDER BY h.held_from, h.user_id))[1] AS first_user,
+                   max(h.phone_number_hash) AS phone_number_hash,
+                   max(h.phone_number_masked) AS phone_number_masked,
+                   max(h.region_code) AS region_code
+            FROM holders AS h
+            GROUP BY h.phone_number
+        ), appendable AS (
+            SELECT a.*
+            FROM added AS a
+            JOIN clerk.phone_number_sharing AS k ON k.phone_number = a.phone_number
+            -- the row's last holder's first holding, as the fold finds it
+            CROSS JOIN LATERAL (
+                SELECT min(coalesce(p.created_at, (SELECT min(h.effective_at)
+                                                   FROM clerk.phone_number_history AS h
+                                                   WHERE h.phone_number_id = p.id)))
+                           AS held_from
+                FROM clerk.phone_numbers AS p
+                WHERE p.phone_number = k.phone_number
+                  AND p.user_id = k.user_ids[cardinality(k.user_ids)]
+            ) AS last
+            WHERE a.plain
+              AND k.deleted_users = 0
+              AND NOT k.user_ids && a.user_ids
+              AND (a.first_from, a.first_user)
+                  > (last.held_from, k.user_ids[cardinality(k.user_ids)])
+        ), appended AS (
+            UPDATE clerk.phone_number_sharing AS k
+            SET live_users = k.live_users + cardinality(a.user_ids),
+                user_ids = k.user_ids || a.user_ids,
+                phone_number_hash = greatest(k.phone_number_hash, a.phone_number_hash),
+                phone_number_masked = greatest(k.phone_number_masked, a.phone_number_masked),
+                region_code = greatest(k.region_code, a.region_code)
+            FROM appendable AS a
+            WHERE k.phone_number = a.phone_number
+            RETURNING k.phone_number
+        )
+        SELECT array_agg(a.phone_number) INTO numbers
+        FROM added AS a
+        WHERE NOT EXISTS (SELECT FROM appended AS d WHERE d.phone_number = a.phone_number);
     ELSIF TG_OP = 'DELETE' THEN
         SELECT array_agg(DISTINCT o.phone_number) INTO numbers
         FROM old_rows AS o WHERE o.phone_number IS NOT NULL;

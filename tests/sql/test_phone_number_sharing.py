@@ -232,3 +232,44 @@ def test_the_pii_reader_reads_the_definition_and_the_reporting_role_neither(
             conn.execute(f"SELECT * FROM clerk.{relation}")  # noqa: S608  # our own names
     assert len(conn.execute(REPORT).fetchall()) == 1
     conn.execute("RESET ROLE")
+
+
+def test_new_holders_appended_or_folded_as_their_order_and_the_holders_deleted_say(
+    conn: psycopg.Connection,
+) -> None:
+    # A new live holder sorting after the row's last one is appended without a fold; one
+    # sorting earlier, undated, already a holder, or joining a number with a deleted holder
+    # folds. Each must leave the row its recomputation.
+    def join(user: str, day: int, *, dated: bool = True, slot: int = 0) -> None:
+        entry = held(user, f"idn_{user}_{slot}", N1, day, dated=dated)
+        apply(conn, snapshot(user, moment(day), [entry]))
+        check(conn)
+
+    join("user_a", 1)
+    join("user_b", 2)  # the row appears: a fold
+    join("user_c", 3)  # after user_b: appended
+    join("user_e", 3)  # same first holding as user_c, a later id: appended
+    join("user_d", 3)  # same holding, an id before user_e's: folded
+    join("user_f", 2)  # earlier than the last holder: folded
+    join("user_g", 20, dated=False)  # held from its history: folded
+    join("user_h", 21)
+    # Two new holders in one batch, in one statement.
+    for user in ("user_j", "user_i"):
+        put(conn, snapshot(user, moment(22), [held(user, f"idn_{user}_0", N1, 22, dated=True)]),
+            f"msg_pair_{user}")  # fmt: skip
+    helpers.drain(conn)
+    check(conn)
+    assert conn.execute(KEPT).fetchone() == (
+        10, 0, 0,
+        ["user_a", "user_b", "user_f", "user_c", "user_d", "user_e", "user_g", "user_h",
+         "user_i", "user_j"],
+    )  # fmt: skip
+    # user_a's second phone with the number: an existing holder, folded.
+    apply(conn, snapshot("user_a", moment(23), [
+        held("user_a", "idn_user_a_0", N1, 1, dated=True),
+        held("user_a", "idn_user_a_1", N1, 23, dated=True),
+    ]))  # fmt: skip
+    check(conn)
+    apply(conn, deletion("user_b", moment(24)))
+    join("user_k", 25)  # a holder is deleted: folded, and user_k is reheld
+    assert conn.execute(KEPT).fetchone()[:3] == (10, 1, 1)  # type: ignore[index]
