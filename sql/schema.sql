@@ -818,6 +818,18 @@ $$;
 
 COMMENT ON FUNCTION clerk.sms_verification_by_region_day(min_added integer, min_rise numeric, min_z numeric) IS 'report_sms_verification_by_region_day with thresholds of your own (min_added, min_rise, min_z)';
 
+CREATE FUNCTION clerk.time_to_verify_of_part(part integer) RETURNS TABLE(month date, region_code text, verified bigint, median_seconds numeric, p90_seconds numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+SELECT verified_month, first_verified_region_code, count(*),
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds_to_verify)::numeric, 3),
+       round(percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds_to_verify)::numeric, 3)
+FROM clerk.phone_facts
+WHERE verified_month IS NOT NULL
+  AND extract(month FROM verified_month)::integer % 3 = time_to_verify_of_part.part
+GROUP BY verified_month, first_verified_region_code
+$$;
+
 CREATE FUNCTION clerk.users_shared() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -1208,32 +1220,26 @@ CREATE VIEW clerk.report_time_to_verify AS
     verified,
     median_seconds,
     p90_seconds
-   FROM ( SELECT verified_month AS month,
-            first_verified_region_code AS region_code,
-            count(*) AS verified,
-            round((percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS median_seconds,
-            round((percentile_cont((0.9)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS p90_seconds
-           FROM phone_facts
-          WHERE ((verified_month IS NOT NULL) AND (((EXTRACT(month FROM verified_month))::integer % 3) = 0))
-          GROUP BY verified_month, first_verified_region_code
+   FROM ( SELECT month,
+            region_code,
+            verified,
+            median_seconds,
+            p90_seconds
+           FROM time_to_verify_of_part(0) time_to_verify_of_part(month, region_code, verified, median_seconds, p90_seconds)
         UNION ALL
-         SELECT verified_month AS month,
-            first_verified_region_code AS region_code,
-            count(*) AS verified,
-            round((percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS median_seconds,
-            round((percentile_cont((0.9)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS p90_seconds
-           FROM phone_facts
-          WHERE ((verified_month IS NOT NULL) AND (((EXTRACT(month FROM verified_month))::integer % 3) = 1))
-          GROUP BY verified_month, first_verified_region_code
+         SELECT month,
+            region_code,
+            verified,
+            median_seconds,
+            p90_seconds
+           FROM time_to_verify_of_part(1) time_to_verify_of_part(month, region_code, verified, median_seconds, p90_seconds)
         UNION ALL
-         SELECT verified_month AS month,
-            first_verified_region_code AS region_code,
-            count(*) AS verified,
-            round((percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS median_seconds,
-            round((percentile_cont((0.9)::double precision) WITHIN GROUP (ORDER BY seconds_to_verify))::numeric, 3) AS p90_seconds
-           FROM phone_facts
-          WHERE ((verified_month IS NOT NULL) AND (((EXTRACT(month FROM verified_month))::integer % 3) = 2))
-          GROUP BY verified_month, first_verified_region_code) parts
+         SELECT month,
+            region_code,
+            verified,
+            median_seconds,
+            p90_seconds
+           FROM time_to_verify_of_part(2) time_to_verify_of_part(month, region_code, verified, median_seconds, p90_seconds)) parts
   ORDER BY month, region_code;
 
 COMMENT ON VIEW clerk.report_time_to_verify IS 'How long does a number take to get verified, per month (UTC) and region?';
@@ -1803,6 +1809,9 @@ REVOKE ALL ON FUNCTION clerk.sms_pumping(min_sends integer, min_jump numeric, mi
 GRANT ALL ON FUNCTION clerk.sms_pumping(min_sends integer, min_jump numeric, min_drop numeric, max_new_conversion numeric) TO clerk_reporting;
 
 GRANT ALL ON FUNCTION clerk.sms_verification_by_region_day(min_added integer, min_rise numeric, min_z numeric) TO clerk_reporting;
+
+REVOKE ALL ON FUNCTION clerk.time_to_verify_of_part(part integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION clerk.time_to_verify_of_part(part integer) TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.erased_users TO clerk_pii_reader;
 

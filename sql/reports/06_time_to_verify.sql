@@ -20,44 +20,38 @@
 -- which Postgres computes in one process; the groups are read in three parts (by the month
 -- of the verification modulo 3, migration 0029) so that three processes share them.
 
+-- The groups of one month in three (month modulo 3), read from that part's range of
+-- phone_facts_verified_part_idx in its order. Inlined into the view: the part is a constant
+-- there, so each call is its own index range, and Postgres runs the three in parallel.
+CREATE OR REPLACE FUNCTION clerk.time_to_verify_of_part(part integer)
+RETURNS TABLE (
+    month          date,
+    region_code    text,
+    verified       bigint,
+    median_seconds numeric,
+    p90_seconds    numeric
+)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT verified_month, first_verified_region_code, count(*),
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds_to_verify)::numeric, 3),
+       round(percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds_to_verify)::numeric, 3)
+FROM clerk.phone_facts
+WHERE verified_month IS NOT NULL
+  AND extract(month FROM verified_month)::integer % 3 = time_to_verify_of_part.part
+GROUP BY verified_month, first_verified_region_code
+$$;
+
+REVOKE EXECUTE ON FUNCTION clerk.time_to_verify_of_part(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION clerk.time_to_verify_of_part(integer) TO clerk_reporting;
+
 CREATE OR REPLACE VIEW clerk.report_time_to_verify AS
--- the groups of one month in three, each part from its range of
--- phone_facts_verified_part_idx, in its order: one process each
 SELECT *
-FROM (
-    SELECT verified_month AS month, first_verified_region_code AS region_code,
-           count(*) AS verified,
-           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds_to_verify)::numeric, 3)
-               AS median_seconds,
-           round(percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds_to_verify)::numeric, 3)
-               AS p90_seconds
-    FROM clerk.phone_facts
-    WHERE verified_month IS NOT NULL
-      AND extract(month FROM verified_month)::integer % 3 = 0
-    GROUP BY verified_month, first_verified_region_code
-    UNION ALL
-    SELECT verified_month AS month, first_verified_region_code AS region_code,
-           count(*) AS verified,
-           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds_to_verify)::numeric, 3)
-               AS median_seconds,
-           round(percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds_to_verify)::numeric, 3)
-               AS p90_seconds
-    FROM clerk.phone_facts
-    WHERE verified_month IS NOT NULL
-      AND extract(month FROM verified_month)::integer % 3 = 1
-    GROUP BY verified_month, first_verified_region_code
-    UNION ALL
-    SELECT verified_month AS month, first_verified_region_code AS region_code,
-           count(*) AS verified,
-           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds_to_verify)::numeric, 3)
-               AS median_seconds,
-           round(percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds_to_verify)::numeric, 3)
-               AS p90_seconds
-    FROM clerk.phone_facts
-    WHERE verified_month IS NOT NULL
-      AND extract(month FROM verified_month)::integer % 3 = 2
-    GROUP BY verified_month, first_verified_region_code
-) AS parts
+FROM (SELECT * FROM clerk.time_to_verify_of_part(0)
+      UNION ALL
+      SELECT * FROM clerk.time_to_verify_of_part(1)
+      UNION ALL
+      SELECT * FROM clerk.time_to_verify_of_part(2)) AS parts
 ORDER BY month, region_code NULLS LAST;
 
 GRANT SELECT ON clerk.report_time_to_verify TO clerk_reporting;
