@@ -331,7 +331,6 @@ BEGIN
             SELECT h.phone_number, bool_and(h.plain) AS plain,
                    array_agg(h.user_id ORDER BY h.held_from, h.user_id) AS user_ids,
                    min(h.held_from) AS first_from,
-                   (array_agg(h.user_id ORDER BY h.held_from, h.user_id))[1] AS first_user,
                    max(h.phone_number_hash) AS phone_number_hash,
                    max(h.phone_number_masked) AS phone_number_masked,
                    max(h.region_code) AS region_code
@@ -354,7 +353,7 @@ BEGIN
             WHERE a.plain
               AND k.deleted_users = 0
               AND NOT k.user_ids && a.user_ids
-              AND (a.first_from, a.first_user)
+              AND (a.first_from, a.user_ids[1])
                   > (last.held_from, k.user_ids[cardinality(k.user_ids)])
         ), appended AS (
             UPDATE clerk.phone_number_sharing AS k

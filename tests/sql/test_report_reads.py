@@ -59,7 +59,7 @@ PARALLEL_FREE = (
 )
 
 
-def kinds(plan: Any) -> list[str]:
+def node_types(plan: Any) -> list[str]:
     return [node["Node Type"] for node in nodes(plan)]
 
 
@@ -117,7 +117,7 @@ def test_risky_numbers_are_read_in_order_from_their_index_alone(
                   "SELECT * FROM clerk.risky_phone_numbers(production => false)"):  # fmt: skip
         plan = plan_of(conn, query)
         assert index_reads(plan) == [("Index Only Scan", "phone_numbers_risky_idx")], query
-        assert "Sort" not in kinds(plan), query
+        assert "Sort" not in node_types(plan), query
     listed = conn.execute("SELECT phone_number_id FROM clerk.report_risky_phone_numbers")
     assert len(listed.fetchall()) == len(
         [g for g in range(1, 2001) if g % 11 and (g % 4 in (1, 2) or g % 7 == 0)]
