@@ -28,11 +28,18 @@ FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
 # And generic plans for its prepared statements: the planner made a custom plan for every
 # run of the refreshes (their array parameters), 2 ms of Postgres's 5 for a batch of one
 # event; each is written as per-id probes, the plan a generic one makes of it.
+# And no sequential scan where an index serves: a batch reads the rows of its own users and
+# phones. Before autoanalyze first reaches a table (a new mirror's first minute, a bulk
+# load), the planner, and the generic plans it cached while the tables were empty, read
+# users, phone_numbers, phone_facts and the histories whole every batch: a paced load's
+# cost per event grew with the mirror, 680 µs of Postgres at 1,000 users to 2,930 at 5,000
+# (docs/benchmarks.md).
 LOCK_USERS_TO_APPLY: Final[LiteralString] = """
 SELECT count(pg_advisory_xact_lock(hashtextextended(u, 0))),
        set_config('synchronous_commit', 'off', true),
        set_config('jit', 'off', true),
-       set_config('plan_cache_mode', 'force_generic_plan', true)
+       set_config('plan_cache_mode', 'force_generic_plan', true),
+       set_config('enable_seqscan', 'off', true)
 FROM (SELECT DISTINCT u COLLATE "C" AS u FROM unnest(%(user_ids)s::text[]) AS u
       ORDER BY 1) AS locks
 """
