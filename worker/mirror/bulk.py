@@ -152,12 +152,19 @@ class Stage:
         return _values_statement(self, count)
 
 
+# The VALUES statements number their parameters ($1, $2, ...) and run on a RawCursor: a
+# statement with more than 50 %s placeholders is parsed again by psycopg at every run (its
+# cache keeps only smaller ones), 430 µs for 16 phones, about a fifth of the worker's Python
+# for a paced load's batches (docs/benchmarks.md).
 @lru_cache(maxsize=64)
 def _values_statement(stage: Stage, count: int) -> str:
-    row = "(" + ", ".join(f"%s::{t}" for t in stage.types) + ")"
+    width = len(stage.types)
+    rows = (
+        "(" + ", ".join(f"${r * width + c + 1}::{t}" for c, t in enumerate(stage.types)) + ")"
+        for r in range(count)
+    )
     columns = ", ".join(stage.columns)
-    values = ", ".join([row] * count)
-    return f"WITH staged ({columns}) AS (VALUES {values}){stage.body}"
+    return f"WITH staged ({columns}) AS (VALUES {', '.join(rows)}){stage.body}"
 
 
 USERS = Stage(
@@ -174,6 +181,7 @@ PHONES = Stage("phone_stage", PHONE_COLUMNS, PHONE_TYPES, UPSERT_PHONES)
 
 # Where a write goes: a connection (at once) or a Tail (with the batch's last round trip).
 Executor = db.Executor
+Params = dict[str, Any] | list[Any] | None
 
 
 class Tail:
@@ -186,23 +194,26 @@ class Tail:
     """
 
     def __init__(self) -> None:
-        self._statements: list[tuple[LiteralString, dict[str, Any] | list[Any] | None]] = []
+        self._statements: list[tuple[type[psycopg.Cursor[Any]], LiteralString, Params]] = []
         # Whether this batch's transaction has run CREATE_STAGES.
         self.staging = False
 
-    def execute(
-        self, query: LiteralString, params: dict[str, Any] | list[Any] | None = None
-    ) -> None:
-        self._statements.append((query, params))
+    def execute(self, query: LiteralString, params: Params = None) -> None:
+        self._statements.append((psycopg.Cursor, query, params))
+
+    def execute_raw(self, query: LiteralString, params: list[Any]) -> None:
+        """A statement with $1, $2, ... placeholders (run on a psycopg.RawCursor)."""
+        self._statements.append((psycopg.RawCursor, query, params))
 
     def send(self, conn: psycopg.Connection) -> None:
         statements, self._statements = self._statements, []
         if len(statements) == 1:
-            conn.execute(*statements[0])
+            cursor, query, params = statements[0]
+            cursor(conn).execute(query, params)
         elif statements:
             with conn.pipeline():
-                for query, params in statements:
-                    conn.execute(query, params)
+                for cursor, query, params in statements:
+                    cursor(conn).execute(query, params)
 
 
 def write(
@@ -212,9 +223,9 @@ def write(
     out: Executor | None = None,
 ) -> None:
     """Write rows (in the stage's column order) into the table in one INSERT, sent to out
-    (a Tail; the connection by default). More than VALUES_MAX_ROWS are staged by COPY
-    now, on conn (COPY cannot go in a pipeline): out's next statement that reads the
-    stage must be this write's INSERT."""
+    (a Tail; conn itself by default, or when out is not a Tail). More than VALUES_MAX_ROWS
+    are staged by COPY now, on conn (COPY cannot go in a pipeline): out's next statement
+    that reads the stage must be this write's INSERT."""
     rows = list(rows)
     if not rows:
         return
@@ -222,7 +233,11 @@ def write(
         out = conn
     if len(rows) <= VALUES_MAX_ROWS:
         params = [value for row in rows for value in row]
-        out.execute(stage.from_values(len(rows)), params)
+        statement = stage.from_values(len(rows))
+        if isinstance(out, Tail):
+            out.execute_raw(statement, params)
+        else:
+            psycopg.RawCursor(conn).execute(statement, params)
         return
     if not isinstance(out, Tail) or not out.staging:
         conn.execute(CREATE_STAGES)
