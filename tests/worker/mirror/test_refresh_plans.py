@@ -35,6 +35,21 @@ def _scans(plan: Any, more_than: int = 0) -> list[str]:
     ]
 
 
+def _apply_step(url: str, run: str, step: int, users: int, *, limit: int) -> None:
+    """The step-th event of `users` users of bench.payloads, applied in batches of limit;
+    the applying session's statistics are flushed before it returns (pg_stat_user_tables)."""
+    load_inbox(url, [
+        (f"msg_{run}_{i}_{step}",
+         json.dumps(payloads.user_event(payloads.user_id(run, i), step)).encode())
+        for i in range(users)
+    ])  # fmt: skip
+    with connect(url) as conn:
+        while apply_pending(conn, limit=limit).claimed:
+            conn.commit()
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        conn.commit()
+
+
 @pytest.fixture
 def filled(database_url: str) -> tuple[str, list[str], list[str]]:
     """A mirror of USERS users with two events applied each, never analyzed; 40 users and
@@ -43,14 +58,7 @@ def filled(database_url: str) -> tuple[str, list[str], list[str]]:
         for table in TABLES:  # no statistics appear while the test runs
             conn.execute(f"ALTER TABLE clerk.{table} SET (autovacuum_enabled = off)")
     for step in (1, 2):
-        load_inbox(database_url, [
-            (f"msg_plan_{i}_{step}",
-             json.dumps(payloads.user_event(payloads.user_id("plan", i), step)).encode())
-            for i in range(USERS)
-        ])  # fmt: skip
-        with connect(database_url) as conn:
-            while apply_pending(conn, limit=1000).claimed:
-                conn.commit()
+        _apply_step(database_url, "plan", step, USERS, limit=1000)
     users = [payloads.user_id("plan", i) for i in range(100, 140)]
     with connect(database_url) as conn:
         phones = [r[0] for r in conn.execute(
@@ -105,14 +113,7 @@ def test_the_user_facts_definition_read_whole_reads_each_table_once(
     its indexes after): there each table is read once, even with the user history's
     indexes gone, never once per row of another (as a per-row probe of it would)."""
     url, _, _ = filled
-    load_inbox(url, [
-        (f"msg_plan_{i}_3",
-         json.dumps(payloads.user_event(payloads.user_id("plan", i), 3)).encode())
-        for i in range(300)
-    ])  # fmt: skip
-    with connect(url) as conn:
-        while apply_pending(conn, limit=1000).claimed:  # step 3 reserves phones for 2FA
-            conn.commit()
+    _apply_step(url, "plan", 3, 300, limit=1000)  # step 3 reserves phones for 2FA
     with connect(url) as conn, conn.transaction(force_rollback=True):
         conn.execute(
             "ALTER TABLE clerk.user_history DROP CONSTRAINT user_history_user_id_svix_id_key"
@@ -140,16 +141,7 @@ def test_small_batches_on_a_fresh_mirror_read_no_table_whole(database_url: str) 
             "SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'clerk'")]  # fmt: skip
         for table in tables:  # no statistics appear while the test runs
             conn.execute(f"ALTER TABLE clerk.{table} SET (autovacuum_enabled = off)")
-    load_inbox(database_url, [
-        (f"msg_fresh_{i}",
-         json.dumps(payloads.user_event(payloads.user_id("fresh", i), 1)).encode())
-        for i in range(600)
-    ])  # fmt: skip
-    with connect(database_url) as conn:
-        while apply_pending(conn, limit=5).claimed:
-            conn.commit()
-        conn.execute("SELECT pg_stat_force_next_flush()")
-        conn.commit()
+    _apply_step(database_url, "fresh", 1, 600, limit=5)
     with connect(database_url, autocommit=True) as conn:
         read = conn.execute(
             "SELECT relname, seq_tup_read FROM pg_stat_user_tables"
