@@ -63,6 +63,7 @@ class Runtime:
             max_size=pool_size,
             timeout=pool_timeout,
             kwargs={"autocommit": True},
+            configure=inbox.prepare_webhook_insert,
             open=True,
             name="clerk-mirror-web",
         )

@@ -180,6 +180,13 @@ def test_health_and_readiness(client: FlaskClient) -> None:
     assert client.get("/readyz").status_code == 200
 
 
+def test_the_web_pool_s_connections_come_with_the_inbox_insert_prepared(app: Flask) -> None:
+    # Its first use is then no failed EXECUTE, which Postgres logs as an ERROR.
+    with app.extensions["clerk_mirror"].pool.connection() as conn:
+        names = conn.execute("SELECT name FROM pg_prepared_statements").fetchall()
+    assert names == [("clerk_mirror_inbox_insert",)]
+
+
 def test_the_web_pool_runs_in_utc_on_a_database_far_from_it(
     far_shared_db_url: str, redis_url: str, queue_name: str
 ) -> None:

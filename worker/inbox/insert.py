@@ -66,6 +66,14 @@ def store_webhook(conn: psycopg.Connection, svix_id: str, payload: bytes, env: E
     return result.command_tuples == 1
 
 
+def prepare_webhook_insert(conn: psycopg.Connection) -> None:
+    """Prepare store_webhook's statement on a new connection (the web pool's configure), so
+    that its first use is not a failed attempt, which Postgres logs as an ERROR once per
+    connection. A refusal (a database not migrated yet) is left to that first use, which
+    prepares again and otherwise answers with psycopg's own error."""
+    conn.pgconn.prepare(_PREPARED, _SQL, _TYPES)
+
+
 def _undefined(result: pq.abc.PGresult) -> bool:
     code = result.error_field(pq.DiagnosticField.SQLSTATE)
     return result.status == pq.ExecStatus.FATAL_ERROR and code == _UNDEFINED_PREPARED.encode()

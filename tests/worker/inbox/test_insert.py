@@ -8,9 +8,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import pq
 
 from tests.support.bodies import fixture_body
-from worker.inbox.insert import store_event, store_webhook
+from tests.support.databases import create_database, drop_database, with_dbname
+from worker.inbox.insert import prepare_webhook_insert, store_event, store_webhook
 from worker.mirror.events import envelope
 
 BODIES = (
@@ -102,3 +104,67 @@ def test_inside_a_transaction_it_is_store_event(database_url: str) -> None:
         assert store(conn, store_webhook, "user.created__unverified_phone", "msg_1")
         conn.rollback()
         assert conn.execute("SELECT count(*) FROM clerk.webhook_events").fetchone() == (0,)
+
+
+PREPARED = "SELECT name FROM pg_prepared_statements"
+
+
+class _Recorded:
+    """A connection whose libpq calls are noted (name, and a result's status)."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn, self.calls = conn, []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    @property
+    def pgconn(self) -> Any:
+        recorded = self
+
+        class PGconn:
+            def __getattr__(self, name: str) -> Any:
+                method = getattr(recorded.conn.pgconn, name)
+
+                def call(*args: Any) -> Any:
+                    result = method(*args)
+                    recorded.calls.append((name, pq.ExecStatus(result.status).name))
+                    return result
+
+                return call
+
+        return PGconn()
+
+
+def test_a_prepared_connection_stores_without_a_failed_first_attempt(
+    autocommit: psycopg.Connection,
+) -> None:
+    """Prepared when the web's pool makes the connection: the first insert is one EXECUTE,
+    not a failed one of an unknown statement (which Postgres logs as an ERROR) and a retry."""
+    prepare_webhook_insert(autocommit)
+    assert autocommit.execute(PREPARED).fetchall() == [("clerk_mirror_inbox_insert",)]
+    recorded = _Recorded(autocommit)
+    assert store(recorded, store_webhook, "user.created__unverified_phone", "msg_1")
+    assert recorded.calls == [("exec_prepared", "COMMAND_OK")]
+    assert row(autocommit, "msg_1") is not None
+    unprepared = _Recorded(autocommit)
+    autocommit.execute("DEALLOCATE ALL")
+    assert store(unprepared, store_webhook, "user.updated__phone_verified", "msg_2")
+    assert unprepared.calls == [
+        ("exec_prepared", "FATAL_ERROR"), ("prepare", "COMMAND_OK"),
+        ("exec_prepared", "COMMAND_OK"),
+    ]  # fmt: skip
+
+
+def test_preparing_on_a_database_not_migrated_leaves_the_error_to_the_insert(
+    services: dict[str, str],
+) -> None:
+    name = create_database(services["postgres"])
+    try:
+        with psycopg.connect(with_dbname(services["postgres"], name), autocommit=True) as conn:
+            prepare_webhook_insert(conn)  # no clerk.webhook_events: nothing prepared, no raise
+            assert conn.execute(PREPARED).fetchall() == []
+            with pytest.raises(psycopg.errors.UndefinedTable):
+                store(conn, store_webhook, "user.created__unverified_phone", "msg_1")
+    finally:
+        drop_database(services["postgres"], name)
