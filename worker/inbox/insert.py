@@ -57,10 +57,9 @@ def store_webhook(conn: psycopg.Connection, svix_id: str, payload: bytes, env: E
     ]
     pgconn = conn.pgconn
     result = pgconn.exec_prepared(_PREPARED, values, _FORMATS)
-    if _undefined(result):  # first use on this connection
-        prepared = pgconn.prepare(_PREPARED, _SQL, _TYPES)
-        if prepared.status == pq.ExecStatus.COMMAND_OK:
-            result = pgconn.exec_prepared(_PREPARED, values, _FORMATS)
+    # Not prepared on this connection (one the web's pool did not open, or a DEALLOCATE).
+    if _undefined(result) and _prepare(conn):
+        result = pgconn.exec_prepared(_PREPARED, values, _FORMATS)
     if result.status != pq.ExecStatus.COMMAND_OK:
         return store_event(conn, svix_id, payload, env)
     return result.command_tuples == 1
@@ -71,7 +70,12 @@ def prepare_webhook_insert(conn: psycopg.Connection) -> None:
     that its first use is not a failed attempt, which Postgres logs as an ERROR once per
     connection. A refusal (a database not migrated yet) is left to that first use, which
     prepares again and otherwise answers with psycopg's own error."""
-    conn.pgconn.prepare(_PREPARED, _SQL, _TYPES)
+    _prepare(conn)
+
+
+def _prepare(conn: psycopg.Connection) -> bool:
+    """Prepare store_webhook's statement; True when the server took it."""
+    return conn.pgconn.prepare(_PREPARED, _SQL, _TYPES).status == pq.ExecStatus.COMMAND_OK
 
 
 def _undefined(result: pq.abc.PGresult) -> bool:
