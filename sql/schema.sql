@@ -1710,7 +1710,7 @@ CREATE INDEX sms_messages_phone_id_idx ON clerk.sms_messages USING btree (phone_
 
 CREATE INDEX sms_messages_user_idx ON clerk.sms_messages USING btree (user_id) WHERE (user_id IS NOT NULL);
 
-CREATE INDEX sms_prefix_days_report_idx ON clerk.sms_prefix_days USING btree (day, region_code, number_prefix);
+CREATE INDEX sms_prefix_days_report_idx ON clerk.sms_prefix_days USING btree (day, region_code, number_prefix) INCLUDE (sends, numbers_sent_to, numbers_verified, conversion, baseline_daily_sends, baseline_conversion, jump);
 
 CREATE INDEX user_factor_changes_kind_idx ON clerk.user_factor_changes USING btree (month, kind);
 

@@ -43,11 +43,13 @@
 -- the per-day, per-prefix sums, and beside each day the same sums over the prefix's 28 days
 -- before it (`base_sends`, `base_numbers`, `base_verified`), which the writers keep from the
 -- ledger's per-row facts (`clerk.sms_message_facts`, sql/views/05) in the transaction of each
--- write: a day's change moves the baselines of the 28 days after it. It reads them through
--- `sms_prefix_days_report_idx`, in its output order, with the rounded ratios the table
--- stores beside them (conversion, baseline_daily_sends, baseline_conversion, jump: generated
--- columns, computed once as a row is written), so it runs no window, no sort and no
--- division: only the threshold comparisons of each row.
+-- write: a day's change moves the baselines of the 28 days after it. It reads them from
+-- `sms_prefix_days_report_idx` alone, in its output order: the index carries every column
+-- shown (0030), so no row is fetched from the table, whose rows lie in the order they were
+-- written. With them come the rounded ratios the table stores (conversion,
+-- baseline_daily_sends, baseline_conversion, jump: generated columns, computed once as a row
+-- is written), so it runs no window, no sort and no division: only the threshold
+-- comparisons of each row.
 
 CREATE OR REPLACE FUNCTION clerk.sms_pumping(
     min_sends integer DEFAULT 20,
@@ -96,7 +98,7 @@ SELECT day, region_code, number_prefix, sends::bigint, numbers_sent_to::bigint,
                         ' down from %s', sends, jump, baseline_daily_sends, conversion,
                         baseline_conversion)
        END
--- sms_prefix_days_report_idx: read in this order, no sort
+-- sms_prefix_days_report_idx: read in this order, from the index alone, no sort
 FROM flagged
 ORDER BY day, region_code NULLS LAST, number_prefix NULLS LAST
 $$;

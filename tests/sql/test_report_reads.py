@@ -1,12 +1,14 @@
-"""How three reports read at scale (migration 0029), and that the new reads give the old rows.
+"""How four reports read at scale (migrations 0029 and 0030), and that the new reads give the old
+rows.
 
 report_two_factor_adoption counts rows per month and `kind`, one integer that stands for a
 row's fourteen values, and decodes the counts: every kind there can be must decode to the
 sums of the fourteen columns. report_risky_phone_numbers reads its rows, in order, from a
-partial index alone; report_time_to_verify reads its groups in three parts that Postgres can
-give to three processes. A small mirror does not get these plans by cost, so the plans are
-checked with the alternatives priced out: what is checked is that the index matches the
-query and that the parts are independent scans of it.
+partial index alone, and report_sms_pumping its rows, in order, from
+sms_prefix_days_report_idx alone; report_time_to_verify reads its groups in three parts that
+Postgres can give to three processes. A small mirror does not get these plans by cost, so
+the plans are checked with the alternatives priced out: what is checked is that the index
+matches the query and that the parts are independent scans of it.
 """
 
 from __future__ import annotations
@@ -122,6 +124,27 @@ def test_risky_numbers_are_read_in_order_from_their_index_alone(
     assert len(listed.fetchall()) == len(
         [g for g in range(1, 2001) if g % 11 and (g % 4 in (1, 2) or g % 7 == 0)]
     )
+
+
+def test_sms_pumping_reads_its_rows_in_order_from_the_index_alone(
+    conn: psycopg.Connection,
+) -> None:
+    # A day's rows are written as its messages come, in no order of prefix: read through the
+    # table, each row of the report was a page fetch of its own.
+    conn.execute(
+        "INSERT INTO clerk.sms_prefix_days (day, region_code, number_prefix, sends,"
+        " numbers_sent_to, numbers_verified, base_sends, base_numbers, base_verified)"
+        " SELECT date '2025-01-01' + g % 40, (ARRAY['US', 'GB', NULL])[g % 3 + 1],"
+        " '+1555' || (g * 7919 % 10007), g % 30 + 1, g % 30 + 1, g % 4, g % 200, g % 90, g % 50"
+        " FROM generate_series(1, 3000) AS g ORDER BY g % 40, random()"
+    )
+    conn.execute("ANALYZE clerk.sms_prefix_days")
+    conn.execute(INDEXES_ONLY)
+    for query in ("SELECT * FROM clerk.report_sms_pumping",
+                  "SELECT * FROM clerk.sms_pumping(min_sends => 3, min_jump => 2)"):  # fmt: skip
+        plan = plan_of(conn, query)
+        assert index_reads(plan) == [("Index Only Scan", "sms_prefix_days_report_idx")], query
+        assert "Sort" not in node_types(plan), query
 
 
 def test_time_to_verify_reads_three_parts_that_can_run_in_parallel(
