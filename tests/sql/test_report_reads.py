@@ -70,6 +70,14 @@ def index_reads(plan: Any) -> list[tuple[str, str]]:
             if "Index Name" in node]  # fmt: skip
 
 
+def read_in_order_from_index_alone(conn: psycopg.Connection, index: str, *queries: str) -> None:
+    """Each query's one read is an index-only scan of `index`, with no sort after it."""
+    for query in queries:
+        plan = plan_of(conn, query)
+        assert index_reads(plan) == [("Index Only Scan", index)], query
+        assert "Sort" not in node_types(plan), query
+
+
 def test_every_kind_decodes_to_the_sums_of_its_columns(conn: psycopg.Connection) -> None:
     conn.execute(EVERY_KIND)
     kinds_stored = conn.execute(
@@ -115,11 +123,12 @@ def test_risky_numbers_are_read_in_order_from_their_index_alone(
     )
     conn.execute("ANALYZE clerk.phone_numbers")
     conn.execute(INDEXES_ONLY)
-    for query in ("SELECT * FROM clerk.report_risky_phone_numbers",
-                  "SELECT * FROM clerk.risky_phone_numbers(production => false)"):  # fmt: skip
-        plan = plan_of(conn, query)
-        assert index_reads(plan) == [("Index Only Scan", "phone_numbers_risky_idx")], query
-        assert "Sort" not in node_types(plan), query
+    read_in_order_from_index_alone(
+        conn,
+        "phone_numbers_risky_idx",
+        "SELECT * FROM clerk.report_risky_phone_numbers",
+        "SELECT * FROM clerk.risky_phone_numbers(production => false)",
+    )
     listed = conn.execute("SELECT phone_number_id FROM clerk.report_risky_phone_numbers")
     assert len(listed.fetchall()) == len(
         [g for g in range(1, 2001) if g % 11 and (g % 4 in (1, 2) or g % 7 == 0)]
@@ -140,11 +149,12 @@ def test_sms_pumping_reads_its_rows_in_order_from_the_index_alone(
     )
     conn.execute("ANALYZE clerk.sms_prefix_days")
     conn.execute(INDEXES_ONLY)
-    for query in ("SELECT * FROM clerk.report_sms_pumping",
-                  "SELECT * FROM clerk.sms_pumping(min_sends => 3, min_jump => 2)"):  # fmt: skip
-        plan = plan_of(conn, query)
-        assert index_reads(plan) == [("Index Only Scan", "sms_prefix_days_report_idx")], query
-        assert "Sort" not in node_types(plan), query
+    read_in_order_from_index_alone(
+        conn,
+        "sms_prefix_days_report_idx",
+        "SELECT * FROM clerk.report_sms_pumping",
+        "SELECT * FROM clerk.sms_pumping(min_sends => 3, min_jump => 2)",
+    )
 
 
 def test_time_to_verify_reads_three_parts_that_can_run_in_parallel(
