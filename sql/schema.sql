@@ -1513,9 +1513,6 @@ CREATE VIEW clerk.user_factor_changes_of_history AS
             event_at,
             ((reserved_for_second_factor AND (change <> 'deleted'::text)))::integer AS reserved
            FROM phone_number_history
-          WHERE (phone_number_id IN ( SELECT phone_number_id
-                   FROM phone_facts
-                  WHERE ever_reserved))
         ), phone_deltas AS (
          SELECT user_id,
             svix_id,

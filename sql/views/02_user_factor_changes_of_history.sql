@@ -19,8 +19,11 @@
 -- `report_two_factor_adoption` reads instead of windows over both histories. The writers
 -- refresh the rows of exactly the users whose history a transaction wrote, filtered on
 -- `user_id`: every window partitions by `user_id` (a phone belongs to one user), so the
--- filter reaches the histories' user indexes. It reads `clerk.phone_facts` for the phones
--- that were ever reserved, so the writers refresh the phone facts first.
+-- filter reaches the histories' user indexes. It reads the histories alone: a phone never
+-- reserved for 2FA adds 0 to every phone delta, so its rows change nothing. (A filter to
+-- the phones `clerk.phone_facts` says were ever reserved read all of those for each user
+-- refreshed, where the statistics were taken on a smaller mirror: half of a drain's
+-- Postgres CPU at 10,000 users. docs/benchmarks.md.)
 
 CREATE OR REPLACE VIEW clerk.user_factor_changes_of_history AS
 WITH user_rows AS (
@@ -40,11 +43,10 @@ WITH user_rows AS (
     FROM user_rows
     WINDOW w AS (PARTITION BY user_id ORDER BY effective_at, event_at, svix_id COLLATE "C")
 ), phone_rows AS (
-    -- only phones that were ever reserved can change a user's phone second factor
+    -- a phone never reserved is 0 on every row, and so adds 0 to every delta below
     SELECT user_id, phone_number_id, svix_id, effective_at, event_at,
            (reserved_for_second_factor AND change <> 'deleted')::int AS reserved
     FROM clerk.phone_number_history
-    WHERE phone_number_id IN (SELECT phone_number_id FROM clerk.phone_facts WHERE ever_reserved)
 ), phone_deltas AS (
     SELECT user_id, svix_id, effective_at, event_at,
            sum(reserved - coalesce(lag_reserved, 0)) AS delta

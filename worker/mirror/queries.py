@@ -117,8 +117,8 @@ WHERE m.id = ANY(ARRAY(
 """
 
 # 2FA adoption's changes of exactly these users, recomputed from both histories (the view of
-# sql/views/02_user_factor_changes_of_history.sql); after their phone facts, which say which
-# phones were ever reserved. Read user by user, a lateral probe each, as the phone facts are:
+# sql/views/02_user_factor_changes_of_history.sql), which reads the two histories alone.
+# Read user by user, a lateral probe each, as the phone facts are:
 # with `= ANY(ids)` a mirror without statistics (a deployment's first minutes) read both
 # histories and the facts whole, every batch. (Per user, the view's old `EXISTS` was a
 # hashed scan of the whole user history for each user: 86 ms a batch. docs/benchmarks.md.)
