@@ -83,10 +83,11 @@ def postmaster_pid(database_url: str) -> int | None:
     parent of our own backend. Other servers on a shared machine are then not counted."""
     with connect(database_url) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    try:
-        stat = Path(f"/proc/{row[0]}/stat").read_text() if row else ""
-    except OSError:
-        return None
+        # Read while the connection is open: a closed one's backend may be gone already.
+        try:
+            stat = Path(f"/proc/{row[0]}/stat").read_text() if row else ""
+        except OSError:
+            return None
     return int(stat.rsplit(")", 1)[1].split()[1]) if stat else None
 
 
