@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any, LiteralString, Protocol
 
 import psycopg
+from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 # Times read back as datetimes in the session's zone, and a server or role may default
@@ -40,6 +41,23 @@ def connect(url: str, *, autocommit: bool = False, **params: Any) -> psycopg.Con
     return psycopg.connect(conninfo(url), autocommit=autocommit, **params)
 
 
+def still_connected(conn: psycopg.Connection) -> None:
+    """The pool's check before it hands a connection out: reads whatever the server sent
+    while it sat in the pool, and raises when that was the end (a restart's or a crash's
+    closed socket). No round trip: the empty query psycopg_pool's own check sends cost each
+    drain's batch one, with a backend wake-up, and a connection lost in silence still fails
+    its batch, which the task retries (worker.tasks)."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    # The first read may return only the server's last words (a FATAL, as a notice); the
+    # second meets the end of file. Each raises psycopg.OperationalError there, and neither
+    # waits: the socket is non-blocking.
+    conn.pgconn.consume_input()
+    conn.pgconn.consume_input()
+    if conn.pgconn.status != pq.ConnStatus.OK:
+        raise psycopg.OperationalError("the connection is lost")
+
+
 def open_pool(url: str, *, max_size: int = 4, timeout: float = 5.0) -> ConnectionPool:
     """Open this process's pool; connections are made lazily so a down database never blocks."""
     global _pool
@@ -51,7 +69,7 @@ def open_pool(url: str, *, max_size: int = 4, timeout: float = 5.0) -> Connectio
                 max_size=max_size,
                 timeout=timeout,
                 open=True,
-                check=ConnectionPool.check_connection,
+                check=still_connected,
                 name="clerk-mirror",
             )
         return _pool

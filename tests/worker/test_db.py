@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import select
+
 import psycopg
 
 from worker import db
@@ -34,3 +36,23 @@ def test_options_the_url_names_are_kept_beside_utc(far_shared_db_url: str) -> No
     with db.connect(url) as conn:
         # UTC comes last, so it wins over a zone the url names: the mirror reads times in UTC.
         assert session(conn) == ("UTC", "clerk")
+
+
+def test_the_pool_hands_out_no_connection_the_server_ended(database_url: str) -> None:
+    """The check reads what the server sent while the connection sat idle (no round trip):
+    a backend terminated meanwhile, as a restart ends them all, is replaced, not lent."""
+    db.open_pool(database_url, max_size=1)
+    try:
+        with db.transaction() as conn:
+            ended, fd = conn.info.backend_pid, conn.pgconn.socket
+        with db.connect(database_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [ended])
+        # until the server has closed its end (its last words may still be unread)
+        waiting = select.poll()
+        waiting.register(fd, select.POLLRDHUP)
+        assert waiting.poll(10_000), "the terminated backend never closed its socket"
+        with db.transaction() as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+            assert conn.info.backend_pid != ended
+    finally:
+        db.close_pool()
