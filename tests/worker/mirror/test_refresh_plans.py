@@ -37,13 +37,18 @@ def _scans(plan: Any, more_than: int = 0) -> list[str]:
 
 
 def _apply_step(url: str, run: str, step: int, users: int, *, limit: int) -> None:
-    """The step-th event of `users` users of bench.payloads, applied in batches of limit;
-    the applying session's statistics are flushed before it returns (pg_stat_user_tables)."""
+    """The step-th event of `users` users of bench.payloads, applied as _drain does."""
     load_inbox(url, [
         (f"msg_{run}_{i}_{step}",
          json.dumps(payloads.user_event(payloads.user_id(run, i), step)).encode())
         for i in range(users)
     ])  # fmt: skip
+    _drain(url, limit=limit)
+
+
+def _drain(url: str, *, limit: int) -> None:
+    """Every pending event applied in batches of limit, on one connection; the applying
+    session's statistics are flushed before it returns (pg_stat_user_tables)."""
     with connect(url) as conn:
         while apply_pending(conn, limit=limit).claimed:
             conn.commit()
@@ -165,11 +170,7 @@ def test_a_drain_reads_a_bounded_number_of_index_entries_per_event(database_url:
             conn.execute(f"ALTER TABLE clerk.{table} SET (autovacuum_enabled = off)")
         conn.execute("ANALYZE")
         conn.execute("SELECT pg_stat_reset()")
-    with connect(database_url) as conn:
-        while apply_pending(conn, limit=BATCH_USERS).claimed:
-            conn.commit()
-        conn.execute("SELECT pg_stat_force_next_flush()")
-        conn.commit()
+    _drain(database_url, limit=BATCH_USERS)
     with connect(database_url, autocommit=True) as conn:
         assert conn.execute(
             "SELECT count(*) FROM clerk.webhook_events WHERE status = 'processed'"
