@@ -88,29 +88,50 @@ def _observe(result: mirror.BatchResult, seconds: float) -> None:
     max_retries=None,
 )
 def drain() -> int:
-    """Apply pending inbox events until none is due."""
+    """Apply pending inbox events until none is due.
+
+    While its claims find events, the drain holds the wake-up flag (worker.wakeup): the web
+    then sends no drain for the events committed meanwhile, and this one claims them next.
+    A paced load thus costs one task and its broker round trips per lull, not per batch.
+    Once a claim finds nothing, the drain clears the flag and claims again, for events
+    whose wake-up found it set; an event committed after the clear wakes a drain of its own.
+    """
+    wake = _wake_client()
+    holding = _flag(wakeup.started, wake)
+    held_at = time.monotonic()
+    applied, retrying, deadline = 0, False, held_at + DRAIN_BUDGET_S
     try:
-        wakeup.clear(_wake_client(), app.settings.queue)
-    except redis.RedisError:
-        log.warning("could not clear the drain flag; it expires by itself")
-    applied, retrying, deadline = 0, False, time.monotonic() + DRAIN_BUDGET_S
-    while True:
-        result = apply_batch()
-        applied += result.claimed
-        retrying |= bool(result.retrying)
-        if result.claimed < BATCH_USERS:
-            # A claim short of BATCH_USERS took every due event no other worker holds, as of
-            # its snapshot, which began after the flag was cleared above: an event committed
-            # since wakes a drain of its own. So no claim again only to find nothing (a
-            # transaction per wake-up, most of a paced load's drains).
-            break
-        _ask_for_help()
-        if time.monotonic() > deadline:
-            drain.delay()
-            if retrying:
-                # The drain taking over schedules only its own failures: these are ours.
-                _retry_when_due()
-            return applied
+        while True:
+            if holding and time.monotonic() - held_at > wakeup.HOLD_RENEW_S:
+                _flag(wakeup.hold, wake)
+                held_at = time.monotonic()
+            result = apply_batch()
+            applied += result.claimed
+            retrying |= bool(result.retrying)
+            if result.claimed >= BATCH_USERS:
+                _ask_for_help()
+            elif holding and not result.claimed:
+                # Claims after the clear take every due event no other worker holds, as of
+                # a snapshot that began after it.
+                _flag(wakeup.clear, wake)
+                holding = False
+                continue
+            elif not holding:
+                # Short, after the clear: it took every event committed before the clear;
+                # those since woke a drain of their own. So no claim again only to find
+                # nothing.
+                break
+            if time.monotonic() > deadline:
+                # Handed over with the flag still set: the next drain claims for us.
+                drain.delay()
+                holding = False
+                if retrying:
+                    # The drain taking over schedules only its own failures: these are ours.
+                    _retry_when_due()
+                return applied
+    finally:
+        if holding:  # raised: an event committed now must wake a drain at once
+            _flag(wakeup.clear, wake)
     if retrying or not applied:
         # Failures back off: the drain that recorded them wakes the drain for them. One
         # that found nothing due (woken by the sweep, say, for events still backing off
@@ -118,6 +139,16 @@ def drain() -> int:
         # without failures has nothing to schedule, and skips the query.
         _retry_when_due()
     return applied
+
+
+def _flag(change: Callable[[redis.Redis[bytes], str], None], wake: redis.Redis[bytes]) -> bool:
+    """Change the wake-up flag; False when Redis failed (it expires by itself)."""
+    try:
+        change(wake, app.settings.queue)
+    except redis.RedisError:
+        log.warning("could not set or clear the drain flag; it expires by itself")
+        return False
+    return True
 
 
 def _retry_when_due() -> None:
@@ -142,7 +173,7 @@ def _ask_for_help() -> None:
     # A full batch means a backlog: queue one more drain (coalesced like the web's wake-up)
     # so an idle worker process joins; SKIP LOCKED gives the two disjoint users.
     try:
-        wakeup.request_drain(_wake_client(), app.settings.queue, drain.delay)
+        wakeup.request_help(_wake_client(), app.settings.queue, drain.delay)
     except Exception:
         log.warning("could not ask for a second drain; this one carries on alone")
 

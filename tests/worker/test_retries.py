@@ -173,7 +173,7 @@ def test_a_statement_timeout_costs_only_its_user_attempts_and_others_apply_at_on
 
 @pytest.fixture
 def drain_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
-    """tasks.drain's batches and its retry scheduling, recorded; no Redis flag cleared."""
+    """tasks.drain's batches and its retry scheduling, recorded; no Redis flag touched."""
     hand_tasks(monkeypatch)
     calls: dict[str, list[Any]] = {"batches": [], "retry_scheduled": []}
     apply_batch = tasks.apply_batch
@@ -182,20 +182,22 @@ def drain_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
         calls["batches"].append(apply_batch())
         return calls["batches"][-1]
 
-    monkeypatch.setattr(tasks.wakeup, "clear", lambda *_: None)
+    for change in ("started", "hold", "clear"):
+        monkeypatch.setattr(tasks.wakeup, change, lambda *_: None)
     monkeypatch.setattr(tasks, "apply_batch", recorded_batch)
     monkeypatch.setattr(tasks, "_retry_when_due", lambda: calls["retry_scheduled"].append(True))
     return calls
 
 
-def test_a_drain_stops_after_a_short_batch_and_schedules_no_retry_without_failures(
+def test_a_drain_claims_until_it_finds_nothing_then_once_after_the_clear_and_stops(
     worker_pool: str, drain_calls: dict[str, list[Any]]
 ) -> None:
     with psycopg.connect(worker_pool) as conn:
         put(conn, ADA_EVENT, "ada")
     assert tasks.drain() == 1
-    # The batch was short of BATCH_USERS: it took every due event, so no empty claim follows.
-    assert [batch.claimed for batch in drain_calls["batches"]] == [1]
+    # The claim after the clear was short of BATCH_USERS: it took every due event, so no
+    # third empty claim follows, and without failures no retry is scheduled.
+    assert [batch.claimed for batch in drain_calls["batches"]] == [1, 0, 0]
     assert drain_calls["retry_scheduled"] == []
 
 
@@ -207,7 +209,7 @@ def test_a_drain_whose_apply_failed_schedules_the_retry(
         put(conn, ADA_EVENT, "ada")
         put(conn, bob_event(), "bob")
     assert tasks.drain() == 2
-    assert [batch.retrying for batch in drain_calls["batches"]] == [["bob"]]
+    assert [batch.retrying for batch in drain_calls["batches"]] == [["bob"], [], []]
     assert drain_calls["retry_scheduled"] == [True]
 
 
