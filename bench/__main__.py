@@ -53,6 +53,7 @@ FULL = {
     "inbox_drain_users": 3000,
     "backfill_users": 200_000,
     "sweep_s": 20,
+    "sweep_warmup_s": 2,
     "inbox_paced_rate": 100,
     "inbox_paced_s": 20,
 }
@@ -64,7 +65,7 @@ QUICK = {"ingest_s": 3, "ingest_rounds": 1, "ingest_conns": 16, "users": 300, "p
          "scale_phones": 20_000, "sample": 20, "report_users": 20_000,
          "classify_phones": 20_000, "inbox_rows": 200_000, "inbox_base_rows": 10_000,
          "inbox_drain_users": 300, "backfill_users": 5000, "sweep_s": 5, "inbox_paced_rate": 50,
-         "inbox_paced_s": 2}  # fmt: skip
+         "inbox_paced_s": 2, "sweep_warmup_s": 1}  # fmt: skip
 
 
 def env_for(url: str) -> dict[str, str]:
@@ -179,20 +180,28 @@ def bench_latency(size: dict[str, Any], work: Path) -> dict[str, Any]:
     ))}  # fmt: skip
 
 
-def _paced(work: Path, rate: int, seconds: int, url: str) -> dict[str, Any]:
-    return latency.run(env_for(url), work, rate=rate, seconds=seconds)
+def _paced(work: Path, rate: int, seconds: int, warmup_s: int, url: str) -> dict[str, Any]:
+    return latency.run(env_for(url), work, rate=rate, seconds=seconds, warmup_s=warmup_s)
 
 
 def bench_sweep(size: dict[str, Any], work: Path) -> dict[str, Any]:
     """The paced load at each rate in turn, each on a fresh database and processes: the
-    highest rate whose 2xx-to-applied p99 stays under SWEEP_P99_MS."""
+    highest rate whose 2xx-to-applied p99 stays under SWEEP_P99_MS. Each step's first
+    seconds (sweep_warmup_s) run at its rate on the new processes and are reported apart:
+    a steady load is measured, not a deployment's first second."""
     rates = {}
     for rate in SWEEP_RATES:
         os.sync()
-        found = with_database(functools.partial(_paced, work, rate, size["sweep_s"]))
+        found = with_database(
+            functools.partial(_paced, work, rate, size["sweep_s"], size["sweep_warmup_s"])
+        )
         rates[str(rate)] = found
+        warm, first = found["warmup"], ""
+        if warm.get("seconds"):
+            first = f" (first {warm['seconds']} s, not counted: p50 {warm['applied_p50_ms']:.1f}"
+            first += f", p99 {warm['applied_p99_ms']:.1f})"
         print(f"  {rate} ev/s: applied p50 {found['applied_p50_ms']:.1f} ms,"
-              f" p99 {found['applied_p99_ms']:.1f} ms", flush=True)  # fmt: skip
+              f" p99 {found['applied_p99_ms']:.1f} ms{first}", flush=True)  # fmt: skip
     kept = [int(r) for r, f in rates.items() if f["applied_p99_ms"] < SWEEP_P99_MS]
     return {"sweep": {"rates": rates, "highest_rate": max(kept, default=0),
                       "p99_limit_ms": SWEEP_P99_MS}}  # fmt: skip

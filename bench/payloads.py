@@ -123,10 +123,12 @@ def sign(svix_id: str, body: bytes, at: datetime | None = None) -> dict[str, str
     }
 
 
-def signed_requests(run: str, count: int) -> Iterator[tuple[dict[str, str], bytes]]:
-    """Count signed user.updated requests, each a new svix-id, signed now."""
+def signed_requests(run: str, count: int, first: int = 0) -> Iterator[tuple[dict[str, str], bytes]]:
+    """Count signed user.updated requests, each a new svix-id, signed now: the run's
+    requests from the first-th on (a second call with `first` after the first call's last
+    continues its users in order)."""
     verifier_at = datetime.now(tz=UTC)
-    for i in range(count):
+    for i in range(first, first + count):
         svix_id = f"msg_{run}_ingest_{i}"
         body = json.dumps(user_event(user_id(run, i % 5000), 1 + i // 5000)).encode()
         yield sign(svix_id, body, verifier_at), body

@@ -196,6 +196,11 @@ def _sweep_rows(r: dict[str, Any]) -> list[Row]:
         p50, p99 = f["applied_p50_ms"], f["applied_p99_ms"]
         rows.append((f"paced {rate} ev/s: 2xx -> applied p50 / p99 ms", f"{p50:.1f} / {p99:.1f}",
                      "", "", f"p99 < {limit:.0f} ms", _met(p99 < limit)))  # fmt: skip
+        warm = f.get("warmup", {})
+        if warm.get("seconds"):
+            rows.append((f"  its first {warm['seconds']} s on new processes (not counted)",
+                         f"{warm['applied_p50_ms']:.1f} / {warm['applied_p99_ms']:.1f}",
+                         "", "", "", ""))  # fmt: skip
     best = r["highest_rate"]
     p50 = r["rates"][str(best)]["applied_p50_ms"] if best else float("nan")
     met = best >= SWEEP_TARGET_RATE and p50 < 20

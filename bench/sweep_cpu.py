@@ -2,7 +2,8 @@
 
 Runs the sweep's paced load once (web, worker and the pacer on the same cores, as
 `--only sweep` does; run it under `python -m worker.dev run`) and reads from /proc the CPU
-of every process taking part, from the first request until every event is applied:
+of every process taking part, from the first request after a warm-up (WARMUP_S at the
+same rate, as the sweep runs) until every event is applied:
 the web, the worker, the Postgres backends of each (told apart by `application_name`),
 Postgres's own processes, Redis and the pacer itself. Prints CPU per applied event
 (µs) next to the applied latency, the drain tasks and batches the worker ran.
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +33,7 @@ from worker.db import connect
 
 _HZ = os.sysconf("SC_CLK_TCK")
 APP_NAMES = {"web": "bench-web", "worker": "bench-worker"}
+WARMUP_S = 2
 BACKENDS = """
 SELECT pid, application_name FROM pg_stat_activity WHERE backend_type = 'client backend'
 """
@@ -171,6 +174,9 @@ def run(rate: int, seconds: int, work: Path) -> dict[str, Any]:
         ):
             wait_for(web_ready(f"http://127.0.0.1:{port}"), 30, "web")
             procs.wait_for_line(worker_log, "ready.")
+            # As the sweep does: the new processes' first seconds are not the steady load.
+            run_id = uuid.uuid4().hex[:8]
+            latency.warm_up(port, url, rate, WARMUP_S, run_id)
             postmaster = ingest.postmaster_pid(url)
             assert postmaster is not None, "the bench's Postgres must run on this machine"
             accounts = Accounts(
@@ -189,7 +195,7 @@ def run(rate: int, seconds: int, work: Path) -> dict[str, Any]:
             started = time.perf_counter()
             thread.start()
             spies = _spies(web.pid, worker.pid, seconds)
-            ids, results = latency.paced(port, rate, seconds)
+            ids, results = latency.paced(port, rate, seconds, run=run_id, first=rate * WARMUP_S)
             with connect(url, autocommit=True) as conn:
                 wait_for(
                     lambda: conn.execute(latency.PENDING).fetchone() == (0,), 60, "all applied"

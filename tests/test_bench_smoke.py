@@ -77,6 +77,11 @@ def test_the_report_prints_every_figure_with_its_baseline_ratio_and_verdict() ->
                     "rss_mb": {"web": {"first": 260, "last": 261},
                                "worker": {"first": 190, "last": 191}}},
         "backfill": {"users": 5000, "users_per_s": 2000.0, "drain_per_s": 8000.0},
+        "sweep": {"p99_limit_ms": 100.0, "highest_rate": 400, "rates": {
+            "400": {"applied_p50_ms": 8.0, "applied_p99_ms": 60.0,
+                    "warmup": {"seconds": 2, "applied_p50_ms": 30.0, "applied_p99_ms": 250.0}},
+            "800": {"applied_p50_ms": 30.0, "applied_p99_ms": 150.0, "warmup": {"seconds": 0}},
+        }},
     }  # fmt: skip
     lines = {line.split("|")[0].strip(): line for line in report.table(results).splitlines()}
 
@@ -91,6 +96,17 @@ def test_the_report_prints_every_figure_with_its_baseline_ratio_and_verdict() ->
     assert cells("drain events/s of each round")[1] == "11000 12000 13000"
     assert cells("backfill users/s (5,000) vs drain events/s")[1:] == [
         "2,000", "8,000", "0.25x", ">= 0.8x", "NO"
+    ]  # fmt: skip
+    # A step's first seconds on new processes are shown apart, and judge nothing.
+    assert cells("paced 400 ev/s: 2xx -> applied p50 / p99 ms")[1:] == [
+        "8.0 / 60.0", "", "", "p99 < 100 ms", "yes"
+    ]  # fmt: skip
+    assert cells("its first 2 s on new processes (not counted)")[1:] == [
+        "30.0 / 250.0", "", "", "", ""
+    ]  # fmt: skip
+    assert cells("paced 800 ev/s: 2xx -> applied p50 / p99 ms")[-1] == "NO"
+    assert cells("highest paced rate with p99 < 100 ms (its p50 ms)")[1:] == [
+        "400 (8.0)", "", "", ">= 695, p50 < 20", "NO"
     ]  # fmt: skip
     assert cells("backfill users/s vs 2026-12-02's best")[1:] == [
         "2,000", "1,340", "1.49x", ">= 5x", "NO"
