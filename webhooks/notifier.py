@@ -6,12 +6,13 @@ noted since its last pass in one line and sends one wake-up. The event is alread
 durable in the inbox, so a process that dies before this pass loses nothing: the beat
 sweep wakes a worker for events left pending.
 
-When a pass finds a drain already queued (the wake-up flag was set, see worker.wakeup),
-the next pass waits QUEUED_INTERVAL_S instead: that drain has not cleared the flag yet, so
-it will claim every event committed before it starts, and under a steady stream every
-pass in between would only find the flag set again (a Redis round trip and a thread
-wake-up each). An event the queued drain misses (committed after it cleared the flag)
-still gets its wake-up at the next pass, at most QUEUED_INTERVAL_S after it was noted.
+When a pass finds the wake-up flag set (a drain queued, or one still finding events: see
+worker.wakeup), the next pass waits QUEUED_INTERVAL_S instead: that drain claims again
+after it clears the flag, so it takes every event committed before this pass, and under a
+steady stream every pass in between would only find the flag set again (a Redis round
+trip and a thread wake-up each). An event that drain misses (committed after it cleared
+the flag) still gets its wake-up at the next pass, at most QUEUED_INTERVAL_S after it was
+noted.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 # requests (one log line, one wake-up) instead of running once per request; when events
 # are rare, a pass still runs as soon as one arrives.
 PASS_INTERVAL_S = 0.005
-# After a pass that found a drain already queued.
+# After a pass that found the flag set.
 QUEUED_INTERVAL_S = 0.02
 
 
