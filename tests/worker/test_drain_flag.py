@@ -64,16 +64,20 @@ class Web:
 
         return batch
 
+    def flag(self) -> bool:
+        return bool(self.broker.exists(self.queue + wakeup.FLAG_SUFFIX))
+
+
+@pytest.fixture
+def web(worker_pool: str, broker: redis.Redis[bytes], queue_name: str) -> Web:
+    return Web(worker_pool, broker, queue_name)
+
 
 def test_events_committed_while_a_drain_finds_work_wake_nothing_and_it_claims_them(
-    worker_pool: str,
-    broker: redis.Redis[bytes],
-    queue_name: str,
-    monkeypatch: pytest.MonkeyPatch,
+    web: Web, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The web's own wake-up set the flag and sent this drain.
-    assert wakeup.request_drain(broker, queue_name, lambda: None)
-    web = Web(worker_pool, broker, queue_name)
+    assert wakeup.request_drain(web.broker, web.queue, lambda: None)
     monkeypatch.setattr(tasks, "apply_batch", web.batches(["Ada", "Bob", None, None]))
     assert tasks.drain() == 2
     # Ada and Bob each found the flag set, so no drain was sent: this one claimed them in
@@ -81,58 +85,48 @@ def test_events_committed_while_a_drain_finds_work_wake_nothing_and_it_claims_th
     # claimed once more.
     assert web.sent == []
     assert web.flag_set == [True, True, True, False]
-    assert not broker.exists(queue_name + wakeup.FLAG_SUFFIX)
-    with psycopg.connect(worker_pool) as conn:
+    assert not web.flag()
+    with psycopg.connect(web.database_url) as conn:
         assert statuses(conn) == {"msg_Ada": "processed", "msg_Bob": "processed"}
 
 
 def test_an_event_committed_after_the_clear_sends_a_drain_of_its_own(
-    worker_pool: str,
-    broker: redis.Redis[bytes],
-    queue_name: str,
-    monkeypatch: pytest.MonkeyPatch,
+    web: Web, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    web = Web(worker_pool, broker, queue_name)
     # Cy's event is committed before the claim that follows the clear, so that claim takes
     # it too; its wake-up, sent after the clear, queues another drain all the same.
     monkeypatch.setattr(tasks, "apply_batch", web.batches([None, "Cy"]))
     assert tasks.drain() == 1
     assert web.flag_set == [True, False]
     assert web.sent == [1]
-    assert broker.exists(queue_name + wakeup.FLAG_SUFFIX)
+    assert web.flag()
 
 
 def test_a_drain_that_raises_clears_the_flag_so_the_next_event_wakes_a_drain(
-    worker_pool: str,
-    broker: redis.Redis[bytes],
-    queue_name: str,
-    monkeypatch: pytest.MonkeyPatch,
+    web: Web, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken() -> mirror.BatchResult:
-        assert broker.exists(queue_name + wakeup.FLAG_SUFFIX)
+        assert web.flag()
         raise RuntimeError("the disk is on fire")
 
     monkeypatch.setattr(tasks, "apply_batch", broken)
     with pytest.raises(RuntimeError):
         tasks.drain()
-    assert not broker.exists(queue_name + wakeup.FLAG_SUFFIX)
+    assert not web.flag()
 
 
 def test_a_drain_that_holds_the_flag_sets_it_again_before_it_expires(
-    worker_pool: str,
-    broker: redis.Redis[bytes],
-    queue_name: str,
-    monkeypatch: pytest.MonkeyPatch,
+    web: Web, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    web = Web(worker_pool, broker, queue_name)
     ttls: list[int] = []
     batch = web.batches(["Dee", "Eve", None, None])
+    key = web.queue + wakeup.FLAG_SUFFIX
 
     def late_batch() -> mirror.BatchResult:
         # As if each batch had outlasted the renewal interval: the flag's TTL is cut short,
         # and the drain must set it again before its next claim.
-        ttls.append(int(broker.pttl(queue_name + wakeup.FLAG_SUFFIX)))
-        broker.pexpire(queue_name + wakeup.FLAG_SUFFIX, 50)
+        ttls.append(int(web.broker.pttl(key)))
+        web.broker.pexpire(key, 50)
         return batch()
 
     monkeypatch.setattr(wakeup, "HOLD_RENEW_S", 0.0)
