@@ -54,7 +54,7 @@ class Web:
 
         def batch() -> mirror.BatchResult:
             index = len(self.flag_set)
-            self.flag_set.append(bool(self.broker.exists(self.queue + wakeup.FLAG_SUFFIX)))
+            self.flag_set.append(self.flag())
             user = events_before[index] if index < len(events_before) else None
             if user is not None:
                 with psycopg.connect(self.database_url) as conn:
