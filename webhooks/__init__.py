@@ -44,9 +44,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         pool_timeout=float(app.config["POOL_TIMEOUT"]),
     )
     app.extensions["clerk_mirror"] = rt
+    app.wsgi_app = clerk.Endpoint(app.wsgi_app, rt, settings.max_body_bytes)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
-    app.register_blueprint(clerk.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     console.register(app, settings, rt)

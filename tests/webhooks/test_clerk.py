@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from tests.support.bodies import fixture_body
 from tests.support.signing import OTHER_SECRET, sign
 from webhooks import create_app
-from webhooks.clerk import _stored
+from webhooks.clerk import refuse, stored_answer
 from worker.config import ConfigError
 
 URL = "/webhooks/clerk"
@@ -210,9 +210,30 @@ def test_the_web_pool_runs_in_utc_on_a_database_far_from_it(
 @pytest.mark.parametrize("svix_id", ["msg_1", 'msg_"quoted"\\', "msg_é✓\u2028"])
 @pytest.mark.parametrize("duplicate", [False, True])
 def test_the_200_answer_is_jsonify_to_the_byte(svix_id: str, duplicate: bool) -> None:
-    app = Flask("answer")
-    with app.app_context():
+    with Flask("answer").app_context():
         expected = jsonify(svix_id=svix_id, duplicate=duplicate)
-        made = _stored(svix_id, duplicate=duplicate)
-    assert made.get_data() == expected.get_data()
-    assert made.headers == expected.headers
+    assert stored_answer(svix_id, duplicate=duplicate) == expected.get_data()
+
+
+@pytest.mark.parametrize("message", ["svix-id is too long", 'a "quoted" é✓ reason'])
+def test_a_refusal_is_jsonify_to_the_byte(message: str) -> None:
+    with Flask("answer").app_context():
+        expected = jsonify(error=message)
+    assert refuse({}, 400, message)[1] == expected.get_data()
+
+
+def test_answers_carry_json_headers_and_other_methods_get_405(
+    client: FlaskClient, database_url: str
+) -> None:
+    body = body_of("user.deleted")
+    response = client.post(URL, data=body, headers=sign(body, "m"))
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Content-Length"] == str(len(response.get_data()))
+    assert response.get_json() == {"duplicate": False, "svix_id": "m"}
+    for method in ("GET", "PUT", "HEAD"):
+        refused = client.open(URL, method=method, data=body, headers=sign(body, "n"))
+        assert refused.status_code == 405
+        assert refused.headers["Allow"] == "POST"
+    assert client.post(URL + "/", data=body, headers=sign(body, "o")).status_code == 404
+    assert inbox(database_url) == [("m", "pending")]
