@@ -118,7 +118,8 @@ def refuse(
     outcome = "unavailable_503" if status == 503 else f"rejected_{status}"
     metrics.count_webhook(outcome, event_type)
     # The svix-id header, when there is one, and never the body: a payload holds numbers.
-    svix_id = environ.get("HTTP_SVIX_ID") or environ.get("HTTP_WEBHOOK_ID")
+    _, key, alt = _ENVIRON_KEYS[0]
+    svix_id = environ.get(key) or environ.get(alt)
     log.info("webhook refused", extra={"svix_id": svix_id, "status": status, "reason": message})
     return status, _json(error=message), []
 
