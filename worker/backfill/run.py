@@ -42,9 +42,14 @@ log = logging.getLogger(__name__)
 CLOCK_MARGIN: Final = timedelta(minutes=5)
 
 # The run analyzes the mirror's tables when it has listed this many users, then each time
-# it has listed twice as many (worker.backfill.page.ANALYZE_MIRROR says why): a few dozen
-# short ANALYZEs even for millions of users.
+# it has listed twice as many (worker.backfill.page.ANALYZE_MIRROR says why), up to
+# LAST_ANALYZE_AT. Past that the statistics tell the planner the tables are large and
+# their ids unique, and it scales the row counts it read by each table's current size, so
+# lookups by id stay index scans: with autovacuum off, 400,000 users went as fast at the
+# end with five ANALYZEs as with nine. The later ones cost a second each, during which the
+# main thread hands the writer no page (about 10% of 200,000 users, docs/benchmarks.md).
 FIRST_ANALYZE_AT: Final = 1000
+LAST_ANALYZE_AT: Final = 16_000
 
 # Times one invocation lists again from the first user because its cursor's user was
 # deleted: each costs a listing of what is already stored (no-ops), and more than a few
@@ -157,7 +162,7 @@ def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: List
             if users:
                 writer.write(page, after_user_id=last)
             listed += len(users)
-            if listed >= analyze_at:
+            if listed >= analyze_at and analyze_at <= LAST_ANALYZE_AT:
                 page_analyze(conn)
                 analyze_at = 2 * listed
             if len(users) < page_size:

@@ -237,6 +237,35 @@ def test_ctrl_c_in_a_terminal_stops_the_run_and_its_classifying_process_quietly(
     assert live_mirror(database_url)["phones"] == expected_state(fake.users)["phones"]
 
 
+def test_a_first_backfill_analyzes_the_growing_mirror_at_each_doubling_up_to_a_last(
+    database_url: str, fake: FakeClerk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At 100, 200 and 400 users listed, then no more: the planner scales what it read.
+    monkeypatch.setattr(backfill, "FIRST_ANALYZE_AT", 100)
+    monkeypatch.setattr(backfill, "LAST_ANALYZE_AT", 400)
+    analyzed: list[int] = []
+    analyze = backfill.page_analyze
+
+    def counted(conn: psycopg.Connection) -> None:
+        analyze(conn)
+        row = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'clerk.users'::regclass"
+        ).fetchone()
+        assert row is not None
+        analyzed.append(int(row[0]))
+
+    monkeypatch.setattr(backfill, "page_analyze", counted)
+    fake.users = generate_users(1500, seed=27)
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100)
+    assert run["users_seen"] == 1500
+    assert len(analyzed) == 3, analyzed
+    # Each read the mirror as it then was (-1: never analyzed; the page in flight may not
+    # have committed yet).
+    listed = (100, 200, 400)
+    assert all(0 <= tuples <= n for tuples, n in zip(analyzed, listed, strict=True)), analyzed
+
+
 def test_repeated_backfill_is_a_no_op_except_for_users_changed_in_clerk(
     database_url: str, fake: FakeClerk
 ) -> None:
