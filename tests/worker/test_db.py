@@ -1,10 +1,15 @@
-"""worker.db: every session runs in UTC, whatever the database or the url says by default."""
+"""worker.db: every session runs in UTC, whatever the database or the url says by default,
+and lists reach Postgres as the arrays they are."""
 
 from __future__ import annotations
 
+import random
 import select
+from datetime import UTC, datetime
 
 import psycopg
+import pytest
+from psycopg.adapt import PyFormat
 
 from worker import db
 
@@ -54,5 +59,72 @@ def test_the_pool_hands_out_no_connection_the_server_ended(database_url: str) ->
         with db.transaction() as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
             assert conn.info.backend_pid != ended
+    finally:
+        db.close_pool()
+
+
+# Every character class Postgres's array literal treats apart, and some it does not.
+AWKWARD = ["", " ", "NULL", "null", 'a"b', "a\\b", '\\"', "a,b", "{x}", "}", " sp ", "tab\tx",
+           "new\nline", "é✓", "\u3000", "\U0001f600", "user_2abc", "+12025550123"]  # fmt: skip
+
+
+def random_lists(seed: int) -> list[list[str | None]]:
+    rng = random.Random(seed)
+    alphabet = [*'"\\,{} \t\nNUL', "a", "é", "✓", "\u3000", "\U0001f600"]
+    unescaped = [text for text in AWKWARD if '"' not in text and "\\" not in text]
+    lists: list[list[str | None]] = [[], [None], [""], AWKWARD, [*AWKWARD, None], unescaped]
+    for _ in range(200):
+        size = rng.randrange(0, 8)
+        lists.append(
+            [
+                None if rng.random() < 0.1 else "".join(rng.choices(alphabet, k=rng.randrange(6)))
+                for _ in range(size)
+            ]
+        )
+    return lists
+
+
+def test_lists_of_text_read_back_as_they_were_and_as_psycopg_would_send_them(
+    database_url: str,
+) -> None:
+    with db.connect(database_url) as ours, psycopg.connect(database_url) as theirs:
+        assert ours.adapters.get_dumper(list, PyFormat.AUTO) is db.TextArrayDumper
+        for values in random_lists(seed=7):
+            row = ours.execute(
+                "SELECT %(v)s::text[], cardinality(%(v)s::text[]), 'NULL' = ANY(%(v)s)",
+                {"v": values},
+            ).fetchone()
+            assert row is not None
+            assert row[0] == values
+            assert row[1] == len(values)
+            plain = theirs.execute("SELECT %(v)s::text[]", {"v": values}).fetchone()
+            assert plain is not None
+            assert plain[0] == row[0]
+
+
+def test_lists_of_other_types_still_go_psycopgs_way(database_url: str) -> None:
+    at = datetime(2026, 12, 6, 20, 30, tzinfo=UTC)
+    with db.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT %s::bigint[], %s::bool[], %s::timestamptz[], %s::text[]",
+            [[1, None, 2**40], [True, None], [at, None], [None, None]],
+        ).fetchone()
+    assert row == ([1, None, 2**40], [True, None], [at, None], [None, None])
+
+
+def test_a_nul_in_a_list_of_text_is_refused_as_psycopg_refuses_it(database_url: str) -> None:
+    with db.connect(database_url) as conn, pytest.raises(psycopg.DataError, match="NUL"):
+        conn.execute("SELECT %s::text[]", [["ok", "a\x00b"]])
+
+
+def test_the_worker_pool_sends_lists_of_text_the_quick_way(database_url: str) -> None:
+    db.open_pool(database_url)
+    try:
+        with db.transaction() as conn:
+            dumper = conn.adapters.get_dumper(list, PyFormat.AUTO)
+            assert dumper is db.TextArrayDumper
+            row = conn.execute("SELECT %s::text[]", [AWKWARD]).fetchone()
+            assert row is not None
+            assert row[0] == AWKWARD
     finally:
         db.close_pool()
