@@ -31,7 +31,8 @@ RECONNECT_AT_MOST_S = 2.0
 
 
 class PromptConnection(Connection):
-    """A broker connection that, once lost, is tried again every second or two."""
+    """A broker connection that, once lost, is tried again every second or two, and that
+    a worker can close while it holds a message it has not acknowledged."""
 
     def ensure_connection(self, *args: Any, **kwargs: Any) -> PromptConnection:
         kwargs.setdefault("interval_start", RECONNECT_EVERY_S)
@@ -39,6 +40,15 @@ class PromptConnection(Connection):
         kwargs.setdefault("interval_max", RECONNECT_AT_MOST_S)
         super().ensure_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
         return self
+
+    def _do_close_transport(self) -> None:
+        # kombu's own also unlinks the transport from this connection's parameters. Channels
+        # a worker still uses after losing Redis mid-task (celery's consumer collects the
+        # connection, closes it again, and acknowledges the task's message once it ends)
+        # then meet no parameters: AttributeError, which kombu lets through as an
+        # unrecoverable error, and the worker stops for good. Linked, they reach Redis
+        # again, or fail with a connection error that kombu and celery handle.
+        self._transport = None
 
 
 class MirrorAMQP(AMQP):  # type: ignore[misc]

@@ -82,3 +82,60 @@ def test_webhooks_are_accepted_while_redis_is_down_and_applied_after_it_returns(
     assert pending == (20,)
     # Tried again every second or two, so back within moments of Redis.
     assert max(retries(worker_log)) <= 2.0
+
+
+def test_a_worker_that_loses_redis_mid_task_stays_up_and_applies_what_comes_after(
+    database_url: str, queue_name: str, scratch: Path, tmp_path: Path
+) -> None:
+    # A drain held mid-batch (its user's row locked here) when Redis stops: the worker's
+    # consumer closes a connection with that task's message unacknowledged, and must go on
+    # trying Redis, not die closing it.
+    redis_port, port = devservices.free_port(), devservices.free_port()
+    redis = devservices.start_redis(scratch / "redis", port=redis_port)
+    base = f"http://127.0.0.1:{port}"
+    worker_log = tmp_path / "worker.log"
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis.url,
+        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+        "CLERK_MIRROR_QUEUE": queue_name,
+        "CLERK_MIRROR_SWEEP_INTERVAL": "1",
+        "CLERK_MIRROR_SWEEP_GRACE": "1",
+    }
+    user_id = snapshot(0, 0)[1]["data"]["id"]
+    try:
+        with (
+            running(web_argv(port), env, tmp_path / "web.log"),
+            running(worker_argv(queue_name), env, worker_log) as worker,
+            running(beat_argv(tmp_path / "beat-schedule"), env, tmp_path / "beat.log"),
+            psycopg.connect(database_url) as holder,
+        ):
+            wait_for(web_ready(base), 20, "web")
+            assert post(base, 0, 0).status_code == 200
+            wait_processed(database_url, 1, 30)
+
+            holder.execute("SELECT 1 FROM clerk.users WHERE id = %s FOR UPDATE", [user_id])
+            assert post(base, 0, 1).status_code == 200
+            wait_for(lambda: lock_waits(database_url) > 0, 30, "a drain waiting on the user")
+
+            redis.stop()
+            wait_for(lambda: len(retries(worker_log)) >= 2, 60, "the worker's 2nd retry")
+            assert worker.poll() is None, worker_log.read_text()[-3000:]
+            holder.rollback()  # the held batch commits; its message stays unacknowledged
+
+            redis = devservices.start_redis(scratch / "redis", port=redis_port)
+            assert post(base, 0, 2).status_code == 200
+            wait_processed(database_url, 3, 45)
+            assert worker.poll() is None
+    finally:
+        redis.stop()
+    assert b"Unrecoverable error" not in worker_log.read_bytes()
+
+
+def lock_waits(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
