@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -27,6 +31,48 @@ def retries(log: Path) -> list[float]:
     return [float(s) for s in RETRY.findall(log.read_bytes())]
 
 
+@dataclass
+class Stack:
+    """The web, a worker and beat on a Redis of the test's own, which it stops and starts."""
+
+    base: str
+    worker: subprocess.Popen[bytes]
+    worker_log: Path
+    redis: devservices.Service
+    redis_dir: Path
+    redis_port: int
+
+    def start_redis(self) -> None:
+        self.redis = devservices.start_redis(self.redis_dir, port=self.redis_port)
+
+
+@contextmanager
+def stack(database_url: str, queue_name: str, scratch: Path, tmp_path: Path) -> Iterator[Stack]:
+    redis_port, port = devservices.free_port(), devservices.free_port()
+    redis = devservices.start_redis(scratch / "redis", port=redis_port)
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis.url,
+        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+        "CLERK_MIRROR_QUEUE": queue_name,
+        "CLERK_MIRROR_SWEEP_INTERVAL": "1",
+        "CLERK_MIRROR_SWEEP_GRACE": "1",
+    }
+    base, worker_log = f"http://127.0.0.1:{port}", tmp_path / "worker.log"
+    services: Stack | None = None
+    try:
+        with (
+            running(web_argv(port), env, tmp_path / "web.log"),
+            running(worker_argv(queue_name), env, worker_log) as worker,
+            running(beat_argv(tmp_path / "beat-schedule"), env, tmp_path / "beat.log"),
+        ):
+            services = Stack(base, worker, worker_log, redis, scratch / "redis", redis_port)
+            wait_for(web_ready(base), 20, "web")
+            yield services
+    finally:
+        (services.redis if services else redis).stop()
+
+
 def post(base: str, user: int, version: int) -> httpx.Response:
     svix_id, body = snapshot(user, version)
     raw = json.dumps(body).encode()
@@ -36,46 +82,27 @@ def post(base: str, user: int, version: int) -> httpx.Response:
 def test_webhooks_are_accepted_while_redis_is_down_and_applied_after_it_returns(
     database_url: str, queue_name: str, scratch: Path, tmp_path: Path
 ) -> None:
-    redis_port, port = devservices.free_port(), devservices.free_port()
-    redis = devservices.start_redis(scratch / "redis", port=redis_port)
-    base = f"http://127.0.0.1:{port}"
-    worker_log = tmp_path / "worker.log"
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis.url,
-        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
-        "CLERK_MIRROR_QUEUE": queue_name,
-        "CLERK_MIRROR_SWEEP_INTERVAL": "1",
-        "CLERK_MIRROR_SWEEP_GRACE": "1",
-    }
-    try:
-        with (
-            running(web_argv(port), env, tmp_path / "web.log"),
-            running(worker_argv(queue_name), env, worker_log),
-            running(beat_argv(tmp_path / "beat-schedule"), env, tmp_path / "beat.log"),
-        ):
-            wait_for(web_ready(base), 20, "web")
-            assert [post(base, u, 0).status_code for u in range(5)] == [200] * 5
-            wait_processed(database_url, 5, 30)
+    with stack(database_url, queue_name, scratch, tmp_path) as services:
+        base, worker_log = services.base, services.worker_log
+        assert [post(base, u, 0).status_code for u in range(5)] == [200] * 5
+        wait_processed(database_url, 5, 30)
 
-            redis.stop()
-            assert not devservices.redis_answers(redis.url)
-            during = [post(base, u, 1).status_code for u in range(20)]
-            # Down long enough that kombu's own schedule would wait 8 s before its next try.
-            wait_for(lambda: len(retries(worker_log)) >= 4, 60, "the worker's 4th retry")
-            ready = httpx.get(f"{base}/readyz", timeout=10)
-            with psycopg.connect(database_url) as conn:
-                pending = conn.execute(
-                    "SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'"
-                ).fetchone()
+        services.redis.stop()
+        assert not devservices.redis_answers(services.redis.url)
+        during = [post(base, u, 1).status_code for u in range(20)]
+        # Down long enough that kombu's own schedule would wait 8 s before its next try.
+        wait_for(lambda: len(retries(worker_log)) >= 4, 60, "the worker's 4th retry")
+        ready = httpx.get(f"{base}/readyz", timeout=10)
+        with psycopg.connect(database_url) as conn:
+            pending = conn.execute(
+                "SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'"
+            ).fetchone()
 
-            redis = devservices.start_redis(scratch / "redis", port=redis_port)
-            back = time.monotonic()
-            wait_processed(database_url, 25, 45)
-            print(f"applied {time.monotonic() - back:.1f} s after Redis returned")
-            assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
-    finally:
-        redis.stop()
+        services.start_redis()
+        back = time.monotonic()
+        wait_processed(database_url, 25, 45)
+        print(f"applied {time.monotonic() - back:.1f} s after Redis returned")
+        assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
     assert during == [200] * 20
     assert ready.status_code == 503
     assert "redis" in ready.json()["failed"]
@@ -90,45 +117,28 @@ def test_a_worker_that_loses_redis_mid_task_stays_up_and_applies_what_comes_afte
     # A drain held mid-batch (its user's row locked here) when Redis stops: the worker's
     # consumer closes a connection with that task's message unacknowledged, and must go on
     # trying Redis, not die closing it.
-    redis_port, port = devservices.free_port(), devservices.free_port()
-    redis = devservices.start_redis(scratch / "redis", port=redis_port)
-    base = f"http://127.0.0.1:{port}"
-    worker_log = tmp_path / "worker.log"
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis.url,
-        "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
-        "CLERK_MIRROR_QUEUE": queue_name,
-        "CLERK_MIRROR_SWEEP_INTERVAL": "1",
-        "CLERK_MIRROR_SWEEP_GRACE": "1",
-    }
     user_id = snapshot(0, 0)[1]["data"]["id"]
-    try:
-        with (
-            running(web_argv(port), env, tmp_path / "web.log"),
-            running(worker_argv(queue_name), env, worker_log) as worker,
-            running(beat_argv(tmp_path / "beat-schedule"), env, tmp_path / "beat.log"),
-            psycopg.connect(database_url) as holder,
-        ):
-            wait_for(web_ready(base), 20, "web")
-            assert post(base, 0, 0).status_code == 200
-            wait_processed(database_url, 1, 30)
+    with (
+        stack(database_url, queue_name, scratch, tmp_path) as services,
+        psycopg.connect(database_url) as holder,
+    ):
+        base, worker, worker_log = services.base, services.worker, services.worker_log
+        assert post(base, 0, 0).status_code == 200
+        wait_processed(database_url, 1, 30)
 
-            holder.execute("SELECT 1 FROM clerk.users WHERE id = %s FOR UPDATE", [user_id])
-            assert post(base, 0, 1).status_code == 200
-            wait_for(lambda: lock_waits(database_url) > 0, 30, "a drain waiting on the user")
+        holder.execute("SELECT 1 FROM clerk.users WHERE id = %s FOR UPDATE", [user_id])
+        assert post(base, 0, 1).status_code == 200
+        wait_for(lambda: lock_waits(database_url) > 0, 30, "a drain waiting on the user")
 
-            redis.stop()
-            wait_for(lambda: len(retries(worker_log)) >= 2, 60, "the worker's 2nd retry")
-            assert worker.poll() is None, worker_log.read_text()[-3000:]
-            holder.rollback()  # the held batch commits; its message stays unacknowledged
+        services.redis.stop()
+        wait_for(lambda: len(retries(worker_log)) >= 2, 60, "the worker's 2nd retry")
+        assert worker.poll() is None, worker_log.read_text()[-3000:]
+        holder.rollback()  # the held batch commits; its message stays unacknowledged
 
-            redis = devservices.start_redis(scratch / "redis", port=redis_port)
-            assert post(base, 0, 2).status_code == 200
-            wait_processed(database_url, 3, 45)
-            assert worker.poll() is None
-    finally:
-        redis.stop()
+        services.start_redis()
+        assert post(base, 0, 2).status_code == 200
+        wait_processed(database_url, 3, 45)
+        assert worker.poll() is None
     assert b"Unrecoverable error" not in worker_log.read_bytes()
 
 
