@@ -62,7 +62,7 @@ class Runtime:
             min_size=1,
             max_size=pool_size,
             timeout=pool_timeout,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "context": db.ADAPTERS},
             configure=inbox.prepare_webhook_insert,
             open=True,
             name="clerk-mirror-web",

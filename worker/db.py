@@ -64,7 +64,8 @@ def _element(item: str | None) -> str:
     return '"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-# What every connection of this project dumps parameters with: psycopg's, but for lists.
+# What every connection of this project dumps parameters with (worker.db's, and the web's
+# pool): psycopg's, but for lists.
 ADAPTERS = AdaptersMap(psycopg.adapters)
 ADAPTERS.register_dumper(list, TextArrayDumper)
 
