@@ -110,11 +110,15 @@ def apply_page(
     *,
     after_user_id: str | None,
     pii_key: bytes | None = None,
+    before_checkpoint: Callable[[], None] | None = None,
 ) -> None:
-    """Store and apply one page of users in the caller's transaction, then checkpoint."""
+    """Store and apply one page of users in the caller's transaction, then checkpoint
+    (after before_checkpoint, when given: a page's wait for the page before it)."""
     if not isinstance(page, Page):
         page = prepare(page)
     changed = write_page(conn, page, pii_key=pii_key)
+    if before_checkpoint is not None:
+        before_checkpoint()
     sync_runs.checkpoint(
         conn,
         run_id,

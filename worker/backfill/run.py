@@ -5,22 +5,25 @@ applied by worker.mirror.apply exactly like a webhook, so the newest-wins guard 
 webhook's state and an older snapshot only lands in history. The listing pages with
 Clerk's starting_after cursor; one transaction per page holds the page's events, their
 application and the run's checkpoint (the last user listed), see worker.backfill.page.
-The next page is fetched while one is written on a connection of its own (PageWriter,
-one page at a time, in listing order): the run goes at the pace of the slower of the
-listing and Postgres.
+The next page is fetched while two are written, each on a connection of its own
+(PageWriter), and pages commit in listing order: the run goes at the pace of the slower
+of the listing and Postgres.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, LiteralString
 
 import psycopg
 
@@ -55,6 +58,24 @@ LAST_ANALYZE_AT: Final = 16_000
 # deleted: each costs a listing of what is already stored (no-ops), and more than a few
 # means users are being deleted faster than it lists.
 MAX_RESTARTS: Final = 3
+
+# Pages written at once, each by a thread on a connection of its own. One writer left a
+# core idle: a page's statements and its Python ran one after the other (1.15 cores busy,
+# docs/benchmarks.md). Two write a run about 40% faster on 2 cores.
+WRITERS: Final = 2
+# How often a page that waits for the page before it to commit checks that the earlier
+# page is not waiting for it.
+TURN_POLL_S: Final = 0.02
+
+# The backends `waiting` waits for, and the ones those wait for, in turn: is `holder` one?
+BLOCKED_BY: Final[LiteralString] = """
+WITH RECURSIVE blockers(pid) AS (
+    SELECT b FROM unnest(pg_blocking_pids(%(waiting)s)) AS b
+    UNION
+    SELECT b FROM blockers, unnest(pg_blocking_pids(blockers.pid)) AS b
+)
+SELECT %(holder)s::int IN (SELECT pid FROM blockers)
+"""
 
 OnPage = Callable[[int], None]
 
@@ -178,24 +199,48 @@ def _list(conn: psycopg.Connection, client: ClerkClient, run: Run, listing: List
             after = last
 
 
+class EarlierPageFailed(RuntimeError):
+    """A page was not committed because the page listed before it failed: the run stops
+    with that page's error, and --resume lists both again."""
+
+
+class _GiveWay(Exception):
+    """A later page holds a row its earlier page waits for: it rolls back and goes again."""
+
+
+@dataclass(slots=True)
+class _Slot:
+    """A page handed to a writer: settled once it committed or failed, and its writer's
+    backend once it has one."""
+
+    future: Future[None] = field(default_factory=Future)
+    pid: int | None = None
+
+
 class PageWriter:
-    """Write listed pages one at a time, in listing order, on a connection of its own.
+    """Write listed pages WRITERS at a time, each on a connection of its own, committed in
+    listing order.
 
-    write() hands a page to the writer's thread and returns while it is written, so the
-    listing fetches and parses the next page meanwhile; it first waits for the page before,
-    and raises that page's error, so no page is written after one that did not commit and
-    the run's checkpoint never passes a page that is not in the mirror.
+    write() hands a page to a writer's thread and returns while it is written, so the
+    listing fetches and parses the next page meanwhile. A page is written while the page
+    before it is, but commits only after it: it runs its statements, then waits for the
+    earlier page's commit before its checkpoint. So the run's checkpoint never passes a page
+    that is not in the mirror, and a page whose earlier page failed rolls back
+    (EarlierPageFailed); write() raises the earliest page's error.
 
-    One page at a time: two pages that share a row (a number's count in
-    clerk.phone_number_counts, a number's SMS facts) deadlock when the later page writes it
-    first and then waits for the earlier one's commit.
+    Two pages may share a row (a number's count in clerk.phone_number_counts, its SMS
+    facts). Postgres sees a wait between them and lets the later page wait for the earlier
+    one's commit; it does not see the later page's own wait for that commit. While it waits,
+    the later page asks Postgres whether the earlier page waits on it (directly or through
+    others' locks), and if so rolls back, lets the earlier page commit and goes again.
     """
 
     def __init__(self, run_id: int, listing: Listing) -> None:
         self.run_id, self.listing = run_id, listing
-        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-writer")
-        self.conn: psycopg.Connection | None = None
-        self.writing: Future[None] | None = None
+        self.thread = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="page-writer")
+        self.local = threading.local()
+        self.conns: list[psycopg.Connection] = []
+        self.in_flight: deque[_Slot] = deque()
 
     def __enter__(self) -> PageWriter:
         return self
@@ -203,37 +248,102 @@ class PageWriter:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        # On the way out with an error (a listing that failed, Ctrl-C), the page in flight
-        # still commits: it is whole, and --resume goes on after it. If it fails instead,
-        # the run ends with the other error: this one is logged, not lost.
+        # On the way out with an error (a listing that failed, Ctrl-C), the pages in flight
+        # still commit: they are whole, and --resume goes on after them. If one fails
+        # instead, the run ends with the other error: this one is logged, not lost.
         self.thread.shutdown(wait=True)
-        failed = self.writing.exception() if self.writing is not None else None
-        if failed is not None:
-            log.error(
-                "the page in flight was not written", extra={"error": db.describe_error(failed)}
-            )
-        if self.conn is not None:
-            self.conn.close()
+        for slot in self.in_flight:
+            failed = slot.future.exception()
+            if failed is not None and not isinstance(failed, EarlierPageFailed):
+                log.error(
+                    "a page in flight was not written",
+                    extra={"error": db.describe_error(failed)},
+                )
+        for conn in self.conns:
+            conn.close()
 
     def write(self, page: Page, *, after_user_id: str | None) -> None:
-        """Start writing the page, after the one before it; raises that one's error."""
-        self.finish()
-        self.writing = self.thread.submit(self._write, page, after_user_id)
+        """Start writing the page; raises the error of a page before it."""
+        while len(self.in_flight) >= WRITERS:
+            self._settle_oldest()
+        earlier = self.in_flight[-1] if self.in_flight else None
+        slot = _Slot()
+        self.thread.submit(self._settle, slot, page, after_user_id, earlier)
+        self.in_flight.append(slot)
 
     def finish(self) -> None:
-        """Wait for the page in flight; raises its error."""
-        writing, self.writing = self.writing, None
-        if writing is not None:
-            writing.result()
+        """Wait for the pages in flight; raises the first one's error."""
+        while self.in_flight:
+            self._settle_oldest()
 
-    def _write(self, page: Page, after_user_id: str | None) -> None:
-        if self.conn is None:
-            self.conn = db.connect(self.listing.database_url, autocommit=True)
-        pii_key = self.listing.pii_key
-        with self.conn.transaction():
-            apply_page(self.conn, self.run_id, page, after_user_id=after_user_id, pii_key=pii_key)
+    def _settle_oldest(self) -> None:
+        # Raises the page's error; the pages after it, still in flight, roll back.
+        self.in_flight.popleft().future.result()
+
+    def _connection(self) -> psycopg.Connection:
+        conn: psycopg.Connection | None = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = db.connect(self.listing.database_url, autocommit=True)
+            self.conns.append(conn)
+        return conn
+
+    def _settle(
+        self, slot: _Slot, page: Page, after_user_id: str | None, earlier: _Slot | None
+    ) -> None:
+        try:
+            self._write(page, after_user_id, slot, earlier)
+        except BaseException as exc:
+            slot.future.set_exception(exc)
+        else:
+            slot.future.set_result(None)
+
+    def _write(
+        self, page: Page, after_user_id: str | None, slot: _Slot, earlier: _Slot | None
+    ) -> None:
+        conn = self._connection()
+        slot.pid = conn.info.backend_pid
+        while True:
+            try:
+                with conn.transaction():
+                    apply_page(
+                        conn,
+                        self.run_id,
+                        page,
+                        after_user_id=after_user_id,
+                        pii_key=self.listing.pii_key,
+                        before_checkpoint=partial(_wait_turn, conn, slot, earlier),
+                    )
+                break
+            except _GiveWay:
+                log.info("a page gave way to the page before it", extra={"run_id": self.run_id})
+                if earlier is not None:
+                    wait([earlier.future])
+                    _raise_if_failed(earlier.future)
+                earlier = None
         if self.listing.on_page:
             self.listing.on_page(len(page.users))
+
+
+def _wait_turn(conn: psycopg.Connection, slot: _Slot, earlier: _Slot | None) -> None:
+    """Return once the earlier page has committed. EarlierPageFailed if it failed;
+    _GiveWay if it waits for a lock this page's transaction holds."""
+    if earlier is None:
+        return
+    while not wait([earlier.future], timeout=TURN_POLL_S).done:
+        if earlier.pid is not None and _blocked_by(conn, earlier.pid, slot.pid):
+            raise _GiveWay
+    _raise_if_failed(earlier.future)
+
+
+def _raise_if_failed(future: Future[None]) -> None:
+    if future.exception() is not None:
+        raise EarlierPageFailed("not written: the page listed before it was not written")
+
+
+def _blocked_by(conn: psycopg.Connection, waiting: int, holder: int | None) -> bool:
+    """Whether backend `waiting` waits for a lock of `holder`, directly or through others."""
+    row = conn.execute(BLOCKED_BY, {"waiting": waiting, "holder": holder}).fetchone()
+    return bool(row and row[0])
 
 
 def _prepared(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, LiteralString
@@ -877,4 +879,91 @@ def test_a_page_that_cannot_commit_holds_back_the_pages_listed_after_it(
         500,
     )
     assert live_mirror(database_url)["phones"] == expected_state(fake.users)["phones"]
+    assert history_duplicates(database_url) == 0
+
+
+def user_lock_held(database_url: str, user_id: str) -> psycopg.Connection:
+    """A connection that holds the lock a page's apply takes for this user, until closed
+    (worker.mirror.queries.LOCK_USERS_TO_APPLY): that page's writer stops there."""
+    conn = psycopg.connect(database_url)
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (user_id,))
+    return conn
+
+
+def waiting_its_turn(database_url: str, timeout: float = 30.0) -> None:
+    """Return once a page's writer, its statements run, waits for the page before it: its
+    backend's last query is the check that the earlier page is not waiting for it."""
+    query: LiteralString = """
+        SELECT count(*) FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND query LIKE '%pg_blocking_pids(%'
+    """
+    deadline = time.monotonic() + timeout
+    while count(database_url, query) == 0:
+        assert time.monotonic() < deadline, "no page waited for its turn"
+        time.sleep(0.02)
+
+
+def in_background(run: Callable[[], dict[str, Any]]) -> Future[dict[str, Any]]:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-backfill").submit(run)
+
+
+def finished(database_url: str, running: Future[dict[str, Any]]) -> dict[str, Any]:
+    """The run's row, or a failed test (its backends ended) if it hangs."""
+    try:
+        return running.result(timeout=60)
+    except TimeoutError:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        raise AssertionError("the backfill hung") from None
+
+
+def test_a_page_written_beside_the_one_before_it_commits_only_after_it(
+    database_url: str, fake: FakeClerk
+) -> None:
+    fake.users = generate_users(200, seed=31)
+    first_page = fake.users[:100]
+    with user_lock_held(database_url, first_page[0]["id"]) as held, api(fake) as client:
+        running = in_background(lambda: backfill.run(database_url, client, page_size=100))
+        waiting_its_turn(database_url)
+        # Page 2 is written but waits: nothing of it shows, and the cursor has not moved.
+        assert count(database_url, "SELECT pages FROM clerk.sync_runs") == 0
+        assert mirrored_ids(database_url) == set()
+        held.commit()
+        run = finished(database_url, running)
+    assert (run["status"], run["pages"], run["users_seen"]) == ("succeeded", 2, 200)
+    assert run["after_user_id"] == fake.users[-1]["id"]
+    mirror, expected = live_mirror(database_url), expected_state(fake.users)
+    assert (mirror["users"], mirror["phones"]) == (expected["users"], expected["phones"])
+
+
+def test_a_page_holding_a_row_its_earlier_page_waits_for_gives_way_and_goes_again(
+    database_url: str, fake: FakeClerk, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Page 1's first user and a user of page 2 hold the same number: both pages write its
+    # row of clerk.phone_number_counts. Page 2 writes it first (page 1 waits on the test's
+    # lock), then waits for page 1 to commit, while page 1 waits for that row: neither
+    # would ever go on unless page 2 rolls back.
+    fake.users = generate_users(200, seed=32)
+    first, later = phoned(fake.users, 0), phoned(fake.users, 150)
+    number = later["phone_numbers"][0]["phone_number"]
+    first["phone_numbers"][0]["phone_number"] = number
+    caplog.set_level(logging.INFO, logger="worker.backfill.run")
+    with user_lock_held(database_url, first["id"]) as held, api(fake) as client:
+        running = in_background(lambda: backfill.run(database_url, client, page_size=100))
+        waiting_its_turn(database_url)
+        held.commit()
+        run = finished(database_url, running)
+    assert "a page gave way to the page before it" in caplog.messages
+    assert (run["status"], run["pages"], run["users_seen"]) == ("succeeded", 2, 200)
+    mirror, expected = live_mirror(database_url), expected_state(fake.users)
+    assert (mirror["users"], mirror["phones"]) == (expected["users"], expected["phones"])
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT phones FROM clerk.phone_number_counts WHERE phone_number = %s", (number,)
+        ).fetchone()
+    assert row == (2,)
     assert history_duplicates(database_url) == 0
