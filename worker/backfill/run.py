@@ -301,10 +301,11 @@ class PageWriter:
         self, page: Page, after_user_id: str | None, slot: _Slot, earlier: _Slot | None
     ) -> None:
         conn = self._connection()
-        slot.pid = conn.info.backend_pid
         while True:
             try:
                 with conn.transaction():
+                    # Asked in the transaction: behind a pooler, the server it runs on.
+                    slot.pid = _backend_pid(conn)
                     apply_page(
                         conn,
                         self.run_id,
@@ -338,6 +339,11 @@ def _wait_turn(conn: psycopg.Connection, slot: _Slot, earlier: _Slot | None) -> 
 def _raise_if_failed(future: Future[None]) -> None:
     if future.exception() is not None:
         raise EarlierPageFailed("not written: the page listed before it was not written")
+
+
+def _backend_pid(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    return int(row[0]) if row else conn.info.backend_pid
 
 
 def _blocked_by(conn: psycopg.Connection, waiting: int, holder: int | None) -> bool:
