@@ -61,16 +61,18 @@ MAX_RESTARTS: Final = 3
 
 # Pages written at once, each by a thread on a connection of its own. One writer left a
 # core idle: a page's statements and its Python ran one after the other (1.15 cores busy,
-# docs/benchmarks.md). Two write a run about 40% faster on 2 cores.
+# docs/benchmarks.md). Two write a run 35% to 50% faster on 2 cores, and in 40,000 users
+# no page had to give way. Three went at half the speed of two: 66 of 80 pages gave way.
 WRITERS: Final = 2
 # How often a page that waits for the page before it to commit checks that the earlier
 # page is not waiting for it.
 TURN_POLL_S: Final = 0.02
 
-# The backends `waiting` waits for, and the ones those wait for, in turn: is `holder` one?
+# The backends those `waiting` wait for, and the ones those wait for, in turn: is `holder`
+# one?
 BLOCKED_BY: Final[LiteralString] = """
 WITH RECURSIVE blockers(pid) AS (
-    SELECT b FROM unnest(pg_blocking_pids(%(waiting)s)) AS b
+    SELECT b FROM unnest(%(waiting)s::int[]) AS w, unnest(pg_blocking_pids(w)) AS b
     UNION
     SELECT b FROM blockers, unnest(pg_blocking_pids(blockers.pid)) AS b
 )
@@ -231,8 +233,8 @@ class PageWriter:
     Two pages may share a row (a number's count in clerk.phone_number_counts, its SMS
     facts). Postgres sees a wait between them and lets the later page wait for the earlier
     one's commit; it does not see the later page's own wait for that commit. While it waits,
-    the later page asks Postgres whether the earlier page waits on it (directly or through
-    others' locks), and if so rolls back, lets the earlier page commit and goes again.
+    the later page asks Postgres whether an earlier page waits on it (directly or through
+    others' locks), and if so rolls back, lets the earlier pages commit and goes again.
     """
 
     def __init__(self, run_id: int, listing: Listing) -> None:
@@ -266,9 +268,8 @@ class PageWriter:
         """Start writing the page; raises the error of a page before it."""
         while len(self.in_flight) >= WRITERS:
             self._settle_oldest()
-        earlier = self.in_flight[-1] if self.in_flight else None
         slot = _Slot()
-        self.thread.submit(self._settle, slot, page, after_user_id, earlier)
+        self.thread.submit(self._settle, slot, page, after_user_id, tuple(self.in_flight))
         self.in_flight.append(slot)
 
     def finish(self) -> None:
@@ -288,7 +289,7 @@ class PageWriter:
         return conn
 
     def _settle(
-        self, slot: _Slot, page: Page, after_user_id: str | None, earlier: _Slot | None
+        self, slot: _Slot, page: Page, after_user_id: str | None, earlier: tuple[_Slot, ...]
     ) -> None:
         try:
             self._write(page, after_user_id, slot, earlier)
@@ -298,7 +299,7 @@ class PageWriter:
             slot.future.set_result(None)
 
     def _write(
-        self, page: Page, after_user_id: str | None, slot: _Slot, earlier: _Slot | None
+        self, page: Page, after_user_id: str | None, slot: _Slot, earlier: tuple[_Slot, ...]
     ) -> None:
         conn = self._connection()
         while True:
@@ -317,28 +318,26 @@ class PageWriter:
                 break
             except _GiveWay:
                 log.info("a page gave way to the page before it", extra={"run_id": self.run_id})
-                if earlier is not None:
-                    wait([earlier.future])
-                    _raise_if_failed(earlier.future)
-                earlier = None
+                wait([s.future for s in earlier])
+                _raise_if_failed(earlier)
+                earlier = ()
         if self.listing.on_page:
             self.listing.on_page(len(page.users))
 
 
-def _wait_turn(conn: psycopg.Connection, slot: _Slot, earlier: _Slot | None) -> None:
-    """Return once the earlier page has committed. EarlierPageFailed if it failed;
-    _GiveWay if it waits for a lock this page's transaction holds."""
-    if earlier is None:
-        return
-    while not wait([earlier.future], timeout=TURN_POLL_S).done:
-        if earlier.pid is not None and _blocked_by(conn, earlier.pid, slot.pid):
+def _wait_turn(conn: psycopg.Connection, slot: _Slot, earlier: tuple[_Slot, ...]) -> None:
+    """Return once the earlier pages have committed. EarlierPageFailed if one failed;
+    _GiveWay if one waits for a lock this page's transaction holds."""
+    while not_done := wait([s.future for s in earlier], timeout=TURN_POLL_S).not_done:
+        waiting = [s.pid for s in earlier if s.future in not_done and s.pid is not None]
+        if waiting and _blocked_by(conn, waiting, slot.pid):
             raise _GiveWay
-    _raise_if_failed(earlier.future)
+    _raise_if_failed(earlier)
 
 
-def _raise_if_failed(future: Future[None]) -> None:
-    if future.exception() is not None:
-        raise EarlierPageFailed("not written: the page listed before it was not written")
+def _raise_if_failed(earlier: tuple[_Slot, ...]) -> None:
+    if any(s.future.exception() is not None for s in earlier):
+        raise EarlierPageFailed("not written: a page listed before it was not written")
 
 
 def _backend_pid(conn: psycopg.Connection) -> int:
@@ -346,8 +345,9 @@ def _backend_pid(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else conn.info.backend_pid
 
 
-def _blocked_by(conn: psycopg.Connection, waiting: int, holder: int | None) -> bool:
-    """Whether backend `waiting` waits for a lock of `holder`, directly or through others."""
+def _blocked_by(conn: psycopg.Connection, waiting: list[int], holder: int | None) -> bool:
+    """Whether one of the backends `waiting` waits for a lock of `holder`, directly or
+    through others'."""
     row = conn.execute(BLOCKED_BY, {"waiting": waiting, "holder": holder}).fetchone()
     return bool(row and row[0])
 
