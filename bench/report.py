@@ -233,7 +233,18 @@ def _backfill_rows(r: dict[str, Any]) -> list[Row]:
         ("backfill users/s vs 2026-12-02's best", f"{r['users_per_s']:,.0f}",
          f"{BACKFILL_OLD_PER_S:,}", f"{old:.2f}x", f">= {BACKFILL_OLD_TARGET:.0f}x",
          _met(old >= BACKFILL_OLD_TARGET)),
+        *_backfill_cpu_rows(r),
     ]  # fmt: skip
+
+
+def _backfill_cpu_rows(r: dict[str, Any]) -> list[Row]:
+    cpu = r.get("cpu_us_per_user")
+    if not cpu:
+        return []
+    keys = ("backfill", "classifier", "postgres", "fake_api")
+    parts = " + ".join(f"{cpu[k]:,}" for k in keys if k in cpu)
+    return [("backfill CPU µs/user: run + classifier + Postgres + fake API; cores", parts,
+             "", f"{r['cores_busy']:.2f}", "", "")]  # fmt: skip
 
 
 def table(results: dict[str, Any]) -> str:

@@ -76,7 +76,10 @@ def test_the_report_prints_every_figure_with_its_baseline_ratio_and_verdict() ->
                     "client_p99_ms": 10.0,
                     "rss_mb": {"web": {"first": 260, "last": 261},
                                "worker": {"first": 190, "last": 191}}},
-        "backfill": {"users": 5000, "users_per_s": 2000.0, "drain_per_s": 8000.0},
+        "backfill": {"users": 5000, "users_per_s": 2000.0, "drain_per_s": 8000.0,
+                     "cpu_us_per_user": {"backfill": 90, "classifier": 40, "fake_api": 5,
+                                         "postgres": 200},
+                     "cores_busy": 1.46},
         "sweep": {"p99_limit_ms": 100.0, "highest_rate": 400, "rates": {
             "400": {"applied_p50_ms": 8.0, "applied_p99_ms": 60.0,
                     "warmup": {"seconds": 2, "applied_p50_ms": 30.0, "applied_p99_ms": 250.0}},
@@ -110,6 +113,9 @@ def test_the_report_prints_every_figure_with_its_baseline_ratio_and_verdict() ->
     ]  # fmt: skip
     assert cells("backfill users/s vs 2026-12-02's best")[1:] == [
         "2,000", "1,340", "1.49x", ">= 5x", "NO"
+    ]  # fmt: skip
+    assert cells("backfill CPU µs/user: run + classifier + Postgres + fake API; cores")[1:] == [
+        "90 + 40 + 200 + 5", "", "1.46", "", ""
     ]  # fmt: skip
 
 
