@@ -111,12 +111,13 @@ def apply_page(
     after_user_id: str | None,
     pii_key: bytes | None = None,
     before_checkpoint: Callable[[], None] | None = None,
+    raise_deadlock: bool = False,
 ) -> None:
     """Store and apply one page of users in the caller's transaction, then checkpoint
     (after before_checkpoint, when given: a page's wait for the page before it)."""
     if not isinstance(page, Page):
         page = prepare(page)
-    changed = write_page(conn, page, pii_key=pii_key)
+    changed = write_page(conn, page, pii_key=pii_key, raise_deadlock=raise_deadlock)
     if before_checkpoint is not None:
         before_checkpoint()
     sync_runs.checkpoint(
@@ -129,7 +130,13 @@ def apply_page(
     )
 
 
-def write_page(conn: psycopg.Connection, page: Page, *, pii_key: bytes | None = None) -> int:
+def write_page(
+    conn: psycopg.Connection,
+    page: Page,
+    *,
+    pii_key: bytes | None = None,
+    raise_deadlock: bool = False,
+) -> int:
     """Store and apply one page in the caller's transaction; how many users it changed.
 
     An event the inbox holds already is an unchanged user a previous run applied: a no-op.
@@ -137,6 +144,8 @@ def write_page(conn: psycopg.Connection, page: Page, *, pii_key: bytes | None = 
     outcome, all in one savepoint: each inbox row is written once. If any of it fails, the
     page goes the long way: stored pending (user by user if it must), then applied with
     the drain's ladder (user by user if the chunk fails), so a bad user costs only itself.
+    A deadlock is no user's fault: with raise_deadlock, it is raised for the caller to
+    write the whole page again.
     """
     known = stored(conn, [i for i, _, _ in page.events])
     events, fresh = [], []
@@ -157,6 +166,8 @@ def write_page(conn: psycopg.Connection, page: Page, *, pii_key: bytes | None = 
             store_many(conn, events, source=SOURCE, closed=closed)
     except Exception as exc:
         if db.connection_lost(conn, exc):
+            raise
+        if raise_deadlock and isinstance(exc, psycopg.errors.DeadlockDetected):
             raise
         log.exception("page not written at once, going user by user", extra={"events": len(events)})
         new_ids = set(store_each(conn, events))

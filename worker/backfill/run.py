@@ -61,12 +61,14 @@ MAX_RESTARTS: Final = 3
 
 # Pages written at once, each by a thread on a connection of its own. One writer left a
 # core idle: a page's statements and its Python ran one after the other (1.15 cores busy,
-# docs/benchmarks.md). Two write a run 35% to 50% faster on 2 cores, and in 40,000 users
+# docs/benchmarks.md). Two write a run 30% to 50% faster on 2 cores, and in 40,000 users
 # no page had to give way. Three went at half the speed of two: 66 of 80 pages gave way.
 WRITERS: Final = 2
 # How often a page that waits for the page before it to commit checks that the earlier
 # page is not waiting for it.
 TURN_POLL_S: Final = 0.02
+# Times a page is written whole before a deadlock sends it user by user (the drain's ladder).
+MAX_ATTEMPTS: Final = 3
 
 # The backends those `waiting` wait for, and the ones those wait for, in turn: is `holder`
 # one?
@@ -255,7 +257,7 @@ class PageWriter:
         # instead, the run ends with the other error: this one is logged, not lost.
         self.thread.shutdown(wait=True)
         for slot in self.in_flight:
-            failed = slot.future.exception()
+            failed = slot.future.exception() if slot.future.done() else None
             if failed is not None and not isinstance(failed, EarlierPageFailed):
                 log.error(
                     "a page in flight was not written",
@@ -268,9 +270,9 @@ class PageWriter:
         """Start writing the page; raises the error of a page before it."""
         while len(self.in_flight) >= WRITERS:
             self._settle_oldest()
-        slot = _Slot()
-        self.thread.submit(self._settle, slot, page, after_user_id, tuple(self.in_flight))
+        earlier, slot = tuple(self.in_flight), _Slot()
         self.in_flight.append(slot)
+        self.thread.submit(self._settle, slot, page, after_user_id, earlier)
 
     def finish(self) -> None:
         """Wait for the pages in flight; raises the first one's error."""
@@ -278,8 +280,11 @@ class PageWriter:
             self._settle_oldest()
 
     def _settle_oldest(self) -> None:
+        oldest = self.in_flight[0]
+        wait([oldest.future])  # interrupted, the page stays in flight for __exit__ to log
+        self.in_flight.popleft()
         # Raises the page's error; the pages after it, still in flight, roll back.
-        self.in_flight.popleft().future.result()
+        oldest.future.result()
 
     def _connection(self) -> psycopg.Connection:
         conn: psycopg.Connection | None = getattr(self.local, "conn", None)
@@ -302,6 +307,7 @@ class PageWriter:
         self, page: Page, after_user_id: str | None, slot: _Slot, earlier: tuple[_Slot, ...]
     ) -> None:
         conn = self._connection()
+        attempt = 1
         while True:
             try:
                 with conn.transaction():
@@ -314,13 +320,21 @@ class PageWriter:
                         after_user_id=after_user_id,
                         pii_key=self.listing.pii_key,
                         before_checkpoint=partial(_wait_turn, conn, slot, earlier),
+                        raise_deadlock=attempt < MAX_ATTEMPTS,
                     )
                 break
             except _GiveWay:
                 log.info("a page gave way to the page before it", extra={"run_id": self.run_id})
-                wait([s.future for s in earlier])
-                _raise_if_failed(earlier)
-                earlier = ()
+            except psycopg.errors.DeadlockDetected:
+                # Postgres chose this page to end a deadlock (with the other page, or a
+                # drain): no user's fault, so the whole page goes again, not user by user.
+                if attempt >= MAX_ATTEMPTS:
+                    raise
+                log.warning("a page met a deadlock and goes again", extra={"run_id": self.run_id})
+            attempt += 1
+            wait([s.future for s in earlier])
+            _raise_if_failed(earlier)
+            earlier = ()
         if self.listing.on_page:
             self.listing.on_page(len(page.users))
 
@@ -329,8 +343,11 @@ def _wait_turn(conn: psycopg.Connection, slot: _Slot, earlier: tuple[_Slot, ...]
     """Return once the earlier pages have committed. EarlierPageFailed if one failed;
     _GiveWay if one waits for a lock this page's transaction holds."""
     while not_done := wait([s.future for s in earlier], timeout=TURN_POLL_S).not_done:
-        waiting = [s.pid for s in earlier if s.future in not_done and s.pid is not None]
-        if waiting and _blocked_by(conn, waiting, slot.pid):
+        waiting = [s for s in earlier if s.future in not_done and s.pid is not None]
+        pids = [s.pid for s in waiting if s.pid is not None]
+        # Still in flight after the check: a page that committed meanwhile may have left
+        # its connection, and so its pid, to a page listed after this one.
+        if pids and _blocked_by(conn, pids, slot.pid) and any(not s.future.done() for s in waiting):
             raise _GiveWay
     _raise_if_failed(earlier)
 
