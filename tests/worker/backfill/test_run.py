@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import random
 import shutil
 import signal
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -1004,3 +1006,42 @@ def test_a_page_that_meets_a_deadlock_is_written_whole_again_not_user_by_user(
     assert (mirror["users"], mirror["phones"]) == (expected["users"], expected["phones"])
     statuses = "SELECT count(*) FROM clerk.webhook_events WHERE status <> 'processed'"
     assert count(database_url, statuses) == 0
+
+
+def test_two_page_writers_and_a_drain_on_shared_numbers_leave_what_clerk_holds(
+    database_url: str, fake: FakeClerk
+) -> None:
+    # Every first phone holds one of ten numbers: nearly every page writes rows the page
+    # beside it writes too (the numbers' counts, sharing and facts), while webhooks newer
+    # than the listing are drained for a tenth of the users.
+    fake.users = generate_users(1500, seed=34)
+    rng = random.Random(34)
+    phoned_users = [u for u in fake.users if u["phone_numbers"]]
+    numbers_held = [u["phone_numbers"][0]["phone_number"] for u in phoned_users[:10]]
+    for user in fake.users:
+        for phone in user["phone_numbers"][:1]:
+            phone["phone_number"] = rng.choice(numbers_held)
+    webhooks = [newer(u, minutes=rng.randint(1, 50)) for u in rng.sample(phoned_users, 150)]
+
+    def deliver_webhooks() -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            for body in webhooks:
+                put(conn, body, f"msg_{body['data']['id']}")
+                drain(conn)
+
+    with api(fake) as client:
+        delivering = in_background(lambda: {"done": deliver_webhooks()})
+        running = in_background(lambda: backfill.run(database_url, client, page_size=100))
+        run = finished(database_url, running)
+        finished(database_url, delivering)
+    assert (run["status"], run["pages"], run["users_seen"]) == ("succeeded", 15, 1500)
+    unsettled = "SELECT count(*) FROM clerk.webhook_events WHERE status <> 'processed'"
+    assert count(database_url, unsettled) == 0
+    latest = {u["id"]: u for u in fake.users} | {b["data"]["id"]: b["data"] for b in webhooks}
+    mirror, expected = live_mirror(database_url), expected_state(list(latest.values()))
+    assert (mirror["users"], mirror["phones"]) == (expected["users"], expected["phones"])
+    held = Counter(p["phone_number"] for u in latest.values() for p in u["phone_numbers"])
+    with psycopg.connect(database_url) as conn:
+        counted = dict(conn.execute("SELECT phone_number, phones FROM clerk.phone_number_counts"))
+    assert counted == dict(held)
+    assert history_duplicates(database_url) == 0
