@@ -1045,3 +1045,47 @@ def test_two_page_writers_and_a_drain_on_shared_numbers_leave_what_clerk_holds(
         counted = dict(conn.execute("SELECT phone_number, phones FROM clerk.phone_number_counts"))
     assert counted == dict(held)
     assert history_duplicates(database_url) == 0
+
+
+def test_a_page_writer_that_loses_its_connection_fails_the_run_and_resume_finishes_it(
+    database_url: str, fake: FakeClerk
+) -> None:
+    # Page 2's writer waits on the test's lock when its backend is ended: page 1 is in,
+    # page 3 (beside it) must not commit, and --resume goes on after page 1.
+    fake.users = generate_users(300, seed=35)
+    ended: list[int] = []
+
+    def end_page_2s_backend(_: int) -> None:
+        if ended:
+            return
+        waiting = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        deadline = time.monotonic() + 30
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            while not (row := conn.execute(waiting).fetchone()):
+                assert time.monotonic() < deadline, "page 2 never waited"
+                time.sleep(0.02)
+            conn.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+        ended.append(row[0])
+
+    with user_lock_held(database_url, fake.users[100]["id"]) as held:
+        with api(fake) as client, pytest.raises(psycopg.OperationalError):
+            backfill.run(database_url, client, page_size=100, on_page=end_page_2s_backend)
+        held.rollback()
+    assert ended
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT status, pages, after_user_id FROM clerk.sync_runs").fetchone()
+    assert row == ("failed", 1, fake.users[99]["id"])
+    assert mirrored_ids(database_url) == {u["id"] for u in fake.users[:100]}
+
+    with api(fake) as client:
+        run = backfill.run(database_url, client, page_size=100, resume=True)
+    assert (run["status"], run["pages"], run["users_seen"], run["users_changed"]) == (
+        "succeeded",
+        3,
+        300,
+        300,
+    )
+    mirror, expected = live_mirror(database_url), expected_state(fake.users)
+    assert (mirror["users"], mirror["phones"]) == (expected["users"], expected["phones"])
+    assert history_duplicates(database_url) == 0
+    assert count(database_url, "SELECT count(*) FROM clerk.sync_run_users") == 300
