@@ -60,7 +60,7 @@ LAST_ANALYZE_AT: Final = 16_000
 MAX_RESTARTS: Final = 3
 
 # Pages written at once, each by a thread on a connection of its own. One writer left a
-# core idle: a page's statements and its Python ran one after the other (1.15 cores busy,
+# core idle: a page's statements and its Python ran one after the other (1.12 cores busy,
 # docs/benchmarks.md). Two write a run 30% to 50% faster on 2 cores, and in 40,000 users
 # no page had to give way. Three went at half the speed of two: 66 of 80 pages gave way.
 WRITERS: Final = 2
