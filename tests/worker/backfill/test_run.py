@@ -884,6 +884,16 @@ def test_a_page_that_cannot_commit_holds_back_the_pages_listed_after_it(
     assert history_duplicates(database_url) == 0
 
 
+def assert_mirrored(database_url: str, users: list[dict[str, Any]]) -> None:
+    """The mirror's users and phones are these Clerk users', exactly."""
+    mirror, expected = live_mirror(database_url), expected_state(users)
+    assert (mirror["users"], mirror["phones"]) == (expected["users"], expected["phones"])
+
+
+def totals(run: dict[str, Any]) -> tuple[Any, ...]:
+    return run["status"], run["pages"], run["users_seen"], run["users_changed"]
+
+
 def user_lock_held(database_url: str, user_id: str) -> psycopg.Connection:
     """A connection that holds the lock a page's apply takes for this user, until closed
     (worker.mirror.queries.LOCK_USERS_TO_APPLY): that page's writer stops there."""
@@ -938,8 +948,7 @@ def test_a_page_written_beside_the_one_before_it_commits_only_after_it(
         run = finished(database_url, running)
     assert (run["status"], run["pages"], run["users_seen"]) == ("succeeded", 2, 200)
     assert run["after_user_id"] == fake.users[-1]["id"]
-    mirror, expected = live_mirror(database_url), expected_state(fake.users)
-    assert (mirror["users"], mirror["phones"]) == (expected["users"], expected["phones"])
+    assert_mirrored(database_url, fake.users)
 
 
 def test_a_page_holding_a_row_its_earlier_page_waits_for_gives_way_and_goes_again(
@@ -961,8 +970,7 @@ def test_a_page_holding_a_row_its_earlier_page_waits_for_gives_way_and_goes_agai
         run = finished(database_url, running)
     assert "a page gave way to the page before it" in caplog.messages
     assert (run["status"], run["pages"], run["users_seen"]) == ("succeeded", 2, 200)
-    mirror, expected = live_mirror(database_url), expected_state(fake.users)
-    assert (mirror["users"], mirror["phones"]) == (expected["users"], expected["phones"])
+    assert_mirrored(database_url, fake.users)
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
             "SELECT phones FROM clerk.phone_number_counts WHERE phone_number = %s", (number,)
@@ -996,14 +1004,8 @@ def test_a_page_that_meets_a_deadlock_is_written_whole_again_not_user_by_user(
     # (The page after it may give way to it meanwhile: it holds rows the redo needs.)
     assert caplog.messages.count("a page met a deadlock and goes again") == 1
     assert not [m for m in caplog.messages if "user by user" in m]
-    assert (run["status"], run["pages"], run["users_seen"], run["users_changed"]) == (
-        "succeeded",
-        3,
-        300,
-        300,
-    )
-    mirror, expected = live_mirror(database_url), expected_state(fake.users)
-    assert (mirror["users"], mirror["phones"]) == (expected["users"], expected["phones"])
+    assert totals(run) == ("succeeded", 3, 300, 300)
+    assert_mirrored(database_url, fake.users)
     statuses = "SELECT count(*) FROM clerk.webhook_events WHERE status <> 'processed'"
     assert count(database_url, statuses) == 0
 
@@ -1038,8 +1040,7 @@ def test_two_page_writers_and_a_drain_on_shared_numbers_leave_what_clerk_holds(
     unsettled = "SELECT count(*) FROM clerk.webhook_events WHERE status <> 'processed'"
     assert count(database_url, unsettled) == 0
     latest = {u["id"]: u for u in fake.users} | {b["data"]["id"]: b["data"] for b in webhooks}
-    mirror, expected = live_mirror(database_url), expected_state(list(latest.values()))
-    assert (mirror["users"], mirror["phones"]) == (expected["users"], expected["phones"])
+    assert_mirrored(database_url, list(latest.values()))
     held = Counter(p["phone_number"] for u in latest.values() for p in u["phone_numbers"])
     with psycopg.connect(database_url) as conn:
         counted = dict(conn.execute("SELECT phone_number, phones FROM clerk.phone_number_counts"))
@@ -1079,13 +1080,7 @@ def test_a_page_writer_that_loses_its_connection_fails_the_run_and_resume_finish
 
     with api(fake) as client:
         run = backfill.run(database_url, client, page_size=100, resume=True)
-    assert (run["status"], run["pages"], run["users_seen"], run["users_changed"]) == (
-        "succeeded",
-        3,
-        300,
-        300,
-    )
-    mirror, expected = live_mirror(database_url), expected_state(fake.users)
-    assert (mirror["users"], mirror["phones"]) == (expected["users"], expected["phones"])
+    assert totals(run) == ("succeeded", 3, 300, 300)
+    assert_mirrored(database_url, fake.users)
     assert history_duplicates(database_url) == 0
     assert count(database_url, "SELECT count(*) FROM clerk.sync_run_users") == 300
