@@ -65,7 +65,7 @@ def _cpu(fake: int, postmaster: int | None) -> dict[str, float]:
     """CPU seconds so far: this process (the backfill's threads), its children that ended
     (the numbers' classifier, once the listing is done), the fake API, and Postgres (its
     postmaster, the backends it reaped and the ones alive)."""
-    mine, children = resource.getrusage(resource.RUSAGE_SELF), _proc_cpu(fake)
+    mine, children = resource.getrusage(resource.RUSAGE_SELF), procs.cpu_s(fake)
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
     used = {
         "backfill": mine.ru_utime + mine.ru_stime,
@@ -73,8 +73,8 @@ def _cpu(fake: int, postmaster: int | None) -> dict[str, float]:
         "fake_api": children,
     }
     if postmaster is not None:
-        used["postgres"] = _proc_cpu(postmaster, reaped=True) + sum(
-            _proc_cpu(pid) for pid in _children(postmaster)
+        used["postgres"] = procs.cpu_s(postmaster, reaped=True) + sum(
+            procs.cpu_s(pid) for pid in procs.children(postmaster)
         )
     return used
 
@@ -89,33 +89,9 @@ def _backends_gone(database_url: str, postmaster: int | None, timeout: float = 5
         while (row := conn.execute(others).fetchone()) and row[0] and time.monotonic() < deadline:
             time.sleep(0.02)
     while postmaster and time.monotonic() < deadline:
-        if not any(_stat(pid)[:1] == ["Z"] for pid in _children(postmaster)):
+        if not any(procs.stat(pid)[:1] == ["Z"] for pid in procs.children(postmaster)):
             return
         time.sleep(0.02)
-
-
-_HZ = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return []
-
-
-def _proc_cpu(pid: int, *, reaped: bool = False) -> float:
-    fields = _stat(pid)
-    if not fields:
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])
-    if reaped:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / _HZ
-
-
-def _children(pid: int) -> list[int]:
-    return [int(e) for e in os.listdir("/proc") if e.isdigit() and _stat(int(e))[1:2] == [str(pid)]]
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from bench import db, payloads
+from bench import db, payloads, procs
 from worker.db import connect
 from worker.mirror.apply import apply_pending
 
@@ -73,13 +73,7 @@ def cpu_ms(pid: int | None = None) -> float:
     """CPU time (user + system) of this process, or of process pid (0.0 if unreadable)."""
     if pid is None:
         return time.process_time() * 1000
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # utime and stime: fields 14 and 15 of proc(5), 11 and 12 after the command's ")".
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    return procs.cpu_s(pid) * 1000
 
 
 def drain(url: str) -> None:

@@ -55,9 +55,6 @@ def median_round(rounds: list[WrkResult]) -> dict[str, object]:
     return out
 
 
-_HZ = os.sysconf("SC_CLK_TCK")
-
-
 def cpu_seconds(pgid: int, postmaster: int | None = None) -> dict[str, float]:
     """CPU seconds used so far by a process group (the web server) and by Postgres: the
     server whose postmaster is given (it and its children), else every postgres process."""
@@ -74,7 +71,7 @@ def cpu_seconds(pgid: int, postmaster: int | None = None) -> dict[str, float]:
         ours = postmaster in (int(entry), int(fields[1])) if postmaster else comm == "postgres"
         key = "web" if int(fields[2]) == pgid else "postgres" if ours else None
         if key:
-            used[key] += (int(fields[11]) + int(fields[12])) / _HZ
+            used[key] += (int(fields[11]) + int(fields[12])) / procs.HZ
     return used
 
 
@@ -84,11 +81,8 @@ def postmaster_pid(database_url: str) -> int | None:
     with connect(database_url) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
         # Read while the connection is open: a closed one's backend may be gone already.
-        try:
-            stat = Path(f"/proc/{row[0]}/stat").read_text() if row else ""
-        except OSError:
-            return None
-    return int(stat.rsplit(")", 1)[1].split()[1]) if stat else None
+        fields = procs.stat(row[0]) if row else []
+    return int(fields[1]) if fields else None
 
 
 def _children_cpu() -> float:

@@ -54,6 +54,37 @@ def wait_for_line(log: Path, text: str, timeout: float = 30.0) -> None:
     raise TimeoutError(f"{text!r} not in {log} after {timeout} s")
 
 
+# Clock ticks a second, the unit of /proc's CPU times.
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def stat(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat after the command's ")" ([0] is proc(5)'s third field, the state;
+    [1] the parent, [2] the process group, [11] and [12] user and system CPU, [13] and [14]
+    those of the children it reaped), or [] when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def cpu_s(pid: int, *, reaped: bool = False) -> float:
+    """CPU seconds (user + system) of a process, with its reaped children's if asked; 0.0
+    when it is gone."""
+    fields = stat(pid)
+    if not fields:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / HZ
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is pid."""
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and stat(e)[1:2] == [str(pid)]]
+
+
 def group_rss_mb(pgid: int) -> float:
     """Resident memory of every process in a process group (a server and its workers)."""
     total_kb = 0
@@ -61,8 +92,7 @@ def group_rss_mb(pgid: int) -> float:
         if not entry.isdigit():
             continue
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[2]) != pgid:
+            if int(stat(entry)[2]) != pgid:
                 continue
             for line in Path(f"/proc/{entry}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):

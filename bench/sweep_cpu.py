@@ -31,7 +31,6 @@ from bench.__main__ import REDIS_URL, SERVER_URL, env_for
 from tests.support.processes import free_port, running, wait_for, web_ready, worker_argv
 from worker.db import connect
 
-_HZ = os.sysconf("SC_CLK_TCK")
 APP_NAMES = {"web": "bench-web", "worker": "bench-worker"}
 WARMUP_S = 2
 BACKENDS = """
@@ -42,12 +41,10 @@ SELECT pid, application_name FROM pg_stat_activity WHERE backend_type = 'client 
 def _stat(pid: int) -> tuple[int, int, float, float] | None:
     """(parent, process group, user and system CPU seconds) of a process, or None when it
     is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    fields = procs.stat(pid)
+    if not fields:
         return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[1]), int(fields[2]), int(fields[11]) / _HZ, int(fields[12]) / _HZ
+    return int(fields[1]), int(fields[2]), int(fields[11]) / procs.HZ, int(fields[12]) / procs.HZ
 
 
 class _Statements:
@@ -84,7 +81,7 @@ class _Statements:
 def _machine_busy() -> float:
     """CPU seconds the whole machine has spent busy (all but idle and iowait)."""
     fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / _HZ
+    return (sum(fields[:8]) - fields[3] - fields[4]) / procs.HZ
 
 
 def _redis_pids(url: str) -> set[int]:
