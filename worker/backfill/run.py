@@ -343,11 +343,11 @@ def _wait_turn(conn: psycopg.Connection, slot: _Slot, earlier: tuple[_Slot, ...]
     """Return once the earlier pages have committed. EarlierPageFailed if one failed;
     _GiveWay if one waits for a lock this page's transaction holds."""
     while not_done := wait([s.future for s in earlier], timeout=TURN_POLL_S).not_done:
-        waiting = [s for s in earlier if s.future in not_done and s.pid is not None]
-        pids = [s.pid for s in waiting if s.pid is not None]
+        waiting = {s.pid: s for s in earlier if s.future in not_done and s.pid is not None}
         # Still in flight after the check: a page that committed meanwhile may have left
         # its connection, and so its pid, to a page listed after this one.
-        if pids and _blocked_by(conn, pids, slot.pid) and any(not s.future.done() for s in waiting):
+        blocked = bool(waiting) and _blocked_by(conn, list(waiting), slot.pid)
+        if blocked and any(not s.future.done() for s in waiting.values()):
             raise _GiveWay
     _raise_if_failed(earlier)
 
