@@ -111,7 +111,9 @@ class Envelope(NamedTuple):
 
 
 def ms_to_datetime(ms: int) -> datetime:
-    return EPOCH + timedelta(milliseconds=ms)
+    # Seconds and microseconds by position: a third cheaper than timedelta(milliseconds=),
+    # for a call every parsed phone makes three times.
+    return EPOCH + timedelta(0, ms // 1000, ms % 1000 * 1000)
 
 
 def envelope(body: object) -> Envelope | None:
@@ -143,7 +145,7 @@ def parse_event(svix_id: str, payload: bytes | dict[str, Any]) -> Event | None:
     if event_type == DELETION_TYPE:
         return Deletion(EventKey(event_ms, event_ms, svix_id), user_id)
     user = _user_fields(data)
-    version_ms = (user.updated_at - EPOCH) // timedelta(milliseconds=1)
+    version_ms: int = data["updated_at"]  # user.updated_at, as _user_fields checked it
     phones = _phones(data, user.primary_phone_number_id)
     return Snapshot(EventKey(version_ms, event_ms, svix_id), user_id, user, phones)
 
@@ -232,19 +234,30 @@ def region_code(number: str) -> str | None:
 
 
 def _field(obj: dict[str, Any], name: str, kind: type, where: str, limit: int = 0) -> Any:
-    if name not in obj or obj[name] is None:
+    value = obj.get(name)
+    if value is None:
         raise InvalidEvent(f"{where}.{name} is missing")
-    return _typed(obj[name], name, kind, where, limit)
+    if type(value) is kind and kind is not str:  # _typed's first check, without the call
+        return value
+    return _typed(value, name, kind, where, limit)
 
 
 def _opt(obj: dict[str, Any], name: str, kind: type, where: str, limit: int = 0) -> Any:
     value = obj.get(name)
-    return None if value is None else _typed(value, name, kind, where, limit)
+    if value is None or (type(value) is kind and kind is not str):
+        return value
+    return _typed(value, name, kind, where, limit)
 
 
 def _typed(value: Any, name: str, kind: type, where: str, limit: int = 0) -> Any:
     """value checked; a string the mirror stores is checked against its limit first, so
     that no overlong one reaches the numbers' cache or an index."""
+    # What the JSON decoder makes is of the exact type: one check, then the string's own.
+    if type(value) is str:
+        if kind is str and (not limit or len(value) <= limit) and storable(value):
+            return value
+    elif type(value) is kind:
+        return value
     # bool is an int in Python; JSON true is never a count or a time.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InvalidEvent(f"{where}.{name} should be {_KIND_NAMES[kind]}")
@@ -259,6 +272,8 @@ def storable(text: str) -> bool:
     """Postgres text takes any UTF-8 but NUL; JSON can also smuggle in lone surrogates."""
     if "\x00" in text:
         return False
+    if text.isascii():  # no surrogate, and no copy made to find out
+        return True
     try:
         text.encode()
     except UnicodeEncodeError:
@@ -283,7 +298,12 @@ def _ms(obj: dict[str, Any], name: str, where: str) -> int:
 
 
 def _opt_ms(obj: dict[str, Any], name: str, where: str) -> datetime | None:
-    return None if obj.get(name) is None else ms_to_datetime(_ms(obj, name, where))
+    value = obj.get(name)
+    if value is None:
+        return None
+    if type(value) is int and 0 <= value <= MAX_MS:  # _ms's checks, without the calls
+        return ms_to_datetime(value)
+    return ms_to_datetime(_ms(obj, name, where))
 
 
 def _lenient_ms(value: object) -> int | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support import mutations
 from tests.support.bodies import fixture_body
@@ -155,3 +156,10 @@ def test_the_latest_time_accepted_reads_back_in_the_farthest_zone(conn: psycopg.
     state = mirror_state(conn)
     assert state["users"][0]["updated_at"] == ms_to_datetime(MAX_MS)
     assert state["phones"][0]["verification_expire_at"] == ms_to_datetime(MAX_MS)
+
+
+@given(st.integers(min_value=0, max_value=MAX_MS))
+def test_a_time_in_ms_is_that_many_milliseconds_after_1970(value: int) -> None:
+    moment = ms_to_datetime(value)
+    assert moment == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=value)
+    assert (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1) == value
