@@ -188,6 +188,24 @@ def test_ordinary_clients_are_served_as_before(database_url: str, redis_url: str
         assert webhook(port).startswith(b"HTTP/1.1 200 ")
 
 
+def test_a_request_sent_in_two_parts_is_served_and_a_client_gone_at_once_costs_nothing(
+    database_url: str, redis_url: str
+) -> None:
+    get = b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    with web(database_url, redis_url) as port:
+        for _ in range(3 * THREADS):  # read at once, they are found closed
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(get[:20])  # read at once: not all there, so left to the poller
+            time.sleep(0.3)
+            sock.sendall(get[20:])
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert healthz(port) == "200"
+
+
 def test_expect_100_continue_is_answered_once_and_the_body_served(
     database_url: str, redis_url: str
 ) -> None:
