@@ -83,7 +83,8 @@ class Worker(ThreadWorker):  # type: ignore[misc]
             self._advance(conn)
         # Most often the request is there already (the poller has just reported a kept-alive
         # connection readable): read it now, and leave to the poller only a request still
-        # arriving. That saves a pass of the loop and two epoll_ctl calls a request.
+        # arriving. Measured with strace on kept-alive requests: 2 epoll_ctl calls a request
+        # instead of 3, and 2 epoll_wait instead of 2.5 (docs/benchmarks.md).
         if conn.waiting:
             self._readable(conn, None)
         if conn.waiting:
