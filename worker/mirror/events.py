@@ -252,11 +252,14 @@ def _opt(obj: dict[str, Any], name: str, kind: type, where: str, limit: int = 0)
 def _typed(value: Any, name: str, kind: type, where: str, limit: int = 0) -> Any:
     """value checked; a string the mirror stores is checked against its limit first, so
     that no overlong one reaches the numbers' cache or an index."""
-    # What the JSON decoder makes is of the exact type: one check, then the string's own.
-    if type(value) is str:
-        if kind is str and (not limit or len(value) <= limit) and storable(value):
-            return value
-    elif type(value) is kind:
+    # A string as the JSON decoder makes it, that passes: at once (_field and _opt pass
+    # every other value of the exact type before calling).
+    if (
+        type(value) is str
+        and kind is str
+        and (not limit or len(value) <= limit)
+        and storable(value)
+    ):
         return value
     # bool is an int in Python; JSON true is never a count or a time.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
@@ -301,9 +304,8 @@ def _opt_ms(obj: dict[str, Any], name: str, where: str) -> datetime | None:
     value = obj.get(name)
     if value is None:
         return None
-    if type(value) is int and 0 <= value <= MAX_MS:  # _ms's checks, without the calls
-        return ms_to_datetime(value)
-    return ms_to_datetime(_ms(obj, name, where))
+    ms = _lenient_ms(value)  # what _ms accepts; else _ms raises, with the reason
+    return ms_to_datetime(_ms(obj, name, where) if ms is None else ms)
 
 
 def _lenient_ms(value: object) -> int | None:
