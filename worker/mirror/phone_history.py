@@ -86,7 +86,9 @@ DELETE FROM clerk.phone_number_history WHERE history_id = ANY(%(history_ids)s)
 # history's phone index, and the rows to update found by key: filtered by
 # `phone_number_id = ANY(..)` instead, a mirror without statistics (a new deployment's
 # first minute, every benchmark database) read the whole history three times and the facts
-# once per batch, most of a paced load's batch time.
+# once per batch, most of a paced load's batch time. A phone's facts are firsts and evers,
+# the same after most events: a row whose facts came out as kept is left as it is, not
+# written again as a new version of itself.
 REFRESH_PHONE_FACTS: Final[LiteralString] = """
 WITH moving AS MATERIALIZED (
     SELECT v.history_id, v.valid_until
@@ -125,6 +127,16 @@ ON CONFLICT (phone_number_id) DO UPDATE SET
     verified_month = EXCLUDED.verified_month,
     seconds_to_verify = EXCLUDED.seconds_to_verify,
     outcome = EXCLUDED.outcome
+WHERE (phone_facts.user_id, phone_facts.region_code, phone_facts.first_seen_at,
+       phone_facts.first_verified_at, phone_facts.first_verified_region_code,
+       phone_facts.ever_failed, phone_facts.ever_expired, phone_facts.ever_reserved,
+       phone_facts.added_day, phone_facts.verified_month, phone_facts.seconds_to_verify,
+       phone_facts.outcome)
+      IS DISTINCT FROM
+      (EXCLUDED.user_id, EXCLUDED.region_code, EXCLUDED.first_seen_at,
+       EXCLUDED.first_verified_at, EXCLUDED.first_verified_region_code, EXCLUDED.ever_failed,
+       EXCLUDED.ever_expired, EXCLUDED.ever_reserved, EXCLUDED.added_day,
+       EXCLUDED.verified_month, EXCLUDED.seconds_to_verify, EXCLUDED.outcome)
 """
 
 # A live user is deleted as a user.deleted would delete it (a 'deleted' history row for

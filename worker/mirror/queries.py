@@ -122,6 +122,9 @@ WHERE m.id = ANY(ARRAY(
 # with `= ANY(ids)` a mirror without statistics (a deployment's first minutes) read both
 # histories and the facts whole, every batch. (Per user, the view's old `EXISTS` was a
 # hashed scan of the whole user history for each user: 86 ms a batch. docs/benchmarks.md.)
+# Every month of a user's history is recomputed, and most come out as they were kept (an
+# event moves its own month, and one out of order a later one): those are left as they
+# are, not written again.
 REFRESH_USER_FACTOR_CHANGES: Final[LiteralString] = """
 WITH ids AS MATERIALIZED (
     SELECT DISTINCT id FROM unnest(%(user_ids)s::text[]) AS u(id)
@@ -155,4 +158,15 @@ ON CONFLICT (user_id, month) DO UPDATE SET
     phone = EXCLUDED.phone,
     phone_on = EXCLUDED.phone_on,
     phone_off = EXCLUDED.phone_off
+WHERE (user_factor_changes.live, user_factor_changes.two_factor,
+       user_factor_changes.two_factor_on, user_factor_changes.two_factor_off,
+       user_factor_changes.totp, user_factor_changes.totp_on, user_factor_changes.totp_off,
+       user_factor_changes.backup_codes, user_factor_changes.backup_codes_on,
+       user_factor_changes.backup_codes_off, user_factor_changes.phone,
+       user_factor_changes.phone_on, user_factor_changes.phone_off)
+      IS DISTINCT FROM
+      (EXCLUDED.live, EXCLUDED.two_factor, EXCLUDED.two_factor_on, EXCLUDED.two_factor_off,
+       EXCLUDED.totp, EXCLUDED.totp_on, EXCLUDED.totp_off, EXCLUDED.backup_codes,
+       EXCLUDED.backup_codes_on, EXCLUDED.backup_codes_off, EXCLUDED.phone,
+       EXCLUDED.phone_on, EXCLUDED.phone_off)
 """

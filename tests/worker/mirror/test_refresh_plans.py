@@ -181,3 +181,47 @@ def test_a_drain_reads_a_bounded_number_of_index_entries_per_event(database_url:
             [10 * users * per_user],
         ).fetchall()
     assert read == []
+
+
+def _monthly(run: str, index: int, step: int) -> tuple[str, bytes]:
+    """The step-th event of a bench.payloads user, a month after the one before."""
+    event = payloads.user_event(payloads.user_id(run, index), step)
+    at = payloads.BASE_MS + step * 31 * 86_400_000
+    event["data"]["updated_at"] = event["data"]["last_active_at"] = at
+    event["timestamp"] = at + 5
+    for phone in event["data"]["phone_numbers"]:
+        phone["updated_at"] = at
+    return f"msg_{run}_{index}_{step}", json.dumps(event).encode()
+
+
+# Each row of a facts table by key: the transaction that wrote it, and its values.
+KEPT = (
+    "SELECT phone_number_id, xmin::text, t::text FROM clerk.phone_facts AS t",
+    "SELECT (user_id, month)::text, xmin::text, t::text FROM clerk.user_factor_changes AS t",
+)
+
+
+def _kept(conn: Any) -> list[dict[str, tuple[str, str]]]:
+    return [{row[0]: (row[1], row[2]) for row in conn.execute(query)} for query in KEPT]
+
+
+def test_a_refresh_writes_only_the_facts_that_changed(database_url: str) -> None:
+    """A batch recomputes every month of its users' 2FA changes and every fact of their
+    phones, and most come out as they were kept. Those rows are left as they are: writing
+    each again, 24 months of each user with two years behind it, made a paced batch's
+    write-ahead log 1.8 times as long (docs/benchmarks.md)."""
+    users, months = 20, 8
+    load_inbox(database_url, [_monthly("kept", i, s) for s in range(months) for i in range(users)])
+    _drain(database_url, limit=BATCH_USERS)
+    with connect(database_url) as conn:
+        facts, changes = _kept(conn)
+    load_inbox(database_url, [_monthly("kept", i, months) for i in range(users)])
+    _drain(database_url, limit=7)
+    with connect(database_url) as conn:
+        facts_after, changes_after = _kept(conn)
+    for before, after in ((facts, facts_after), (changes, changes_after)):
+        same = [k for k in before if k in after and before[k][1] == after[k][1]]
+        assert len(same) >= users, "the test needs rows that the batch leaves as they were"
+        rewritten = [k for k in same if before[k][0] != after[k][0]]
+        assert rewritten == []
+    assert len(changes_after) > len(changes), "the new month's changes were not written"
