@@ -127,16 +127,8 @@ ON CONFLICT (phone_number_id) DO UPDATE SET
     verified_month = EXCLUDED.verified_month,
     seconds_to_verify = EXCLUDED.seconds_to_verify,
     outcome = EXCLUDED.outcome
-WHERE (phone_facts.user_id, phone_facts.region_code, phone_facts.first_seen_at,
-       phone_facts.first_verified_at, phone_facts.first_verified_region_code,
-       phone_facts.ever_failed, phone_facts.ever_expired, phone_facts.ever_reserved,
-       phone_facts.added_day, phone_facts.verified_month, phone_facts.seconds_to_verify,
-       phone_facts.outcome)
-      IS DISTINCT FROM
-      (EXCLUDED.user_id, EXCLUDED.region_code, EXCLUDED.first_seen_at,
-       EXCLUDED.first_verified_at, EXCLUDED.first_verified_region_code, EXCLUDED.ever_failed,
-       EXCLUDED.ever_expired, EXCLUDED.ever_reserved, EXCLUDED.added_day,
-       EXCLUDED.verified_month, EXCLUDED.seconds_to_verify, EXCLUDED.outcome)
+-- the whole row, so that a column added to the table is compared too
+WHERE phone_facts IS DISTINCT FROM EXCLUDED
 """
 
 # A live user is deleted as a user.deleted would delete it (a 'deleted' history row for

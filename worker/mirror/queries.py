@@ -158,15 +158,6 @@ ON CONFLICT (user_id, month) DO UPDATE SET
     phone = EXCLUDED.phone,
     phone_on = EXCLUDED.phone_on,
     phone_off = EXCLUDED.phone_off
-WHERE (user_factor_changes.live, user_factor_changes.two_factor,
-       user_factor_changes.two_factor_on, user_factor_changes.two_factor_off,
-       user_factor_changes.totp, user_factor_changes.totp_on, user_factor_changes.totp_off,
-       user_factor_changes.backup_codes, user_factor_changes.backup_codes_on,
-       user_factor_changes.backup_codes_off, user_factor_changes.phone,
-       user_factor_changes.phone_on, user_factor_changes.phone_off)
-      IS DISTINCT FROM
-      (EXCLUDED.live, EXCLUDED.two_factor, EXCLUDED.two_factor_on, EXCLUDED.two_factor_off,
-       EXCLUDED.totp, EXCLUDED.totp_on, EXCLUDED.totp_off, EXCLUDED.backup_codes,
-       EXCLUDED.backup_codes_on, EXCLUDED.backup_codes_off, EXCLUDED.phone,
-       EXCLUDED.phone_on, EXCLUDED.phone_off)
+-- the whole row, so that a column added to the table is compared too
+WHERE user_factor_changes IS DISTINCT FROM EXCLUDED
 """
