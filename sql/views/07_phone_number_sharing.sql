@@ -13,6 +13,9 @@
 --   deleted_users: deleted users who held it.
 --   reheld_users: users who got it at or after another holder's deletion.
 --   user_ids: every holder, earliest first.
+--   first_deleted_at, second_deleted_at: the earliest two deletions of its holders' users
+--     (equal when two were deleted at once), by which the triggers tell what a later
+--     deletion or a new holder changes without a fold; not in the report.
 --
 -- Empty mirror: no rows.
 --
@@ -38,15 +41,23 @@
 -- folds again the numbers touched that more than one phone carries or that have a row.
 -- Two writers of one number thus never both fold without seeing the other. A statement
 -- that touches no such number reads one count row and one kept row per number at most.
--- New phones that only add live holders after a row's last one, to a number none of whose
--- holders is deleted, are appended to its row instead of folding it again (a probe of the
--- last holder's phones); any other change folds.
+-- Two changes are written to the row without folding it again, as they are the common
+-- ones on a number thousands hold: new phones that only add live holders after the row's
+-- last one are appended to it (a probe of the last holder's phones; reheld when they took it
+-- at or after the first deletion), and phones marked deleted, of users that held no deleted
+-- phone of the number before, whose users' deletions are none or come no earlier than the
+-- row's second (so nobody's standing moves), only move its live and deleted counts (a probe
+-- of those users' own phones of the number). Any other change folds.
 -- The model test and `tests/sql/test_phone_number_sharing.py` compare the table with this
 -- view.
 
+-- Its columns changed (0031): dropped first. Nothing else is built on either.
+DROP VIEW IF EXISTS clerk.phone_number_sharing_of_phones;
+DROP FUNCTION IF EXISTS clerk.phone_number_sharing_of(text[]);
+
 -- The report's rows for these numbers (raw), in no order; a number not in the report
 -- gives none. The caller's rights: it reads raw numbers.
-CREATE OR REPLACE FUNCTION clerk.phone_number_sharing_of(of_numbers text[])
+CREATE FUNCTION clerk.phone_number_sharing_of(of_numbers text[])
 RETURNS TABLE (
     phone_number        text,
     phone_number_hash   text,
@@ -55,7 +66,9 @@ RETURNS TABLE (
     live_users          bigint,
     deleted_users       bigint,
     reheld_users        bigint,
-    user_ids            text[]
+    user_ids            text[],
+    first_deleted_at    timestamptz,
+    second_deleted_at   timestamptz
 )
 LANGUAGE sql STABLE
 AS $$
@@ -102,22 +115,38 @@ WITH holdings AS (
                                                          THEN second_deleted
                                                          ELSE first_deleted END)
                AS reheld_users,
-           array_agg(user_id ORDER BY first_held_from NULLS LAST, user_id) AS user_ids
+           array_agg(user_id ORDER BY first_held_from NULLS LAST, user_id) AS user_ids,
+           max(first_deleted) AS first_deleted_at,
+           max(second_deleted) AS second_deleted_at
     FROM deletions
     GROUP BY phone_number
 )
 SELECT phone_number, phone_number_hash, phone_number_masked, region_code, live_users,
-       deleted_users, reheld_users, user_ids
+       deleted_users, reheld_users, user_ids, first_deleted_at, second_deleted_at
 FROM folded
 WHERE live_users > 1 OR reheld_users > 0
 $$;
 
-CREATE OR REPLACE VIEW clerk.phone_number_sharing_of_phones AS
+CREATE VIEW clerk.phone_number_sharing_of_phones AS
 SELECT *
 FROM clerk.phone_number_sharing_of(
     ARRAY(SELECT phone_number FROM clerk.phone_number_counts WHERE phones > 1));
 -- Raw numbers: not for the reporting role, which new objects of the schema grant to.
 REVOKE ALL ON clerk.phone_number_sharing_of_phones FROM clerk_reporting;
+
+-- Takes the count row of each of `numbers`, in their order: every writer of a number takes
+-- it before it reads or writes the number's row.
+CREATE OR REPLACE FUNCTION clerk.phone_number_sharing_lock(numbers text[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM 1 FROM clerk.phone_number_counts AS c
+    WHERE c.phone_number = ANY(numbers)
+    ORDER BY c.phone_number COLLATE "C"
+    FOR UPDATE;
+END
+$$;
 
 -- Folds again those of `numbers` that more than one phone carries or that have a row, once
 -- it holds the count row of each of `unlocked` (those whose count the statement did not
@@ -135,10 +164,7 @@ BEGIN
         RETURN;
     END IF;
     IF cardinality(unlocked) > 0 THEN
-        PERFORM 1 FROM clerk.phone_number_counts AS c
-        WHERE c.phone_number = ANY(unlocked)
-        ORDER BY c.phone_number COLLATE "C"
-        FOR UPDATE;
+        PERFORM clerk.phone_number_sharing_lock(unlocked);
     END IF;
     SELECT array_agg(d.phone_number) INTO due
     FROM (SELECT c.phone_number FROM clerk.phone_number_counts AS c
@@ -166,13 +192,10 @@ BEGIN
         live_users = EXCLUDED.live_users,
         deleted_users = EXCLUDED.deleted_users,
         reheld_users = EXCLUDED.reheld_users,
-        user_ids = EXCLUDED.user_ids
-    WHERE (k.phone_number_hash, k.phone_number_masked, k.region_code, k.live_users,
-           k.deleted_users, k.reheld_users, k.user_ids)
-          IS DISTINCT FROM
-          (EXCLUDED.phone_number_hash, EXCLUDED.phone_number_masked, EXCLUDED.region_code,
-           EXCLUDED.live_users, EXCLUDED.deleted_users, EXCLUDED.reheld_users,
-           EXCLUDED.user_ids);
+        user_ids = EXCLUDED.user_ids,
+        first_deleted_at = EXCLUDED.first_deleted_at,
+        second_deleted_at = EXCLUDED.second_deleted_at
+    WHERE k IS DISTINCT FROM EXCLUDED;
 END
 $$;
 
@@ -198,17 +221,21 @@ AS $$
 DECLARE
     numbers text[];
     unlocked text[];
+    deletions_only text[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- New holders of a number that has a row already are added to it without a fold,
         -- when what the fold would say is plain: each new phone live and with its
-        -- `created_at`, no holder deleted (so nobody is reheld, before or after), the new
-        -- holders not among the row's, and sorting after its last holder (by first
-        -- holding, then id, as `user_ids` is ordered): one more live holder each, appended.
-        -- Every other number is folded again. A number held by thousands (a test number,
-        -- one an app gives every user) cost a fold of all its holders per new one.
+        -- `created_at`, the new holders not among the row's, and sorting after its last
+        -- holder (by first holding, then id, as `user_ids` is ordered): one more live
+        -- holder each, appended, and reheld when it took the number at or after the first
+        -- deletion of a holder. A live holder moves neither deletion, so nobody else's
+        -- standing changes. Every other number is folded again. A number held by thousands
+        -- (a test number, one an app gives every user) cost a fold of all its holders per
+        -- new one.
         WITH holders AS (
             SELECT n.phone_number, n.user_id, min(n.created_at) AS held_from,
+                   max(n.created_at) AS last_held_from,
                    bool_and(n.deleted_at IS NULL AND n.created_at IS NOT NULL) AS plain,
                    max(n.phone_number_hash) AS phone_number_hash,
                    max(n.phone_number_masked) AS phone_number_masked,
@@ -219,6 +246,7 @@ BEGIN
         ), added AS (
             SELECT h.phone_number, bool_and(h.plain) AS plain,
                    array_agg(h.user_id ORDER BY h.held_from, h.user_id) AS user_ids,
+                   array_agg(h.last_held_from) AS last_held_froms,
                    min(h.held_from) AS first_from,
                    max(h.phone_number_hash) AS phone_number_hash,
                    max(h.phone_number_masked) AS phone_number_masked,
@@ -226,7 +254,7 @@ BEGIN
             FROM holders AS h
             GROUP BY h.phone_number
         ), appendable AS (
-            SELECT a.*
+            SELECT a.*, k.first_deleted_at
             FROM added AS a
             JOIN clerk.phone_number_sharing AS k ON k.phone_number = a.phone_number
             -- the row's last holder's first holding, as the fold finds it
@@ -240,13 +268,17 @@ BEGIN
                   AND p.user_id = k.user_ids[cardinality(k.user_ids)]
             ) AS last
             WHERE a.plain
-              AND k.deleted_users = 0
+              -- a row written before 0031 does not know its deletions until its next fold
+              AND (k.deleted_users = 0 OR k.first_deleted_at IS NOT NULL)
               AND NOT k.user_ids && a.user_ids
               AND (a.first_from, a.user_ids[1])
                   > (last.held_from, k.user_ids[cardinality(k.user_ids)])
         ), appended AS (
             UPDATE clerk.phone_number_sharing AS k
             SET live_users = k.live_users + cardinality(a.user_ids),
+                reheld_users = k.reheld_users
+                    + (SELECT count(*) FROM unnest(a.last_held_froms) AS f(held_from)
+                       WHERE f.held_from >= a.first_deleted_at),
                 user_ids = k.user_ids || a.user_ids,
                 phone_number_hash = greatest(k.phone_number_hash, a.phone_number_hash),
                 phone_number_masked = greatest(k.phone_number_masked, a.phone_number_masked),
@@ -263,7 +295,14 @@ BEGIN
         FROM old_rows AS o WHERE o.phone_number IS NOT NULL;
     ELSIF TG_OP = 'UPDATE' THEN
         WITH changed AS (
-            SELECT o.phone_number AS old_number, n.phone_number AS new_number
+            SELECT o.phone_number AS old_number, n.phone_number AS new_number,
+                   -- marked deleted, and nothing else the fold reads moved
+                   o.deleted_at IS NULL AND n.deleted_at IS NOT NULL
+                   AND (o.phone_number, o.phone_number_hash, o.region_code, o.user_id,
+                        o.created_at)
+                       IS NOT DISTINCT FROM
+                       (n.phone_number, n.phone_number_hash, n.region_code, n.user_id,
+                        n.created_at) AS retired
             FROM old_rows AS o
             FULL JOIN new_rows AS n ON n.id = o.id
             WHERE (o.phone_number, o.phone_number_hash, o.region_code, o.user_id,
@@ -273,18 +312,73 @@ BEGIN
                    n.created_at, n.deleted_at)
         ), shifts AS (
             SELECT old_number AS phone_number,
-                   CASE WHEN old_number IS DISTINCT FROM new_number THEN -1 ELSE 0 END AS delta
+                   CASE WHEN old_number IS DISTINCT FROM new_number THEN -1 ELSE 0 END AS delta,
+                   coalesce(retired, false) AS retired
             FROM changed
             UNION ALL
-            SELECT new_number, 1 FROM changed WHERE old_number IS DISTINCT FROM new_number
+            SELECT new_number, 1, false FROM changed WHERE old_number IS DISTINCT FROM new_number
         ), touched AS (
-            SELECT s.phone_number, sum(s.delta) AS delta
+            SELECT s.phone_number, sum(s.delta) AS delta, bool_and(s.retired) AS retired
             FROM shifts AS s WHERE s.phone_number IS NOT NULL
             GROUP BY s.phone_number
         )
-        SELECT array_agg(t.phone_number), array_agg(t.phone_number) FILTER (WHERE t.delta = 0)
-        INTO numbers, unlocked
+        SELECT array_agg(t.phone_number), array_agg(t.phone_number) FILTER (WHERE t.delta = 0),
+               array_agg(t.phone_number) FILTER (WHERE t.retired)
+        INTO numbers, unlocked, deletions_only
         FROM touched AS t;
+        IF deletions_only IS NOT NULL THEN
+            -- Numbers whose phones were only marked deleted. The counts stay, so their
+            -- rows are locked here, and read in the statement after.
+            PERFORM clerk.phone_number_sharing_lock(unlocked);
+            unlocked := NULL;
+            WITH gone AS (
+                SELECT n.phone_number, n.user_id, count(*) AS phones
+                FROM new_rows AS n
+                WHERE n.phone_number = ANY(deletions_only)
+                  AND n.deleted_at IS NOT NULL
+                  AND EXISTS (SELECT FROM old_rows AS o
+                              WHERE o.id = n.id AND o.deleted_at IS NULL)
+                GROUP BY n.phone_number, n.user_id
+            ), holders AS (
+                -- Each such holder now, from its own phones of the number: still live or
+                -- not, and deleted (its user's deletion, which its deleted phones now
+                -- read) or not. Plain when it had no deleted phone of the number before
+                -- (so it was live and not deleted) and its user is there to read.
+                SELECT g.phone_number, g.user_id,
+                       bool_or(p.deleted_at IS NULL) AS live,
+                       count(*) FILTER (WHERE p.deleted_at IS NOT NULL) = g.phones
+                           AND u.id IS NOT NULL AS plain,
+                       u.deleted_at
+                FROM gone AS g
+                JOIN clerk.phone_numbers AS p
+                  ON p.phone_number = g.phone_number AND p.user_id = g.user_id
+                LEFT JOIN clerk.users AS u ON u.id = g.user_id
+                GROUP BY g.phone_number, g.user_id, g.phones, u.id, u.deleted_at
+            ), shifted AS (
+                SELECT h.phone_number, bool_and(h.plain) AS plain,
+                       count(*) FILTER (WHERE NOT h.live) AS unlive,
+                       count(h.deleted_at) AS deleted,
+                       min(h.deleted_at) AS earliest
+                FROM holders AS h
+                GROUP BY h.phone_number
+            ), counted AS (
+                -- Deletions no earlier than the row's second leave the first two as they
+                -- are, and with them everyone's standing, the deleted users' own included
+                -- (reheld when they took the number at or after the first, as before).
+                UPDATE clerk.phone_number_sharing AS k
+                SET live_users = k.live_users - s.unlive,
+                    deleted_users = k.deleted_users + s.deleted
+                FROM shifted AS s
+                WHERE k.phone_number = s.phone_number
+                  AND s.plain
+                  AND (s.deleted = 0 OR s.earliest >= k.second_deleted_at)
+                  AND (k.live_users - s.unlive > 1 OR k.reheld_users > 0)
+                RETURNING k.phone_number
+            )
+            SELECT array_agg(t.phone_number) INTO numbers
+            FROM unnest(numbers) AS t(phone_number)
+            WHERE NOT EXISTS (SELECT FROM counted AS c WHERE c.phone_number = t.phone_number);
+        END IF;
     ELSE
         PERFORM clerk.phone_number_sharing_refill();
         RETURN NULL;

@@ -170,19 +170,25 @@ def waits_for_a_row_lock(probe: psycopg.Connection, pid: int) -> bool:
     return row == (1,)
 
 
+@pytest.mark.parametrize("deleted_before", [0, 2])
 def test_two_workers_deleting_holders_of_one_number_at_once_are_both_seen(
-    database_url: str,
+    database_url: str, deleted_before: int
 ) -> None:
     # Four users hold the number; two workers each delete one of them at once. A deletion
     # marks the phone deleted and leaves the number's count as it was, so no count row
     # orders the two: the triggers' own lock must, or the one that commits last keeps a
-    # row folded without the other's deletion.
+    # row folded without the other's deletion. With two holders deleted before, both
+    # deletions come after the row's first two and are written to its counts alone.
+    earlier = [f"user_0{i}" for i in range(deleted_before)]
     with psycopg.connect(database_url) as setup:
-        for user in ("user_a", "user_b", "user_c", "user_d"):
+        for user in (*earlier, "user_a", "user_b", "user_c", "user_d"):
             apply(
                 setup,
                 snapshot(user, moment(1), [held(user, f"idn_{user}", N1, 1, dated=True)]),
             )
+        for user in earlier:
+            apply(setup, deletion(user, moment(2)))
+        setup.commit()
     done: list[BaseException | None] = []
 
     def delete_b(conn: psycopg.Connection) -> None:
@@ -212,8 +218,9 @@ def test_two_workers_deleting_holders_of_one_number_at_once_are_both_seen(
         thread.join(10)
         assert not thread.is_alive()
         assert done == [None]
-        holders = ["user_a", "user_b", "user_c", "user_d"]
-        assert probe.execute(KEPT).fetchall() == [(2, 2, 0, holders)]
+        holders = [*earlier, "user_a", "user_b", "user_c", "user_d"]
+        deleted = 2 + deleted_before
+        assert probe.execute(KEPT).fetchall() == [(2, deleted, 0, holders)]
         check(probe)
 
 
@@ -273,3 +280,88 @@ def test_new_holders_appended_or_folded_as_their_order_and_the_holders_deleted_s
     apply(conn, deletion("user_b", moment(24)))
     join("user_k", 25)  # a holder is deleted: folded, and user_k is reheld
     assert conn.execute(KEPT).fetchone()[:3] == (10, 1, 1)  # type: ignore[index]
+
+
+MASKED = "SELECT phone_number_masked FROM clerk.phone_number_sharing"
+SENTINEL = "UPDATE clerk.phone_number_sharing SET phone_number_masked = 'not folded'"
+MASK_AGAIN = """
+UPDATE clerk.phone_number_sharing AS k SET phone_number_masked = f.phone_number_masked
+FROM clerk.phone_number_sharing_of_phones AS f WHERE f.phone_number = k.phone_number
+"""
+
+
+def folded(conn: psycopg.Connection, write: Any) -> bool:
+    """Whether write folded the row again: a fold writes the mask back over a sentinel that
+    a write of the counts alone leaves. The mask is put back after."""
+    conn.execute(SENTINEL)
+    write()
+    row = conn.execute(MASKED).fetchone()
+    conn.execute(MASK_AGAIN)
+    return row != ("not folded",)
+
+
+def test_a_late_deletion_and_a_new_holder_move_the_counts_without_a_fold(
+    conn: psycopg.Connection,
+) -> None:
+    # A number thousands hold is folded from all its holdings at each change; the common
+    # two, a holder deleted after the row's first two deletions and a new holder sorting
+    # last, are written to the counts alone. Each must leave the row its recomputation.
+    def join(user: str, day: int) -> None:
+        apply(conn, snapshot(user, moment(day), [held(user, f"idn_{user}", N1, day, dated=True)]))
+
+    for day, user in enumerate(("user_a", "user_b", "user_c", "user_d", "user_e"), start=1):
+        join(user, day)
+    # The first two deletions: a fold each, as they set what the row keeps of them.
+    assert folded(conn, lambda: apply(conn, deletion("user_a", moment(10))))
+    assert folded(conn, lambda: apply(conn, deletion("user_b", moment(11))))
+    check(conn)
+    # Later than both: the counts alone.
+    assert not folded(conn, lambda: apply(conn, deletion("user_c", moment(12))))
+    assert conn.execute(KEPT).fetchone()[:3] == (2, 3, 0)  # type: ignore[index]
+    check(conn)
+    # New holders after the first deletion: appended, and reheld.
+    assert not folded(conn, lambda: join("user_f", 20))
+    assert not folded(conn, lambda: join("user_g", 21))
+    check(conn)
+    # A phone taken off a live user: one live holder fewer, nobody deleted.
+    assert not folded(conn, lambda: apply(conn, snapshot("user_e", moment(22), [])))
+    assert conn.execute(KEPT).fetchone() == (
+        3, 3, 2, ["user_a", "user_b", "user_c", "user_d", "user_e", "user_f", "user_g"],
+    )  # fmt: skip
+    check(conn)
+    # A deletion between the first two moves the second, and so the first's standing: a
+    # fold. So does a holder's user whose deletion moves with no phone written.
+    assert folded(conn, lambda: apply(conn, deletion("user_d", moment(10, 30))))
+    check(conn)
+    assert folded(
+        conn,
+        lambda: conn.execute(
+            "UPDATE clerk.users SET deleted_at = %s WHERE id = 'user_c'", (moment(9),)
+        ),
+    )
+    check(conn)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_busy_number_kept_through_random_joins_and_deletions(
+    conn: psycopg.Connection, seed: int
+) -> None:
+    # Many holders of one number, joining and leaving mostly in time order (the writes kept
+    # without a fold) and now and then out of it (folded), the row checked at each step.
+    rng = random.Random(seed)
+    users = [f"user_{u:02d}" for u in range(14)]
+    clock = 0
+    for step in range(70):
+        clock += rng.randint(0, 90)
+        at = moment(2, clock - rng.choice([0, 0, 0, 0, 200]))
+        user = rng.choice(users)
+        roll = rng.random()
+        if roll < 0.5:
+            phones = [held(user, f"idn_{user}_{step % 2}", N1, 1, dated=rng.random() < 0.9)]
+            phones[0]["created_at"] = ms(at) if phones[0]["created_at"] else None
+            apply(conn, snapshot(user, at, phones))
+        elif roll < 0.85:
+            apply(conn, deletion(user, at))
+        else:
+            apply(conn, snapshot(user, at, []))
+        check(conn)
