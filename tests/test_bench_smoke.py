@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import db, drain, inbox, inbox_data, payloads, report, reports, verify
+from bench import busy_number, db, drain, inbox, inbox_data, payloads, report, reports, verify
 from tests.support.phone_number_counts import STALE_NUMBER_COUNTS, STALE_SHARING
 from tests.support.sms_facts import STALE_SMS_DAYS, STALE_SMS_FACTS
 from worker.inbox import ops
@@ -156,6 +156,21 @@ def test_bench_reports_time_every_report_on_a_generated_mirror_with_its_indexes_
         printed = report.table({"sizes": {}, "reports": result})
         assert "report two_factor_adoption ms" in printed
         assert "report sms_pumping ms vs scan of sms_messages" in printed
+    finally:
+        db.drop(url, services["postgres"])
+
+
+def test_bench_busy_number_times_each_step_on_both_numbers_and_keeps_the_rows(
+    services: dict[str, str],
+) -> None:
+    url = db.create(services["postgres"])
+    try:
+        # measure() checks the busy number's row after its steps; the rest, here.
+        result = busy_number.measure(url, 30, 3)
+        steps = ("join", "first_two_deletions", "delete", "join_after_deletions")
+        assert all(result[step]["busy_ms"] > 0 and result[step]["ratio"] > 0 for step in steps)
+        with psycopg.connect(url) as conn:
+            assert conn.execute(STALE_SHARING).fetchall() == []
     finally:
         db.drop(url, services["postgres"])
 
