@@ -361,6 +361,9 @@ BEGIN
                 FROM clerk.phone_numbers AS p
                 WHERE p.phone_number = k.phone_number
                   AND p.user_id = k.user_ids[cardinality(k.user_ids)]
+                  -- a deleted phone holds nothing without its user, as in the fold
+                  AND (p.deleted_at IS NULL
+                       OR EXISTS (SELECT FROM clerk.users AS u WHERE u.id = p.user_id))
             ) AS last
             WHERE a.plain
               -- a row written before 0031 does not know its deletions until its next fold

@@ -5,8 +5,9 @@
 -- A number that thousands hold (a test number an app's own test suite signs up with and
 -- deletes again) cost 56 ms more for each deletion at 5,000 holders, and 40 ms more for each
 -- new holder after one (docs/benchmarks.md). The row now keeps those two moments, so a
--- deletion later than both, and a new holder, change its counts without a fold (the
--- triggers in sql/views/07_phone_number_sharing.sql, which runs after this and fills them).
+-- deletion no earlier than both, and a new holder sorting after the last, change its counts
+-- without a fold (the triggers in sql/views/07_phone_number_sharing.sql, which runs after
+-- this and fills them).
 --
 -- The times are those of the holders' users' deletions, which clerk.users holds already.
 

@@ -13,9 +13,10 @@
 --   deleted_users: deleted users who held it.
 --   reheld_users: users who got it at or after another holder's deletion.
 --   user_ids: every holder, earliest first.
---   first_deleted_at, second_deleted_at: the earliest two deletions of its holders' users
---     (equal when two were deleted at once), by which the triggers tell what a later
---     deletion or a new holder changes without a fold; not in the report.
+--   first_deleted_at, second_deleted_at: the earliest two deletions of its deleted
+--     holders' users (those read through a deleted phone of the number; equal when two
+--     were deleted at once), by which the triggers tell what a later deletion or a new
+--     holder changes without a fold; not in the report.
 --
 -- Empty mirror: no rows.
 --
@@ -44,10 +45,11 @@
 -- Two changes are written to the row without folding it again, as they are the common
 -- ones on a number thousands hold: new phones that only add live holders after the row's
 -- last one are appended to it (a probe of the last holder's phones; reheld when they took it
--- at or after the first deletion), and phones marked deleted, of users that held no deleted
--- phone of the number before, whose users' deletions are none or come no earlier than the
--- row's second (so nobody's standing moves), only move its live and deleted counts (a probe
--- of those users' own phones of the number). Any other change folds.
+-- at or after the first deletion), and phones marked deleted, of users that are still
+-- there and held no deleted phone of the number before, whose users' deletions are none or
+-- come no earlier than the row's second (so nobody's standing moves), only move its live
+-- and deleted counts (a probe of those users' own phones of the number), when the row stays
+-- in the report. Any other change folds.
 -- The model test and `tests/sql/test_phone_number_sharing.py` compare the table with this
 -- view.
 
@@ -266,6 +268,9 @@ BEGIN
                 FROM clerk.phone_numbers AS p
                 WHERE p.phone_number = k.phone_number
                   AND p.user_id = k.user_ids[cardinality(k.user_ids)]
+                  -- a deleted phone holds nothing without its user, as in the fold
+                  AND (p.deleted_at IS NULL
+                       OR EXISTS (SELECT FROM clerk.users AS u WHERE u.id = p.user_id))
             ) AS last
             WHERE a.plain
               -- a row written before 0031 does not know its deletions until its next fold

@@ -244,9 +244,9 @@ def test_the_pii_reader_reads_the_definition_and_the_reporting_role_neither(
 def test_new_holders_appended_or_folded_as_their_order_and_the_holders_deleted_say(
     conn: psycopg.Connection,
 ) -> None:
-    # A new live holder sorting after the row's last one is appended without a fold; one
-    # sorting earlier, undated, already a holder, or joining a number with a deleted holder
-    # folds. Each must leave the row its recomputation.
+    # A new live holder sorting after the row's last one is appended without a fold, with a
+    # deleted holder too; one sorting earlier, undated or already a holder folds. Each must
+    # leave the row its recomputation.
     def join(user: str, day: int, *, dated: bool = True, slot: int = 0) -> None:
         entry = held(user, f"idn_{user}_{slot}", N1, day, dated=dated)
         apply(conn, snapshot(user, moment(day), [entry]))
@@ -278,8 +278,31 @@ def test_new_holders_appended_or_folded_as_their_order_and_the_holders_deleted_s
     ]))  # fmt: skip
     check(conn)
     apply(conn, deletion("user_b", moment(24)))
-    join("user_k", 25)  # a holder is deleted: folded, and user_k is reheld
+    # A holder deleted: user_k is appended all the same, and reheld.
+    user_k = snapshot("user_k", moment(25), [held("user_k", "idn_user_k_0", N1, 25, dated=True)])
+    assert not folded(conn, lambda: apply(conn, user_k))
+    check(conn)
     assert conn.execute(KEPT).fetchone()[:3] == (10, 1, 1)  # type: ignore[index]
+
+
+def test_a_deleted_phone_whose_user_is_gone_does_not_place_the_last_holder(
+    conn: psycopg.Connection,
+) -> None:
+    # user_l's earlier phone of the number is deleted and its user row removed: the fold
+    # holds user_l from its later phone alone, so a newcomer between the two sorts before
+    # it, and must not be appended after it.
+    for user, day in (("user_a", 1), ("user_b", 2)):
+        apply(conn, snapshot(user, moment(day), [held(user, f"idn_{user}", N1, day, dated=True)]))
+    early, late = (held("user_l", f"idn_user_l_{day}", N1, day, dated=True) for day in (3, 10))
+    apply(conn, snapshot("user_l", moment(10), [early, late]))
+    apply(conn, snapshot("user_l", moment(11), [late]))
+    conn.execute("DELETE FROM clerk.users WHERE id = 'user_l'")
+    # (a live phone without its user is no state the worker leaves, and the report before
+    # 0027 read it otherwise: the kept row is compared with its definition alone)
+    assert conn.execute(STALE_SHARING).fetchall() == []
+    apply(conn, snapshot("user_v", moment(5), [held("user_v", "idn_user_v", N1, 5, dated=True)]))
+    assert conn.execute(STALE_SHARING).fetchall() == []
+    assert conn.execute(KEPT).fetchone() == (4, 0, 0, ["user_a", "user_b", "user_v", "user_l"])
 
 
 MASKED = "SELECT phone_number_masked FROM clerk.phone_number_sharing"
