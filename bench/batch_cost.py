@@ -13,8 +13,6 @@ on a machine others load, CPU time is the steadier measure of the two.
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import sys
 import time
@@ -117,13 +115,8 @@ def measure(url: str, rounds: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    server = os.environ.get("DATABASE_URL") or db.SERVER_URL
-    url = db.create(server)
-    try:
-        rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-        print(json.dumps(measure(url, rounds)))
-    finally:
-        db.drop(url, server)
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    db.print_measured(lambda url: measure(url, rounds))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ kept in the number's row of `clerk.phone_number_sharing`, so some cost grows wit
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import time
@@ -129,14 +128,9 @@ def measure(url: str, holders: int, rounds: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    server = os.environ.get("DATABASE_URL") or db.SERVER_URL
     holders = int(sys.argv[1]) if len(sys.argv) > 1 else 19_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    url = db.create(server)
-    try:
-        print(json.dumps(measure(url, holders, rounds)))
-    finally:
-        db.drop(url, server)
+    db.print_measured(lambda url: measure(url, holders, rounds))
 
 
 if __name__ == "__main__":

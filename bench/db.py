@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -55,6 +57,17 @@ def drop(url: str, server_url: str = SERVER_URL) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+def print_measured(measure: Callable[[str], Any]) -> None:
+    """Print as JSON what measure returns for a fresh database on DATABASE_URL's server (else
+    the local one), which is dropped after: the command line of a standalone probe."""
+    server = os.environ.get("DATABASE_URL") or SERVER_URL
+    url = create(server)
+    try:
+        print(json.dumps(measure(url)))
+    finally:
+        drop(url, server)
 
 
 def load_inbox(url: str, events: Iterable[tuple[str, bytes]]) -> int:

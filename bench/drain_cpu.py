@@ -13,7 +13,6 @@ machine others load, the CPU seconds are steadier than the wall time.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -83,14 +82,9 @@ def measure(url: str, users: int, per_user: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    server = os.environ.get("DATABASE_URL") or db.SERVER_URL
     users = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     per_user = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    url = db.create(server)
-    try:
-        print(json.dumps(measure(url, users, per_user)))
-    finally:
-        db.drop(url, server)
+    db.print_measured(lambda url: measure(url, users, per_user))
 
 
 if __name__ == "__main__":
