@@ -8,8 +8,9 @@ app's test suite signs up with holds thousands. Then events are applied one at a
 a paced load applies them, on each number in turns, ROUNDS times each (default 5): a new
 holder, a holder deleted after two others were, and a new holder after those deletions.
 Prints, for each, the median milliseconds of the apply (claim to commit) and the mean
-CPU of its Postgres backend, on the busy number and the small one, and their ratio. Every holder is
-kept in the number's row of `clerk.phone_number_sharing`, so some cost grows with them.
+CPU of its Postgres backend, on the busy number and the small one, and their ratio.
+Every holder is kept in the number's row of `clerk.phone_number_sharing`, so some cost
+grows with them.
 """
 
 from __future__ import annotations
@@ -35,8 +36,7 @@ MINUTE_MS = 60_000
 class Mirror:
     """Events into the inbox and applied, each at a later minute than the one before."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self) -> None:
         self.minute = 0
         self.seq = 0
 
@@ -85,7 +85,7 @@ def one(url: str, conn: psycopg.Connection, event: tuple[str, bytes]) -> tuple[f
 
 
 def measure(url: str, holders: int, rounds: int) -> dict[str, Any]:
-    mirror = Mirror(url)
+    mirror = Mirror()
     numbers = {"busy": (BUSY, holders), "small": (SMALL, SMALL_HOLDERS)}
     users = {name: [f"user_{name}_{i:06d}" for i in range(n)] for name, (_, n) in numbers.items()}
     fill(url, [mirror.holder(numbers[name][0], uid) for name in users for uid in users[name]])
