@@ -117,9 +117,12 @@ def test_the_kept_rows_match_a_recomputation_after_random_writes(
         reheld += sum(1 for row in got if row[5] > 0)
     assert shown > 0, "some steps shared a number"
     assert reheld > 0, "some steps reheld one"
+    # Users first: live phones are then left without their users, a state the worker never
+    # leaves, where the report before 0027 (which reads the users) is no oracle. The kept
+    # rows still equal their definition.
     for table in ("users", "phone_number_history", "phone_numbers"):
         conn.execute(f"TRUNCATE clerk.{table}")  # our own names
-        check(conn)
+        assert conn.execute(STALE_SHARING).fetchall() == []
     assert conn.execute("SELECT count(*) FROM clerk.phone_number_sharing").fetchone() == (0,)
 
 
