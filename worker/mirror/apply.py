@@ -32,6 +32,7 @@ from worker.mirror.events import (
 )
 from worker.mirror.fold import HistoryRow, UserState, apply_event
 from worker.mirror.purged import Recorded, rebuild
+from worker.records import record
 from worker.sms import ledger
 from worker.sms.ledger import Sms
 
@@ -141,7 +142,7 @@ def apply_rows(
     return result
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Parsed:
     """A payload parsed before its rows reach apply_rows (a backfill parses a page while
     it writes the one before): its event, or why it cannot be applied."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from worker.mirror.numbers import facts as number_facts
+from worker.records import record
 
 SNAPSHOT_TYPES = frozenset({"user.created", "user.updated"})
 DELETION_TYPE = "user.deleted"
@@ -44,7 +44,7 @@ class EventKey(NamedTuple):
     svix_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PhoneValues:
     """What the mirror stores of one phone number at one moment."""
 
@@ -62,7 +62,7 @@ class PhoneValues:
     updated_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UserFields:
     primary_phone_number_id: str | None
     two_factor_enabled: bool | None
@@ -72,7 +72,7 @@ class UserFields:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Snapshot:
     """A user.created/user.updated: the complete state of a user and its phones."""
 
@@ -86,7 +86,7 @@ class Snapshot:
         return self.user.updated_at
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Deletion:
     """A user.deleted: terminal for the user and all its phones."""
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from worker.mirror.events import Deletion, Event, EventKey, PhoneValues, UserFields, ms_to_datetime
+from worker.records import record
 
 CREATED, UPDATED, DELETED = "created", "updated", "deleted"
 
@@ -23,7 +24,7 @@ class PhoneRow:
     deleted_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HistoryRow:
     phone_number_id: str
     user_id: str
@@ -53,7 +54,7 @@ class UserTrack(NamedTuple):
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UserHistoryRow:
     user_id: str
     change: str

@@ -10,7 +10,6 @@ Functions that take a connection never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, LiteralString
 
@@ -32,9 +31,10 @@ from worker.mirror.events import (
     region_code,
 )
 from worker.privacy import pii
+from worker.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Sms:
     """One sent (or to-be-sent) SMS, as the ledger keeps it."""
 
