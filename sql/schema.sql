@@ -327,7 +327,10 @@ BEGIN
         -- deletion of a holder. A live holder moves neither deletion, so nobody else's
         -- standing changes. Every other number is folded again. A number held by thousands
         -- (a test number, one an app gives every user) cost a fold of all its holders per
-        -- new one.
+        -- new one. Only the numbers that the refresh below would read are gathered: those
+        -- more than one phone carries (the counts' trigger has counted the new phones)
+        -- and those with a row. Most new numbers are neither, and gathering each (a sort
+        -- for every number's `user_ids`) cost more than these two probes.
         WITH holders AS (
             SELECT n.phone_number, n.user_id, min(n.created_at) AS held_from,
                    max(n.created_at) AS last_held_from,
@@ -337,6 +340,10 @@ BEGIN
                    max(n.region_code) AS region_code
             FROM new_rows AS n
             WHERE n.phone_number IS NOT NULL
+              AND (EXISTS (SELECT FROM clerk.phone_number_counts AS c
+                           WHERE c.phone_number = n.phone_number AND c.phones > 1)
+                   OR EXISTS (SELECT FROM clerk.phone_number_sharing AS k
+                              WHERE k.phone_number = n.phone_number))
             GROUP BY n.phone_number, n.user_id
         ), added AS (
             SELECT h.phone_number, bool_and(h.plain) AS plain,
