@@ -37,10 +37,11 @@ def under(module: str, *prefixes: str) -> bool:
     return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
-# The pure rules, and what of the worker each may import: events reads numbers' facts.
+# The pure rules, and what of the worker each may import: events reads numbers' facts, and
+# both define their values as records (worker.records, the standard library alone).
 PURE = {
-    "events": ("worker.mirror.events", "worker.mirror.numbers"),
-    "fold": ("worker.mirror.events",),
+    "events": ("worker.mirror.events", "worker.mirror.numbers", "worker.records"),
+    "fold": ("worker.mirror.events", "worker.records"),
     "numbers": (),
 }
 
