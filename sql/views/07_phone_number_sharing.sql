@@ -154,7 +154,11 @@ $$;
 -- it holds the count row of each of `unlocked` (those whose count the statement did not
 -- change, so that the counts' trigger has not taken them). The lock comes first and the
 -- fold in a later statement: a writer of the same number that committed while this one
--- waited is seen.
+-- waited is seen. The phones' insert trigger below gathers new holders only for numbers
+-- that pass this same test, probed row by row there (where Postgres may hash the few
+-- numbers counted more than once); as one function of both, an array in and out, it cost
+-- a backfill of numbers each its own 238 ms for 60,000 users against 17. A change to the
+-- test here is a change there.
 CREATE OR REPLACE FUNCTION clerk.phone_number_sharing_refresh(numbers text[], unlocked text[])
 RETURNS void
 LANGUAGE plpgsql
