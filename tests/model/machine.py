@@ -30,6 +30,7 @@ from tests.support.sms_facts import STALE_SMS_DAYS, STALE_SMS_FACTS
 from tests.worker.mirror.helpers import put
 from worker import db, tasks
 from worker.backfill import run as backfill
+from worker.backfill.clerk_api import Listed, listed
 from worker.inbox import ops
 from worker.mirror.replay import replay
 
@@ -84,9 +85,10 @@ class ListingClient:
         self.users = sorted(users, key=lambda u: str(u["id"]))
         self.exists = exists
 
-    def list_users(self, after: str | None, limit: int) -> list[dict[str, Any]]:
+    def list_page(self, after: str | None, limit: int) -> list[Listed]:
+        """The page as the real client reads it: each user with its JSON, as listed."""
         start = [str(u["id"]) for u in self.users].index(after) + 1 if after else 0
-        return self.users[start : start + limit]
+        return listed(json.dumps(self.users[start : start + limit], indent=1))
 
     def user_exists(self, user_id: str) -> bool:
         return self.exists(user_id)

@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
 from worker.config import ConfigError
+from worker.mirror import strict_json
 
 PAGE_LIMIT = 500
 MAX_ATTEMPTS = 6
@@ -31,6 +32,22 @@ class ClerkAPIError(RuntimeError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Listed(NamedTuple):
+    """A user of a listed page: as parsed, and its JSON as the page wrote it, which the
+    inbox keeps (None: encode the user anew). `refused` says why Postgres's jsonb would
+    refuse that JSON (the webhooks' rule, worker.mirror.strict_json); None when it would not.
+    """
+
+    user: Any
+    text: str | None = None
+    refused: str | None = None
+
+
+def listed(text: str) -> list[Listed]:
+    """The users of a page's JSON text; ValueError (or RecursionError) if not an array."""
+    return [Listed(*element) for element in strict_json.elements(text)]
 
 
 class TokenBucket:
@@ -99,21 +116,28 @@ class ClerkClient:
     def close(self) -> None:
         self.http.close()
 
-    def list_users(self, after: str | None, limit: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+    def list_users(self, after: str | None, limit: int = PAGE_LIMIT) -> list[Any]:
         """The page of users created after the user `after` (None: from the first user).
 
         A cursor, not an offset: a deletion of a user listed earlier shifts every later
         offset, so offset paging skips a user; the cursor needs the created_at order.
         """
+        return [user for user, _, _ in self.list_page(after, limit)]
+
+    def list_page(self, after: str | None, limit: int = PAGE_LIMIT) -> list[Listed]:
+        """list_users, each user with its JSON as Clerk wrote it."""
         params: dict[str, Any] = {"limit": limit, "order_by": "created_at"}
         if after is not None:
             params["starting_after"] = after
-        page = _json(self.get("/users", params), "/users")
-        if not isinstance(page, list):
-            raise ClerkAPIError(
-                f"GET /users answered an unexpected shape ({_shape(page)}), not a list of users"
-            )
-        return page
+        response = self.get("/users", params)
+        try:
+            return listed(response.content.decode("utf-8-sig"))
+        except (ValueError, RecursionError):
+            pass
+        page = _json(response, "/users")  # not JSON at all: says so
+        raise ClerkAPIError(
+            f"GET /users answered an unexpected shape ({_shape(page)}), not a list of users"
+        )
 
     def count_users(self) -> int:
         body = _json(self.get("/users/count"), "/users/count")

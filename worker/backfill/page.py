@@ -23,6 +23,7 @@ import psycopg
 
 from worker import db
 from worker.backfill import sync_runs
+from worker.backfill.clerk_api import Listed
 from worker.inbox.insert import store_event, store_failed
 from worker.inbox.many import Closed, store_many, stored
 from worker.inbox.queries import ERASED_NOTE
@@ -73,7 +74,7 @@ class Page:
     """A listed page made ready to write: each user's event, its body parsed."""
 
     users: list[Any]
-    events: list[tuple[str, bytes, Envelope]]
+    events: list[tuple[str, bytes | None, Envelope]]
     parsed: list[Parsed]
 
     @property
@@ -81,15 +82,31 @@ class Page:
         return [env.user_id for _, _, env in self.events if env.user_id]
 
 
-def prepare(users: list[Any], classifier: numbers.Classifier | None = None) -> Page:
-    """The page's events, encoded and parsed: the work that needs no database, done while
-    the page before is written (its numbers classified by classifier's process, if given)."""
+def prepare(listed: list[Listed], classifier: numbers.Classifier | None = None) -> Page:
+    """The page's events, made and parsed: the work that needs no database, done while
+    the page before is written (its numbers classified by classifier's process, if given).
+
+    Each event's body holds the user's JSON as the page wrote it, as the inbox keeps a
+    webhook's body: what json.dumps would write anew differs (a number past a float's
+    range came back as Infinity, which jsonb refuses), and costs about 8 µs a user. A user
+    whose JSON jsonb would refuse is refused as the webhooks refuse such a body: stored
+    failed, with the reason and without it.
+    """
+    users = [item.user for item in listed]
     if classifier is not None:
         classifier.prime(_numbers(users))
     now_ms = time.time_ns() // 1_000_000
-    bodies = [snapshot_body(user, now_ms) for user in users]
-    events = [snapshot_event_of(body) for body in bodies]
-    parsed = [parse_ahead(i, body) for (i, _, _), body in zip(events, bodies, strict=True)]
+    events: list[tuple[str, bytes | None, Envelope]] = []
+    parsed: list[Parsed] = []
+    for user, text, refused in listed:
+        body = snapshot_body(user, now_ms)
+        svix_id, raw, env = snapshot_event_of(body, text)
+        if refused is None:
+            events.append((svix_id, raw, env))
+            parsed.append(parse_ahead(svix_id, body))
+        else:
+            events.append((svix_id, None, env))
+            parsed.append(Parsed(None, f"not stored: the user's JSON {refused}"))
     return Page(users, events, parsed)
 
 
@@ -116,7 +133,7 @@ def apply_page(
     """Store and apply one page of users in the caller's transaction, then checkpoint
     (after before_checkpoint, when given: a page's wait for the page before it)."""
     if not isinstance(page, Page):
-        page = prepare(page)
+        page = prepare([Listed(user) for user in page])
     changed = write_page(conn, page, pii_key=pii_key, raise_deadlock=raise_deadlock)
     if before_checkpoint is not None:
         before_checkpoint()
@@ -198,6 +215,10 @@ def analyze(conn: psycopg.Connection) -> None:
     conn.execute(ANALYZE_MIRROR)
 
 
+# snapshot_body's keys before its data, as json.dumps writes them (compact).
+_SNAPSHOT_HEAD: Final = '{"object":"event","type":"user.updated","timestamp":'
+
+
 def snapshot_body(user: object, now_ms: int) -> dict[str, Any]:
     """The user.updated event body a listed user becomes."""
     return {"object": "event", "type": "user.updated", "timestamp": now_ms, "data": user}
@@ -208,8 +229,13 @@ def snapshot_event(user: object, now_ms: int) -> tuple[str, bytes, Envelope]:
     return snapshot_event_of(snapshot_body(user, now_ms))
 
 
-def snapshot_event_of(body: dict[str, Any]) -> tuple[str, bytes, Envelope]:
-    raw = json.dumps(body, separators=(",", ":")).encode()
+def snapshot_event_of(body: dict[str, Any], text: str | None = None) -> tuple[str, bytes, Envelope]:
+    """The event of snapshot_body's body; its bytes hold `text` as its data, when given,
+    for the user's JSON as listed (body["data"] parsed)."""
+    if text is None:
+        raw = json.dumps(body, separators=(",", ":")).encode()
+    else:
+        raw = f'{_SNAPSHOT_HEAD}{body["timestamp"]},"data":{text}}}'.encode()
     env = event_envelope(body)
     if env.user_id and env.version_ms is not None:
         return f"backfill_{env.user_id}_{env.version_ms}", raw, env
@@ -223,7 +249,9 @@ def event_envelope(body: dict[str, Any]) -> Envelope:
     return envelope(body) or Envelope(body["type"], None, None, body["timestamp"])
 
 
-def store_each(conn: psycopg.Connection, events: list[tuple[str, bytes, Envelope]]) -> list[str]:
+def store_each(
+    conn: psycopg.Connection, events: list[tuple[str, bytes | None, Envelope]]
+) -> list[str]:
     """Store the page's events; the svix-ids new to the inbox and pending, to apply.
 
     All at once first, in one statement; if that fails, again user by user, each in a
@@ -240,7 +268,7 @@ def store_each(conn: psycopg.Connection, events: list[tuple[str, bytes, Envelope
 
 
 def store(
-    conn: psycopg.Connection, svix_id: str, raw: bytes, env: Envelope, *, source: str
+    conn: psycopg.Connection, svix_id: str, raw: bytes | None, env: Envelope, *, source: str
 ) -> bool:
     """store_event for one user in a savepoint; False when stored before, or failed now."""
     try:
@@ -255,7 +283,12 @@ def store(
 
 
 def _store_failed(
-    conn: psycopg.Connection, svix_id: str, raw: bytes, env: Envelope, error: str, source: str
+    conn: psycopg.Connection,
+    svix_id: str,
+    raw: bytes | None,
+    env: Envelope,
+    error: str,
+    source: str,
 ) -> None:
     try:
         with conn.transaction():

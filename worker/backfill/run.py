@@ -29,7 +29,7 @@ import psycopg
 
 from worker import db
 from worker.backfill import sync_runs
-from worker.backfill.clerk_api import PAGE_LIMIT, ClerkAPIError, ClerkClient
+from worker.backfill.clerk_api import PAGE_LIMIT, ClerkAPIError, ClerkClient, Listed
 from worker.backfill.page import Page, apply_each, apply_page, event_envelope, prepare
 from worker.backfill.page import analyze as page_analyze
 from worker.backfill.sync_runs import Run
@@ -373,18 +373,18 @@ def _prepared(
     client: ClerkClient, after: str | None, page_size: int, classifier: numbers.Classifier
 ) -> Page | None:
     """The page after the cursor, its events made and parsed (see _page)."""
-    users = _page(client, after, page_size)
-    return None if users is None else prepare(users, classifier)
+    listed = _page(client, after, page_size)
+    return None if listed is None else prepare(listed, classifier)
 
 
-def _page(client: ClerkClient, after: str | None, page_size: int) -> list[Any] | None:
+def _page(client: ClerkClient, after: str | None, page_size: int) -> list[Listed] | None:
     """The page after the cursor; None when Clerk refuses a cursor whose user is gone.
 
     Clerk's spec does not say what starting_after answers for a deleted user; a refusal
     (4xx) is then no reason to fail the run, which no --resume could finish.
     """
     try:
-        return client.list_users(after, page_size)
+        return client.list_page(after, page_size)
     except ClerkAPIError as exc:
         if after is None or exc.status is None or client.user_exists(after):
             raise

@@ -26,7 +26,7 @@ _UNDEFINED_PREPARED: Final = "26000"  # invalid_sql_statement_name
 def store_event(
     conn: psycopg.Connection,
     svix_id: str,
-    payload: bytes,
+    payload: bytes | None,
     env: Envelope,
     *,
     source: str = "webhook",
@@ -83,7 +83,7 @@ def _undefined(result: pq.abc.PGresult) -> bool:
     return result.status == pq.ExecStatus.FATAL_ERROR and code == _UNDEFINED_PREPARED.encode()
 
 
-def _params(svix_id: str, payload: bytes, env: Envelope, source: str) -> dict[str, object]:
+def _params(svix_id: str, payload: bytes | None, env: Envelope, source: str) -> dict[str, object]:
     status = "pending" if env.event_type in APPLIED_TYPES else "ignored"
     return {
         "svix_id": svix_id,
@@ -99,7 +99,12 @@ def _params(svix_id: str, payload: bytes, env: Envelope, source: str) -> dict[st
 
 
 def store_failed(
-    conn: psycopg.Connection, svix_id: str, payload: bytes, env: Envelope, error: str, source: str
+    conn: psycopg.Connection,
+    svix_id: str,
+    payload: bytes | None,
+    env: Envelope,
+    error: str,
+    source: str,
 ) -> None:
     """Record an event that could not be stored as it is: a failed row with the reason,
     for an operator to redrive; nothing when the svix-id is there already."""

@@ -61,7 +61,7 @@ class Closed(NamedTuple):
 
 def store_many(
     conn: psycopg.Connection,
-    events: list[tuple[str, bytes, Envelope]],
+    events: list[tuple[str, bytes | None, Envelope]],
     *,
     source: str,
     closed: Mapping[str, Closed] | None = None,

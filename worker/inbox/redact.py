@@ -31,9 +31,9 @@ SMS_FIELDS: Final = (
 ENVELOPE_FIELDS: Final = ("object", "type", "timestamp")
 
 
-def kept(event_type: str, payload: bytes) -> bytes | None:
+def kept(event_type: str, payload: bytes | None) -> bytes | None:
     """The bytes the inbox stores for this event: all, the ledger's share, or None."""
-    if event_type in USER_TYPES:
+    if payload is None or event_type in USER_TYPES:
         return payload
     if event_type != SMS_TYPE:
         return None
