@@ -256,7 +256,6 @@ def _fold_users(
             # A re-fold reads and writes as it goes, on conn, before the tail's writes.
             touched |= _refold(conn, state, events, pii_key)
             refolded.add(user_id)
-    store.write_states(conn, states.values(), pii_key=pii_key, out=tail)
     phone_history.write(conn, history, pii_key=pii_key, out=tail)
     changed = touched | {row.phone_number_id for row in history}
     phone_history.refresh_facts(tail, changed)
@@ -265,6 +264,14 @@ def _fold_users(
     # A re-fold may have replaced user rows too: its users count as written.
     written = {row.user_id for row in history} | {row.user_id for row in user_rows}
     store.refresh_user_facts(tail, written | refolded)
+    # The current rows last: the phones' upsert takes the count row of each number it adds
+    # or drops (their triggers), which a concurrent transaction writing the same number
+    # holds until it commits. Written first, the rest of this batch waited behind that
+    # commit; now only the primary-phone check and closing the inbox rows do. Nothing
+    # before needs the new current rows: the facts read the histories alone, the phone
+    # history's sharing trigger reads the phones as they stand, and the phones' triggers
+    # fold again every number whose holding their upsert changes.
+    store.write_states(conn, states.values(), pii_key=pii_key, out=tail)
 
 
 def _refold(

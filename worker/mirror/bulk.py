@@ -187,7 +187,7 @@ Params = dict[str, Any] | list[Any] | None
 class Tail:
     """Statements whose results nobody reads, sent together in one pipeline by send().
 
-    A batch's writes after its fold (locks, upserts, history, derived columns and facts,
+    A batch's writes after its fold (history, derived columns and facts, locks, upserts,
     closing the inbox rows) need nothing back but errors: one round trip for them all
     instead of one each. The server runs them in order, each with its own snapshot, as if
     sent one by one; the first error is raised by send(), and the rest are skipped.
