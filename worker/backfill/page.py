@@ -135,15 +135,12 @@ def apply_page(
     if not isinstance(page, Page):
         page = prepare([Listed(user) for user in page])
     changed = write_page(conn, page, pii_key=pii_key, raise_deadlock=raise_deadlock)
+    # The run's users before the wait: only its counters' row is the earlier page's too.
+    sync_runs.remember_users(conn, run_id, page.user_ids)
     if before_checkpoint is not None:
         before_checkpoint()
     sync_runs.checkpoint(
-        conn,
-        run_id,
-        page.user_ids,
-        seen=len(page.users),
-        changed=changed,
-        after_user_id=after_user_id,
+        conn, run_id, seen=len(page.users), changed=changed, after_user_id=after_user_id
     )
 
 

@@ -174,17 +174,21 @@ def resume(conn: psycopg.Connection, *, reconcile: bool) -> Run | None:
     return _one(conn, REOPEN, {"id": latest.id, "reconcile": reconcile})
 
 
+def remember_users(conn: psycopg.Connection, run_id: int, user_ids: list[str]) -> None:
+    """Record the users of one applied page (what a reconcile reads), in its transaction."""
+    conn.execute(REMEMBER_USERS, {"id": run_id, "user_ids": user_ids})
+
+
 def checkpoint(
     conn: psycopg.Connection,
     run_id: int,
-    user_ids: list[str],
     *,
     seen: int,
     changed: int,
     after_user_id: str | None,
 ) -> None:
-    """Record one applied page: its users, the counters, and the user to go on after."""
-    conn.execute(REMEMBER_USERS, {"id": run_id, "user_ids": user_ids})
+    """Record one applied page in the run's row: the counters, and the user to go on after
+    (the page's users are remember_users's)."""
     params = {"id": run_id, "seen": seen, "changed": changed, "after_user_id": after_user_id}
     conn.execute(CHECKPOINT, params)
 
