@@ -88,9 +88,9 @@ def prepare(listed: list[Listed], classifier: numbers.Classifier | None = None) 
 
     Each event's body holds the user's JSON as the page wrote it, as the inbox keeps a
     webhook's body: what json.dumps would write anew differs (a number past a float's
-    range came back as Infinity, which jsonb refuses), and costs about 8 µs a user. A user
-    whose JSON jsonb would refuse is refused as the webhooks refuse such a body: stored
-    failed, with the reason and without it.
+    range came back as Infinity, which jsonb refuses), and cost about 6 µs a user. A user
+    whose JSON jsonb would refuse is refused as the endpoint refuses such a body: stored
+    failed without its JSON, the reason in last_error.
     """
     users = [item.user for item in listed]
     if classifier is not None:

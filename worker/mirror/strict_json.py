@@ -1,4 +1,5 @@
-"""The JSON a webhook body must be to be stored: only what Postgres's jsonb reads as well.
+"""The JSON a webhook body (or a listed user) must be to be stored: only what Postgres's
+jsonb reads as well.
 
 The inbox keeps each body as received, and analysts query it with
 convert_from(payload, 'UTF8')::jsonb over the whole table: one stored body that jsonb
