@@ -221,14 +221,10 @@ def snapshot_body(user: object, now_ms: int) -> dict[str, Any]:
     return {"object": "event", "type": "user.updated", "timestamp": now_ms, "data": user}
 
 
-def snapshot_event(user: object, now_ms: int) -> tuple[str, bytes, Envelope]:
-    """The user.updated event a listed user becomes, under a deterministic svix-id."""
-    return snapshot_event_of(snapshot_body(user, now_ms))
-
-
 def snapshot_event_of(body: dict[str, Any], text: str | None = None) -> tuple[str, bytes, Envelope]:
-    """The event of snapshot_body's body; its bytes hold `text` as its data, when given,
-    for the user's JSON as listed (body["data"] parsed)."""
+    """The user.updated event of snapshot_body's body, under a deterministic svix-id; its
+    bytes hold `text` as its data, when given, for the user's JSON as listed (body["data"]
+    parsed)."""
     if text is None:
         raw = json.dumps(body, separators=(",", ":")).encode()
     else:

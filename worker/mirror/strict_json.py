@@ -33,8 +33,7 @@ def loads(body: bytes) -> object:
     if text.startswith("\ufeff"):
         raise NotStorable("body is JSON with a byte-order mark, which Postgres refuses")
     value = json.loads(text, parse_constant=_constant)
-    # A NUL or an unpaired surrogate can reach a string only through a \u escape.
-    if "\\u" in text and not _strings_storable(value):
+    if _unpaired(text, value):
         raise NotStorable(f"body {UNPAIRED}")
     return value
 
@@ -68,7 +67,7 @@ def elements(text: str) -> list[tuple[object, str, str | None]]:
         refusal = None
         if len(constants) > seen:
             refusal = CONSTANT.format(constants[seen])
-        elif "\\u" in own and not _strings_storable(value):
+        elif _unpaired(own, value):
             refusal = UNPAIRED
         found.append((value, own, refusal))
         at = _skip(text, end)
@@ -89,6 +88,12 @@ def _skip(text: str, at: int) -> int:
 
 def _constant(name: str) -> object:
     raise NotStorable(f"body {CONSTANT.format(name)}")
+
+
+def _unpaired(text: str, value: object) -> bool:
+    """Whether a string of `value`, parsed from `text`, holds a NUL or an unpaired
+    surrogate: they reach a string only through a \\u escape, so only such a text is read."""
+    return "\\u" in text and not _strings_storable(value)
 
 
 def _strings_storable(value: object) -> bool:
