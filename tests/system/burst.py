@@ -72,6 +72,9 @@ class Sender:
             except httpx.HTTPError as exc:
                 status = 0
                 failures.append(type(exc).__name__)
+            except Exception as exc:  # a sender bug must show in OUT, not hang the test
+                status = 0
+                failures.append(f"{type(exc).__name__}: {exc}")
             if 200 <= status < 300:
                 break
             if status:

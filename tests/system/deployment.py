@@ -230,12 +230,27 @@ class Deployment:
             raise RuntimeError(f"client {args[0]}: {done.stderr}")
         return done.stdout
 
-    def sender(self, events: Path, out: Path, progress: Path, rate: float) -> None:
+    def sender(
+        self, events: Path, out: Path, progress: Path, rate: float, deadline: float
+    ) -> subprocess.Popen[bytes]:
         url = f"http://{netns.address('lb')}:{LB_PORT}/webhooks/clerk"
         argv = [sys.executable, "-m", "tests.system.burst", "send", str(events), url]
-        argv += [str(out), str(progress), "--rate", str(rate)]
+        argv += [str(out), str(progress), "--rate", str(rate), "--deadline", str(deadline)]
         env = {**os.environ, "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET}
         self.start("client", "sender", argv, env)
+        return self.procs["client"][-1]
+
+    def log_tails(self, lines: int = 15) -> str:
+        """What a failed run prints of each process's log, since its folder is gone with the
+        machine that ran it: the last lines that are not routine (an INFO line of the app's
+        JSON logs is), then the last three lines, to show where each process had got to."""
+        parts = []
+        for log in sorted(self.logs.glob("*.log")):
+            every = log.read_text(errors="replace").splitlines()
+            unusual = [line for line in every if '"level": "INFO"' not in line]
+            kept = [*unusual[-lines:], "...", *every[-3:]]
+            parts.append(f"--- {log.name}\n" + "\n".join(line[:300] for line in kept))
+        return "\n".join(parts)
 
     # -- teardown --------------------------------------------------------------------------
     def stop(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ pytestmark = pytest.mark.system
 
 USERS, VERSIONS = 600, 5  # 3,000 events
 RATE = 120.0  # first tries per second: the burst lasts about 25 s, long enough for faults
+# The sender gives up on an event after this long (Svix after days): ample for a 25 s
+# burst, and short enough that a stuck event fails the test with what its tries got,
+# well inside the test's own timeout.
+SENDER_DEADLINE_S = 150.0
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -46,7 +51,9 @@ class Burst:
         order = list(events)
         random.Random(18).shuffle(order)  # Svix promises no order
         (d.work / "events.json").write_text(json.dumps(order))
-        d.sender(d.work / "events.json", self.out, self.progress, RATE)
+        self.proc = d.sender(
+            d.work / "events.json", self.out, self.progress, RATE, SENDER_DEADLINE_S
+        )
 
     def settled(self) -> int:
         try:
@@ -57,16 +64,38 @@ class Burst:
     def reached(self, share: float) -> bool:
         return self.settled() >= share * self.total
 
+    def over(self) -> bool:
+        """The sender wrote its answers, or exited without them (its log says why)."""
+        return self.out.exists() or self.proc.poll() is not None
+
     def wait(self, share: float, what: str) -> None:
-        deploy.wait_for(lambda: self.reached(share) or self.out.exists(), 300, what)
-        assert not self.out.exists() or self.settled() < self.total, (
+        deploy.wait_for(lambda: self.reached(share) or self.over(), SENDER_DEADLINE_S, what)
+        assert not self.over() or self.settled() < self.total, (
             f"the burst ended before {what}: it was too fast for the fault to land in it"
         )
 
     def answers(self) -> dict[str, dict[str, Any]]:
-        deploy.wait_for(self.out.exists, 400, "the sender finishing")
+        deploy.wait_for(self.over, SENDER_DEADLINE_S + 30, "the sender finishing")
+        assert self.out.exists(), f"the sender exited {self.proc.wait()} without its answers"
         answers: dict[str, dict[str, Any]] = json.loads(self.out.read_text())
         return answers
+
+
+class Timeline:
+    """When each step of the run was reached, and how far the burst was: printed with the
+    result, and with the logs when the run fails."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.marks: list[str] = []
+        self.burst: Burst | None = None
+
+    def mark(self, what: str) -> None:
+        settled = f", {self.burst.settled()} settled" if self.burst else ""
+        self.marks.append(f"{time.monotonic() - self.start:6.1f} s  {what}{settled}")
+
+    def __str__(self) -> str:
+        return "\n".join(self.marks)
 
 
 def scrape(d: deploy.Deployment) -> dict[str, str]:
@@ -94,46 +123,66 @@ def settled(url: str, total: int) -> bool:
     return row == (total, total)
 
 
+# Past every wait below (each fails on its own with what it waited for) and the teardown.
+@pytest.mark.timeout(900)
 def test_two_web_and_two_worker_hosts_lose_nothing_when_one_of_each_fails(
     tmp_path: Path,
 ) -> None:
     deploy.clean_leftovers()
     events = synth.burst(USERS, VERSIONS)
+    timeline = Timeline()
     d = deploy.deploy(tmp_path)
+    timeline.mark("deployed")
     try:
-        run_the_burst_through_the_faults(d, events)
+        run_the_burst_through_the_faults(d, events, timeline)
+    except BaseException:
+        timeline.mark("failed")
+        print(f"\nthe run, as it failed:\n{timeline}\nthe hosts' logs:\n{d.log_tails()}")
+        raise
     finally:
         d.stop()
+    print(f"the run:\n{timeline}")
     # Nothing of the run is left: namespaces, their processes, the run's folder.
     assert netns.ours() == []
     assert not d.work.exists()
     assert all(p.poll() is not None for procs in d.procs.values() for p in procs)
 
 
-def run_the_burst_through_the_faults(d: deploy.Deployment, events: list[synth.Event]) -> None:
+def run_the_burst_through_the_faults(
+    d: deploy.Deployment, events: list[synth.Event], timeline: Timeline
+) -> None:
     url = d.local_database_url
     reference = reference_state(url, events)
+    timeline.mark("reference state")
     deploy.wait_for(
         lambda: d.haproxy_status() == {"web1": "UP", "web2": "UP"}, 120, "both web hosts UP"
     )
-    burst = Burst(d, events)
+    burst = timeline.burst = Burst(d, events)
+    timeline.mark("burst started")
 
     burst.wait(0.2, "cutting web1")
     netns.cut("web1")
+    timeline.mark("web1 cut")
     deploy.wait_for(lambda: d.haproxy_status()["web1"].startswith("DOWN"), 60, "web1 DOWN")
     burst.wait(0.4, "reconnecting web1")
     netns.reconnect("web1")
+    timeline.mark("web1 reconnected")
     deploy.wait_for(lambda: d.haproxy_status()["web1"] == "UP", 60, "web1 UP again")
     web1_at_return = metric(scrape(d)["web1"], "clerk_mirror_webhooks_received_total")
+    timeline.mark("web1 UP again")
 
     burst.wait(0.55, "killing worker host wk1")
     killed = d.kill_host("wk1")
+    timeline.mark("wk1 killed")
     assert len(killed) >= 4, killed  # the worker, its two children and beat
     burst.wait(0.7, "restarting wk1")
     d.start_worker_host("wk1", beat=True)
+    timeline.mark("wk1 restarted")
 
     answers = burst.answers()
+    timeline.mark("sender finished")
     deploy.wait_for(lambda: settled(url, len(events)), 300, "every event applied")
+    timeline.mark("every event applied")
     scraped = scrape(d)
 
     # Every event got a 2xx in the end (the sender retries like Svix), and none is lost.
