@@ -1,10 +1,12 @@
 """worker.db: every session runs in UTC, whatever the database or the url says by default,
-and lists reach Postgres as the arrays they are."""
+its socket notices a server gone silent within a minute, and lists reach Postgres as the
+arrays they are."""
 
 from __future__ import annotations
 
 import random
 import select
+import socket
 from datetime import UTC, datetime
 
 import psycopg
@@ -41,6 +43,45 @@ def test_options_the_url_names_are_kept_beside_utc(far_shared_db_url: str) -> No
     with db.connect(url) as conn:
         # UTC comes last, so it wins over a zone the url names: the mirror reads times in UTC.
         assert session(conn) == ("UTC", "clerk")
+
+
+def keepalive_options(conn: psycopg.Connection) -> tuple[int, int, int, int]:
+    """The connection's socket options, as the kernel holds them."""
+    sock = socket.socket(fileno=conn.fileno())
+    try:
+        return (
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+        )
+    finally:
+        sock.detach()  # the connection's own descriptor: not closed here
+
+
+def test_a_connection_probes_a_silent_server_after_30_s_and_gives_up_within_a_minute(
+    database_url: str,
+) -> None:
+    # Keepalives are TCP's (the kernel's defaults: 7,200 s idle, then 9 probes 75 s apart).
+    host = psycopg.conninfo.conninfo_to_dict(database_url).get("host", "")
+    assert not host.startswith("/"), f"the tests' Postgres must be on TCP here, not {host}"
+    with db.connect(database_url) as conn:
+        assert keepalive_options(conn) == (1, 30, 10, 3)
+    db.open_pool(database_url, max_size=1)
+    try:
+        with db.transaction() as conn:
+            assert keepalive_options(conn) == (1, 30, 10, 3)
+    finally:
+        db.close_pool()
+
+
+def test_keepalives_the_url_names_are_its_own(database_url: str) -> None:
+    url = psycopg.conninfo.make_conninfo(database_url, keepalives_idle=5, keepalives_count=7)
+    with db.connect(url) as conn:
+        assert keepalive_options(conn) == (1, 5, 10, 7)
+    off = psycopg.conninfo.make_conninfo(database_url, keepalives=0)
+    with db.connect(off) as conn:
+        assert keepalive_options(conn)[0] == 0
 
 
 def test_the_pool_hands_out_no_connection_the_server_ended(database_url: str) -> None:
