@@ -70,15 +70,21 @@ class Burst:
 
     def wait(self, share: float, what: str) -> None:
         deploy.wait_for(lambda: self.reached(share) or self.over(), SENDER_DEADLINE_S, what)
-        assert not self.over() or self.settled() < self.total, (
-            f"the burst ended before {what}: it was too fast for the fault to land in it"
-        )
+        if self.over():
+            self.assert_answered()
+            assert self.settled() < self.total, (
+                f"the burst ended before {what}: it was too fast for the fault to land in it"
+            )
 
     def answers(self) -> dict[str, dict[str, Any]]:
         deploy.wait_for(self.over, SENDER_DEADLINE_S + 30, "the sender finishing")
-        assert self.out.exists(), f"the sender exited {self.proc.wait()} without its answers"
+        self.assert_answered()
         answers: dict[str, dict[str, Any]] = json.loads(self.out.read_text())
         return answers
+
+    def assert_answered(self) -> None:
+        if not self.out.exists():  # the sender wrote no answers: it ended in a traceback
+            raise AssertionError(f"the sender exited {self.proc.wait()} without its answers")
 
 
 class Timeline:
