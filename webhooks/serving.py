@@ -69,8 +69,7 @@ class Worker(ThreadWorker):  # type: ignore[misc]
 
     def enqueue_req(self, conn: Any) -> None:
         """Every path to a thread (new, kept alive, pipelined) goes through the gate first."""
-        if getattr(conn, "request_in", False) or self._ungated(conn):
-            conn.request_in = False
+        if self._ungated(conn):
             super().enqueue_req(conn)
             return
         held = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
@@ -125,7 +124,11 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         conn.init()  # plain HTTP/1: only makes the parser, without reading
         conn.parser.unreader.unread(conn.gate.request())
         conn.parser.unreader.sock = Deadline(conn.sock, conn.gate.deadline)
-        conn.data_ready = conn.request_in = True
+        conn.data_ready = True
+        # gunicorn's own, past the gate: this request is in. The connection's next request
+        # (kept alive) comes back through enqueue_req, and the gate, with a deadline of its
+        # own; a flag set here once let every second request by, read against the deadline
+        # of the one before.
         super().enqueue_req(conn)
 
     def handle_request(self, req: Any, conn: Any) -> bool:

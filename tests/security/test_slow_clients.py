@@ -88,7 +88,9 @@ def one_answer(sock: socket.socket) -> bytes:
     """One answer read off a kept-alive connection: its head, then Content-Length bytes."""
     answer = b""
     while b"\r\n\r\n" not in answer:
-        answer += sock.recv(65536)
+        chunk = sock.recv(65536)
+        assert chunk, f"the web closed the connection without an answer (after {answer!r})"
+        answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
     length = int(
         next(
@@ -123,8 +125,17 @@ def webhook(port: int) -> bytes:
     return exchange(port, request, ANSWER_WITHIN)
 
 
+def answered_then_slow(sock: socket.socket) -> None:
+    """One request answered on a kept-alive connection, then the next one's headers slowly:
+    the next request of a connection is gated as its first was."""
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert one_answer(sock).startswith(b"HTTP/1.1 200 ")
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+
+
 STALLS: dict[str, Callable[[socket.socket], None]] = {
     "headers sent slowly": lambda s: s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n"),
+    "kept alive, then the next headers sent slowly": answered_then_slow,
     "a body sent slowly": lambda s: s.sendall(
         b"POST /webhooks/clerk HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n{"
     ),
@@ -169,9 +180,9 @@ def test_a_client_too_slow_with_its_headers_is_cut_off_with_408(
 def test_ordinary_clients_are_served_as_before(database_url: str, redis_url: str) -> None:
     get = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
     with web(database_url, redis_url) as port:
-        # Kept alive: two requests, one after the other, on one connection.
+        # Kept alive: three requests, one after the other, on one connection.
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            for _ in range(2):
+            for _ in range(3):
                 sock.sendall(get)
                 assert one_answer(sock).startswith(b"HTTP/1.1 200 ")
         # Pipelined: two requests in one packet, two answers.
@@ -186,6 +197,22 @@ def test_ordinary_clients_are_served_as_before(database_url: str, redis_url: str
         assert answer.startswith(b"HTTP/1.1 413 ")
         assert b"Connection: close" in answer  # the body it did not wait for is not read
         assert webhook(port).startswith(b"HTTP/1.1 200 ")
+
+
+def test_each_request_of_a_kept_alive_connection_has_its_own_deadline(
+    database_url: str, redis_url: str
+) -> None:
+    """The next request on a connection is read within its own CLERK_MIRROR_READ_TIMEOUT,
+    not what was left of the one before (which closed the connection unanswered)."""
+    get = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+    with (
+        web(database_url, redis_url, CLERK_MIRROR_READ_TIMEOUT="1") as port,
+        socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+    ):
+        for _ in range(3):
+            sock.sendall(get)
+            assert one_answer(sock).startswith(b"HTTP/1.1 200 ")
+            time.sleep(1.3)  # past the read timeout, within gunicorn's 2 s keep-alive
 
 
 def test_a_request_sent_in_two_parts_is_served_and_a_client_gone_at_once_costs_nothing(
