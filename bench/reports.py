@@ -39,9 +39,9 @@ QUERIES: Final[tuple[tuple[str, LiteralString, tuple[str, ...]], ...]] = (
      ("user_factor_changes",)),
     ("sms_verification_by_region_day",
      "SELECT * FROM clerk.report_sms_verification_by_region_day", ("phone_facts",)),
-    # The SMS ledger reports read the per-day, per-prefix sums that the writers keep
-    # (since 0021); the ledger's own scan is printed beside them.
-    ("sms_conversion", "SELECT * FROM clerk.report_sms_conversion", ("sms_prefix_days",)),
+    # The SMS ledger reports read the sums that the writers keep: per day and prefix (since
+    # 0021), and per day and region (since 0032); the ledger's own scan is printed beside.
+    ("sms_conversion", "SELECT * FROM clerk.report_sms_conversion", ("sms_region_days",)),
     ("sms_pumping", "SELECT * FROM clerk.report_sms_pumping", ("sms_prefix_days",)),
     ("risky_phone_numbers", "SELECT * FROM clerk.report_risky_phone_numbers",
      ("phone_numbers",)),
@@ -54,7 +54,7 @@ AS_OF_USER: Final[LiteralString] = "SELECT * FROM clerk.phone_numbers_as_of(now(
 SCAN: Final[LiteralString] = "SELECT count(*) FROM clerk.{}"
 COUNTED: Final = (
     "users", "phone_numbers", "phone_number_history", "user_history", "sms_messages",
-    "sms_prefix_days",
+    "sms_prefix_days", "sms_region_days",
 )  # fmt: skip
 SEQ_SCAN_ONLY: Final[LiteralString] = (
     "SET enable_indexonlyscan = off; SET enable_indexscan = off; SET enable_bitmapscan = off"

@@ -499,6 +499,8 @@ CREATE FUNCTION clerk.refresh_sms_message_facts(keys text[], phone_ids text[] DE
     AS $$
 BEGIN
     IF keys IS NULL AND phone_ids IS NULL THEN
+        -- every prefix: no shift may write between the sums' delete and their insert
+        PERFORM pg_advisory_xact_lock(hashtextextended('sms prefixes', 0));
         PERFORM set_config('clerk.sms_facts_refresh', 'on', true);
         UPDATE clerk.sms_messages AS s
         SET counts_number = f.counts_number, number_verified = f.number_verified
@@ -523,6 +525,14 @@ BEGIN
         WINDOW w AS (PARTITION BY g.region_code, g.number_prefix ORDER BY g.day
                      RANGE BETWEEN interval '28 days' PRECEDING AND interval '1 day' PRECEDING)
         ORDER BY g.day, g.region_code NULLS LAST, g.number_prefix NULLS LAST;
+        DELETE FROM clerk.sms_region_days;
+        INSERT INTO clerk.sms_region_days
+            (day, region_code, sends, numbers_sent_to, numbers_verified)
+        SELECT p.day, p.region_code, sum(p.sends), sum(p.numbers_sent_to),
+               sum(p.numbers_verified)
+        FROM clerk.sms_prefix_days AS p
+        GROUP BY p.day, p.region_code
+        ORDER BY p.day, p.region_code NULLS LAST;
     ELSE
         PERFORM clerk.sms_prefix_days_shift(
             array_agg(c.day), array_agg(c.region_code), array_agg(c.number_prefix),
@@ -568,27 +578,17 @@ $$;
 COMMENT ON FUNCTION clerk.shared_phone_numbers() IS 'report_shared_phone_numbers, as a function that runs as its owner (it reads the raw numbers)';
 
 CREATE FUNCTION clerk.sms_conversion() RETURNS TABLE(day date, region_code text, codes_sent bigint, numbers_sent_to bigint, numbers_verified bigint, conversion numeric)
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-WITH daily AS (
-    SELECT d.day, d.region_code,
-           sum(d.sends) AS codes_sent,
-           sum(d.numbers_sent_to) AS numbers_sent_to,
-           sum(d.numbers_verified) AS numbers_verified
-    FROM clerk.sms_prefix_days AS d
-    GROUP BY d.day, d.region_code
-)
-SELECT day, region_code, codes_sent, numbers_sent_to, numbers_verified,
-       round(numbers_verified::numeric / NULLIF(numbers_sent_to, 0), 4) AS conversion
-FROM daily
-ORDER BY day, region_code NULLS LAST
+SELECT d.day, d.region_code, d.sends, d.numbers_sent_to, d.numbers_verified, d.conversion
+FROM clerk.sms_region_days AS d
+ORDER BY d.day, d.region_code NULLS LAST
 $$;
 
-COMMENT ON FUNCTION clerk.sms_conversion() IS 'report_sms_conversion, as a function that runs as its owner (it reads the raw numbers)';
+COMMENT ON FUNCTION clerk.sms_conversion() IS 'report_sms_conversion, as a function';
 
 CREATE FUNCTION clerk.sms_message_facts(keys text[] DEFAULT NULL::text[]) RETURNS TABLE(id text, counts_number boolean, number_verified boolean)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE ROWS 10
     SET plan_cache_mode TO 'force_custom_plan'
     AS $$
 #variable_conflict use_column
@@ -822,6 +822,27 @@ BEGIN
             FROM clerk.sms_prefix_days_between(
                 p.region_code, p.number_prefix, p.day - 28, p.day - 1) AS b)
         WHERE p.ctid = ANY(added);
+    END IF;
+    -- each day and region the same deltas, after its prefixes and in the key's order; a
+    -- day and region left with no send goes, as its prefixes did
+    WITH rolled AS (
+        INSERT INTO clerk.sms_region_days AS r
+            (day, region_code, sends, numbers_sent_to, numbers_verified)
+        SELECT d.day, d.region_code, sum(d.sends), sum(d.numbers), sum(d.verified)
+        FROM unnest(days, regions, sends, numbers, verified)
+             AS d(day, region_code, sends, numbers, verified)
+        GROUP BY d.day, d.region_code
+        HAVING (sum(d.sends), sum(d.numbers), sum(d.verified)) <> (0, 0, 0)
+        ORDER BY d.day, d.region_code
+        ON CONFLICT (day, region_code) DO UPDATE SET
+            sends = r.sends + EXCLUDED.sends,
+            numbers_sent_to = r.numbers_sent_to + EXCLUDED.numbers_sent_to,
+            numbers_verified = r.numbers_verified + EXCLUDED.numbers_verified
+        RETURNING r.ctid, r.sends
+    )
+    SELECT array_agg(rolled.ctid) FILTER (WHERE rolled.sends = 0) INTO emptied FROM rolled;
+    IF emptied IS NOT NULL THEN
+        DELETE FROM clerk.sms_region_days WHERE ctid = ANY(emptied);
     END IF;
     RETURN shifted;
 END
@@ -1522,6 +1543,17 @@ CREATE TABLE clerk.sms_prefix_days (
     jump numeric GENERATED ALWAYS AS (round(((sends)::numeric / GREATEST(((base_sends)::numeric / 28.0), (1)::numeric)), 2)) STORED
 );
 
+CREATE TABLE clerk.sms_region_days (
+    day date NOT NULL,
+    region_code text,
+    sends bigint NOT NULL,
+    numbers_sent_to bigint NOT NULL,
+    numbers_verified bigint NOT NULL,
+    conversion numeric GENERATED ALWAYS AS (round(((numbers_verified)::numeric / (NULLIF(numbers_sent_to, 0))::numeric), 4)) STORED
+);
+
+COMMENT ON TABLE clerk.sms_region_days IS 'Per UTC day and region: the sums of clerk.sms_prefix_days over its prefixes, which the writers keep';
+
 CREATE TABLE clerk.sync_run_users (
     run_id bigint NOT NULL,
     user_id text NOT NULL
@@ -1741,6 +1773,9 @@ ALTER TABLE ONLY clerk.sms_messages
 
 ALTER TABLE ONLY clerk.sms_prefix_days
     ADD CONSTRAINT sms_prefix_days_key UNIQUE NULLS NOT DISTINCT (region_code, number_prefix, day);
+
+ALTER TABLE ONLY clerk.sms_region_days
+    ADD CONSTRAINT sms_region_days_key UNIQUE NULLS NOT DISTINCT (day, region_code);
 
 ALTER TABLE ONLY clerk.sync_run_users
     ADD CONSTRAINT sync_run_users_pkey PRIMARY KEY (run_id, user_id);
@@ -2075,6 +2110,8 @@ GRANT SELECT(counts_number) ON TABLE clerk.sms_messages TO clerk_reporting;
 GRANT SELECT(number_verified) ON TABLE clerk.sms_messages TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.sms_prefix_days TO clerk_reporting;
+
+GRANT SELECT ON TABLE clerk.sms_region_days TO clerk_reporting;
 
 GRANT SELECT ON TABLE clerk.sync_run_users TO clerk_reporting;
 

@@ -133,7 +133,7 @@ def test_bench_reports_time_every_report_on_a_generated_mirror_with_its_indexes_
         assert after == before, "the load rebuilt every index and key as the migrations made it"
         assert result["rows"] == {
             "users": 100, "phone_numbers": 200, "phone_number_history": 1000, "user_history": 219,
-            "sms_messages": 266, "sms_prefix_days": 115,
+            "sms_messages": 266, "sms_prefix_days": 115, "sms_region_days": 115,
         }  # fmt: skip
         with psycopg.connect(url) as conn:
             # The load fills the SMS ledger's kept facts by their definition.

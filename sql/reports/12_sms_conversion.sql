@@ -22,10 +22,12 @@
 -- number of its own. Unlike `sms_verification_by_region_day`, which divides by numbers
 -- added, this counts every code sent, whatever it was sent for.
 --
--- It sums `clerk.sms_prefix_days`, which the writers keep from the ledger's per-row facts
--- (`clerk.sms_message_facts`, sql/views/05) in the transaction of each write: a number's
--- prefix and region come from the number, so the numbers of a day's prefixes add up to
--- the numbers of its region.
+-- It reads `clerk.sms_region_days`, which the writers keep from the ledger's per-row facts
+-- (`clerk.sms_message_facts`, sql/views/05) in the transaction of each write, as the sums
+-- of `clerk.sms_prefix_days` over each region's prefixes: a number's prefix and region come
+-- from the number, so the numbers of a day's prefixes add up to the numbers of its region.
+-- A plain SQL function of one query, run as its caller, so that the view reads the table
+-- itself: the rows come in the order of the table's key.
 
 CREATE OR REPLACE FUNCTION clerk.sms_conversion()
 RETURNS TABLE (
@@ -37,24 +39,13 @@ RETURNS TABLE (
     conversion       numeric
 )
 LANGUAGE sql STABLE PARALLEL SAFE
--- It runs as its owner, with a fixed search path, as it did when it read the raw numbers.
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-WITH daily AS (
-    SELECT d.day, d.region_code,
-           sum(d.sends) AS codes_sent,
-           sum(d.numbers_sent_to) AS numbers_sent_to,
-           sum(d.numbers_verified) AS numbers_verified
-    FROM clerk.sms_prefix_days AS d
-    GROUP BY d.day, d.region_code
-)
-SELECT day, region_code, codes_sent, numbers_sent_to, numbers_verified,
-       round(numbers_verified::numeric / NULLIF(numbers_sent_to, 0), 4) AS conversion
-FROM daily
-ORDER BY day, region_code NULLS LAST
+SELECT d.day, d.region_code, d.sends, d.numbers_sent_to, d.numbers_verified, d.conversion
+FROM clerk.sms_region_days AS d
+ORDER BY d.day, d.region_code NULLS LAST
 $$;
 
--- It runs as its owner: only the reporting roles may call it, not PUBLIC's default.
+-- Only the reporting roles call it, as when it ran as its owner (before 0032).
 REVOKE EXECUTE ON FUNCTION clerk.sms_conversion() FROM PUBLIC;
 
 CREATE OR REPLACE VIEW clerk.report_sms_conversion AS
@@ -63,6 +54,6 @@ SELECT * FROM clerk.sms_conversion();
 GRANT EXECUTE ON FUNCTION clerk.sms_conversion() TO clerk_reporting;
 GRANT SELECT ON clerk.report_sms_conversion TO clerk_reporting;
 COMMENT ON FUNCTION clerk.sms_conversion() IS
-    'report_sms_conversion, as a function that runs as its owner (it reads the raw numbers)';
+    'report_sms_conversion, as a function';
 COMMENT ON VIEW clerk.report_sms_conversion IS
     'Per day and region, how many codes were sent by SMS, to how many numbers, and how many of those numbers were verified?';

@@ -13,9 +13,10 @@
 --
 -- Empty mirror: no rows.
 --
--- The one definition of the ledger's `counts_number` and `number_verified` columns and of
--- `clerk.sms_prefix_days`, which `sms_conversion` and `sms_pumping` read instead of
--- joining every send to the facts and grouping it by number. Each of its days also keeps
+-- The one definition of the ledger's `counts_number` and `number_verified` columns, of
+-- `clerk.sms_prefix_days`, which `sms_pumping` reads instead of joining every send to the
+-- facts and grouping it by number, and of `clerk.sms_region_days`, its sums by day and
+-- region, which `sms_conversion` reads (migration 0032). Each of its days also keeps
 -- its baseline (`base_*`: the same sums over the prefix's 28 days before it, migration
 -- 0026), so that `sms_pumping` runs no window: `sms_prefix_days_shift` moves the baselines
 -- of the 28 days after each day it changes and gives a new day its own. A number is the
@@ -30,6 +31,11 @@
 CREATE OR REPLACE FUNCTION clerk.sms_message_facts(keys text[] DEFAULT NULL)
 RETURNS TABLE (id text, counts_number boolean, number_verified boolean)
 LANGUAGE plpgsql STABLE
+-- What a caller's plan expects of it: the rows of a write's few numbers. Postgres's guess
+-- of a thousand made sms_message_facts_write join them to a ledger of 15,000 rows by a full
+-- scan, twice a write (22 ms, and more as the ledger grew); NULL's plans read every row
+-- by hash joins all the same (0032).
+ROWS 10
 -- a plan for the keys given: NULL reads every row by hash joins, a few keys use indexes
 SET plan_cache_mode = force_custom_plan
 AS $$
@@ -95,8 +101,8 @@ $$;
 
 -- Adds deltas to clerk.sms_prefix_days (a key may come more than once) and to the
 -- baselines of the 28 days after each (base_*: a day's prefix over the 28 days before
--- it), gives a new day its baseline, drops the days left with no send, and says how many
--- days it shifted. A new day's baseline reads the days before it, which another writer
+-- it), gives a new day its baseline, drops the days left with no send, does the same to
+-- clerk.sms_region_days (no baselines), and says how many prefix days it shifted. A new day's baseline reads the days before it, which another writer
 -- may be changing, so writers take each prefix in turn: an advisory lock per prefix, held
 -- to the commit, taken in the order of the lock keys before any row (under a shared lock
 -- of all prefixes, which a writer of more than 32 takes alone instead); then the rows, in
@@ -177,6 +183,27 @@ BEGIN
                 p.region_code, p.number_prefix, p.day - 28, p.day - 1) AS b)
         WHERE p.ctid = ANY(added);
     END IF;
+    -- each day and region the same deltas, after its prefixes and in the key's order; a
+    -- day and region left with no send goes, as its prefixes did
+    WITH rolled AS (
+        INSERT INTO clerk.sms_region_days AS r
+            (day, region_code, sends, numbers_sent_to, numbers_verified)
+        SELECT d.day, d.region_code, sum(d.sends), sum(d.numbers), sum(d.verified)
+        FROM unnest(days, regions, sends, numbers, verified)
+             AS d(day, region_code, sends, numbers, verified)
+        GROUP BY d.day, d.region_code
+        HAVING (sum(d.sends), sum(d.numbers), sum(d.verified)) <> (0, 0, 0)
+        ORDER BY d.day, d.region_code
+        ON CONFLICT (day, region_code) DO UPDATE SET
+            sends = r.sends + EXCLUDED.sends,
+            numbers_sent_to = r.numbers_sent_to + EXCLUDED.numbers_sent_to,
+            numbers_verified = r.numbers_verified + EXCLUDED.numbers_verified
+        RETURNING r.ctid, r.sends
+    )
+    SELECT array_agg(rolled.ctid) FILTER (WHERE rolled.sends = 0) INTO emptied FROM rolled;
+    IF emptied IS NOT NULL THEN
+        DELETE FROM clerk.sms_region_days WHERE ctid = ANY(emptied);
+    END IF;
     RETURN shifted;
 END
 $$;
@@ -232,7 +259,7 @@ $$;
 
 -- Recomputes the facts of every ledger row sent to these numbers (keys) or through these
 -- phones (phone_ids), and shifts clerk.sms_prefix_days by what changed; both NULL: all
--- rows, and the sums and baselines again from the ledger.
+-- rows, and the sums (of prefixes, then of regions) and baselines again from the ledger.
 CREATE OR REPLACE FUNCTION clerk.refresh_sms_message_facts(keys text[], phone_ids text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -240,6 +267,8 @@ SET plan_cache_mode = force_custom_plan
 AS $$
 BEGIN
     IF keys IS NULL AND phone_ids IS NULL THEN
+        -- every prefix: no shift may write between the sums' delete and their insert
+        PERFORM pg_advisory_xact_lock(hashtextextended('sms prefixes', 0));
         PERFORM set_config('clerk.sms_facts_refresh', 'on', true);
         UPDATE clerk.sms_messages AS s
         SET counts_number = f.counts_number, number_verified = f.number_verified
@@ -264,6 +293,14 @@ BEGIN
         WINDOW w AS (PARTITION BY g.region_code, g.number_prefix ORDER BY g.day
                      RANGE BETWEEN interval '28 days' PRECEDING AND interval '1 day' PRECEDING)
         ORDER BY g.day, g.region_code NULLS LAST, g.number_prefix NULLS LAST;
+        DELETE FROM clerk.sms_region_days;
+        INSERT INTO clerk.sms_region_days
+            (day, region_code, sends, numbers_sent_to, numbers_verified)
+        SELECT p.day, p.region_code, sum(p.sends), sum(p.numbers_sent_to),
+               sum(p.numbers_verified)
+        FROM clerk.sms_prefix_days AS p
+        GROUP BY p.day, p.region_code
+        ORDER BY p.day, p.region_code NULLS LAST;
     ELSE
         PERFORM clerk.sms_prefix_days_shift(
             array_agg(c.day), array_agg(c.region_code), array_agg(c.number_prefix),

@@ -276,5 +276,5 @@ def test_the_report_functions_that_run_as_their_owner_are_not_public(database_ur
             "SELECT p.proname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
             " WHERE n.nspname = 'clerk' AND p.prosecdef ORDER BY 1"
         ).fetchall()
-    assert definers == [("shared_phone_numbers",), ("sms_conversion",)]
+    assert definers == [("shared_phone_numbers",)]
     assert public == []

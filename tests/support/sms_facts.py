@@ -1,7 +1,8 @@
 """What the writers keep of the SMS ledger (sql/views/05_sms_message_facts.sql), against
 recomputations: each row's facts against their definition, and clerk.sms_prefix_days
 against the reports' original query, which joined every send to the facts and grouped it
-by number, with each day's baseline by the window sms_pumping ran over those sums."""
+by number, with each day's baseline by the window sms_pumping ran over those sums, and
+clerk.sms_region_days against the same sums by day and region."""
 
 from __future__ import annotations
 
@@ -42,15 +43,24 @@ FROM (SELECT day, region_code, number_prefix, count(*) AS sends,
 WINDOW w AS (PARTITION BY region_code, number_prefix ORDER BY day
              RANGE BETWEEN interval '28 days' PRECEDING AND interval '1 day' PRECEDING)
 """
+# and clerk.sms_region_days, the same sums by day and region, as rows of no one prefix
+_GROUPED_ALL: Final[LiteralString] = (
+    _GROUPED + " UNION ALL SELECT day, region_code, 'every prefix', sum(sends)::bigint,"  # noqa: S608
+    " sum(numbers_sent_to)::bigint, sum(numbers_verified)::bigint, 0, 0, 0 FROM ("
+    + _GROUPED + ") AS r GROUP BY day, region_code"
+)  # fmt: skip
 KEPT_DAYS: Final[LiteralString] = """
 SELECT day, region_code, number_prefix, sends, numbers_sent_to, numbers_verified,
        base_sends, base_numbers, base_verified
 FROM clerk.sms_prefix_days
+UNION ALL
+SELECT day, region_code, 'every prefix', sends, numbers_sent_to, numbers_verified, 0, 0, 0
+FROM clerk.sms_region_days
 """
 # Both are constants of this module: no value of anyone's reaches the text.
 STALE_SMS_DAYS: Final[LiteralString] = (
-    "(SELECT '-', * FROM (" + KEPT_DAYS + ") AS k EXCEPT ALL SELECT '-', * FROM (" + _GROUPED  # noqa: S608
-    + ") AS g) UNION ALL (SELECT '+', * FROM (" + _GROUPED + ") AS g EXCEPT ALL SELECT '+', *"
+    "(SELECT '-', * FROM (" + KEPT_DAYS + ") AS k EXCEPT ALL SELECT '-', * FROM (" + _GROUPED_ALL  # noqa: S608
+    + ") AS g) UNION ALL (SELECT '+', * FROM (" + _GROUPED_ALL + ") AS g EXCEPT ALL SELECT '+', *"
     " FROM (" + KEPT_DAYS + ") AS k)"
 )  # fmt: skip
 
