@@ -15,10 +15,11 @@
 -- same region and day.
 --
 -- sql/views/05_sms_message_facts.sql, which runs after this, fills it from the ledger. It
--- also tells Postgres that clerk.sms_message_facts gives a few rows, not the thousand it
+-- also tells Postgres that the ledger's facts function gives a few rows, not the thousand it
 -- guesses of a function: a write of one message joined its facts to the ledger by two full
 -- scans of it, 22 ms a write at 15,000 rows and growing with the ledger, until the ledger
--- was long enough for the guess to favour its index.
+-- was long enough for the guess to favour its index. The drain turns sequential scans off
+-- for its transactions; an erasure, a backfill and classify did not.
 
 CREATE TABLE clerk.sms_region_days (
     day              date   NOT NULL,

@@ -33,8 +33,9 @@ RETURNS TABLE (id text, counts_number boolean, number_verified boolean)
 LANGUAGE plpgsql STABLE
 -- What a caller's plan expects of it: the rows of a write's few numbers. Postgres's guess
 -- of a thousand made sms_message_facts_write join them to a ledger of 15,000 rows by a full
--- scan, twice a write (22 ms, and more as the ledger grew); NULL's plans read every row
--- by hash joins all the same (0032).
+-- scan, twice a write (22 ms, and more as the ledger grew), wherever sequential scans were
+-- on: every writer but the drain (an erasure, a backfill, classify). NULL's plans read
+-- every row by hash joins all the same (0032).
 ROWS 10
 -- a plan for the keys given: NULL reads every row by hash joins, a few keys use indexes
 SET plan_cache_mode = force_custom_plan
