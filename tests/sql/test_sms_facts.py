@@ -128,6 +128,44 @@ def test_erasure_keeps_the_sums_right_without_any_number(conn: psycopg.Connectio
     ).fetchone() == (0,)
 
 
+SUMS_ROWS = (
+    "SELECT 'prefix', ctid FROM clerk.sms_prefix_days"
+    " UNION ALL SELECT 'region', ctid FROM clerk.sms_region_days ORDER BY 1, 2"
+)
+
+
+def test_a_refresh_of_everything_mends_wrong_sums_and_rewrites_no_right_one(
+    conn: psycopg.Connection,
+) -> None:
+    apply(conn, snapshot("user_a", moment(1), [phone("idn_a1", N1)]))
+    sends(conn)
+    kept = conn.execute(SUMS_ROWS).fetchall()
+    conn.execute("SELECT clerk.refresh_sms_message_facts(NULL)")
+    # Every row where it was: none written again (each write moves a row).
+    assert conn.execute(SUMS_ROWS).fetchall() == kept
+    # A wrong day, a missing prefix, a prefix and a region day of no send, wrong regions.
+    conn.execute("UPDATE clerk.sms_prefix_days SET sends = sends + 5 WHERE day = %s", (DAY2,))
+    conn.execute(
+        "DELETE FROM clerk.sms_prefix_days WHERE day = %s AND number_prefix = '+44740098'",
+        (DAY1,),
+    )
+    conn.execute(
+        "INSERT INTO clerk.sms_prefix_days (day, region_code, number_prefix, sends,"
+        " numbers_sent_to, numbers_verified) VALUES ('2025-03-01', NULL, NULL, 1, 1, 0)"
+    )
+    conn.execute(
+        "INSERT INTO clerk.sms_region_days (day, region_code, sends, numbers_sent_to,"
+        " numbers_verified) VALUES ('2025-03-01', NULL, 1, 1, 0)"
+    )
+    conn.execute("UPDATE clerk.sms_region_days SET numbers_verified = 7 WHERE day = %s", (DAY1,))
+    assert conn.execute(STALE_SMS_DAYS).fetchall() != []
+    conn.execute("SELECT clerk.refresh_sms_message_facts(NULL)")
+    assert conversion(conn) == [
+        (DAY1, "GB", 3, 2, 1, Decimal("0.5000")),
+        (DAY2, "GB", 1, 1, 1, Decimal("1.0000")),
+    ]
+
+
 def seq_scans(conn: psycopg.Connection) -> int:
     """Full scans of the ledger so far in this transaction."""
     row = conn.execute(
