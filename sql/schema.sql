@@ -800,6 +800,30 @@ DECLARE
     emptied tid[];
     shifted integer;
 BEGIN
+    -- Each day and region first, the same deltas, in the key's order. A writer of the same
+    -- region's day waits here for the one before it to commit, before it takes any prefix
+    -- (in its first shift of a transaction), so the prefixes it is about to take stay
+    -- free for the one it waits for. A day and region left with no send goes, as its
+    -- prefixes do.
+    WITH rolled AS (
+        INSERT INTO clerk.sms_region_days AS r
+            (day, region_code, sends, numbers_sent_to, numbers_verified)
+        SELECT d.day, d.region_code, sum(d.sends), sum(d.numbers), sum(d.verified)
+        FROM unnest(days, regions, sends, numbers, verified)
+             AS d(day, region_code, sends, numbers, verified)
+        GROUP BY d.day, d.region_code
+        HAVING (sum(d.sends), sum(d.numbers), sum(d.verified)) <> (0, 0, 0)
+        ORDER BY d.day, d.region_code
+        ON CONFLICT (day, region_code) DO UPDATE SET
+            sends = r.sends + EXCLUDED.sends,
+            numbers_sent_to = r.numbers_sent_to + EXCLUDED.numbers_sent_to,
+            numbers_verified = r.numbers_verified + EXCLUDED.numbers_verified
+        RETURNING r.ctid, r.sends
+    )
+    SELECT array_agg(rolled.ctid) FILTER (WHERE rolled.sends = 0) INTO emptied FROM rolled;
+    IF emptied IS NOT NULL THEN
+        DELETE FROM clerk.sms_region_days WHERE ctid = ANY(emptied);
+    END IF;
     SELECT array_agg(l.k ORDER BY l.k) INTO keys
     FROM (SELECT DISTINCT hashtextextended(
                      'sms prefix ' || coalesce(u.r, '-') || ' ' || coalesce(u.p, '-'), 0) AS k
@@ -863,27 +887,6 @@ BEGIN
             FROM clerk.sms_prefix_days_between(
                 p.region_code, p.number_prefix, p.day - 28, p.day - 1) AS b)
         WHERE p.ctid = ANY(added);
-    END IF;
-    -- each day and region the same deltas, after its prefixes and in the key's order; a
-    -- day and region left with no send goes, as its prefixes did
-    WITH rolled AS (
-        INSERT INTO clerk.sms_region_days AS r
-            (day, region_code, sends, numbers_sent_to, numbers_verified)
-        SELECT d.day, d.region_code, sum(d.sends), sum(d.numbers), sum(d.verified)
-        FROM unnest(days, regions, sends, numbers, verified)
-             AS d(day, region_code, sends, numbers, verified)
-        GROUP BY d.day, d.region_code
-        HAVING (sum(d.sends), sum(d.numbers), sum(d.verified)) <> (0, 0, 0)
-        ORDER BY d.day, d.region_code
-        ON CONFLICT (day, region_code) DO UPDATE SET
-            sends = r.sends + EXCLUDED.sends,
-            numbers_sent_to = r.numbers_sent_to + EXCLUDED.numbers_sent_to,
-            numbers_verified = r.numbers_verified + EXCLUDED.numbers_verified
-        RETURNING r.ctid, r.sends
-    )
-    SELECT array_agg(rolled.ctid) FILTER (WHERE rolled.sends = 0) INTO emptied FROM rolled;
-    IF emptied IS NOT NULL THEN
-        DELETE FROM clerk.sms_region_days WHERE ctid = ANY(emptied);
     END IF;
     RETURN shifted;
 END

@@ -2,10 +2,10 @@
 -- read. At a million users that is 840,729 rows into 4,206 groups: 1.6 to 3.2 times a scan
 -- of the table (53 to 126 ms at 300,000 users, nearly all of it a hash aggregate over every
 -- row), never much less, since the aggregate is the work. The writers now keep those groups
--- too: clerk.sms_prefix_days_shift adds each delta to its day and region here, after its
--- prefixes' rows, under the same advisory locks, with the ratio the report shows, and the
--- report reads this table alone, in the order of its key. It no longer reads any number, so
--- it runs as its caller, and Postgres inlines it into the view.
+-- too: clerk.sms_prefix_days_shift adds each delta to its day and region here, with the
+-- ratio the report shows, before it takes its prefixes' locks (sql/views/05 says why), and
+-- the report reads this table alone, in the order of its key. It no longer reads any
+-- number, so it runs as its caller, and Postgres inlines it into the view.
 --
 -- The cost is on the writers: one more upsert for each shift, of one row per day and
 -- region the shift touches. A day and region is one row for every writer of its SMS, so

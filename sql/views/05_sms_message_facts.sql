@@ -100,14 +100,14 @@ WHERE region IS NULL AND prefix IS NULL AND p.region_code IS NULL AND p.number_p
   AND p.day BETWEEN from_day AND to_day
 $$;
 
--- Adds deltas to clerk.sms_prefix_days (a key may come more than once) and to the
--- baselines of the 28 days after each (base_*: a day's prefix over the 28 days before
--- it), gives a new day its baseline, drops the days left with no send, does the same to
--- clerk.sms_region_days (no baselines), and says how many prefix days it shifted. A new day's baseline reads the days before it, which another writer
--- may be changing, so writers take each prefix in turn: an advisory lock per prefix, held
--- to the commit, taken in the order of the lock keys before any row (under a shared lock
--- of all prefixes, which a writer of more than 32 takes alone instead); then the rows, in
--- the key's order.
+-- Adds deltas to clerk.sms_prefix_days (a key may come more than once) and to the baselines
+-- of the 28 days after each (base_*: a day's prefix over the 28 days before it), gives a
+-- new day its baseline, drops the days left with no send, and says how many days it
+-- shifted; first, the same to clerk.sms_region_days (no baselines). A new day's baseline
+-- reads the days before it, which another writer may be changing, so writers take each
+-- prefix in turn: an advisory lock per prefix, held to the commit, taken in the order of
+-- the lock keys before any prefix row (under a shared lock of all prefixes, which a writer
+-- of more than 32 takes alone instead); then the rows, in the key's order.
 CREATE OR REPLACE FUNCTION clerk.sms_prefix_days_shift(
     days date[], regions text[], prefixes text[], sends integer[], numbers integer[],
     verified integer[]
@@ -120,6 +120,30 @@ DECLARE
     emptied tid[];
     shifted integer;
 BEGIN
+    -- Each day and region first, the same deltas, in the key's order. A writer of the same
+    -- region's day waits here for the one before it to commit, before it takes any prefix
+    -- (in its first shift of a transaction), so the prefixes it is about to take stay
+    -- free for the one it waits for. A day and region left with no send goes, as its
+    -- prefixes do.
+    WITH rolled AS (
+        INSERT INTO clerk.sms_region_days AS r
+            (day, region_code, sends, numbers_sent_to, numbers_verified)
+        SELECT d.day, d.region_code, sum(d.sends), sum(d.numbers), sum(d.verified)
+        FROM unnest(days, regions, sends, numbers, verified)
+             AS d(day, region_code, sends, numbers, verified)
+        GROUP BY d.day, d.region_code
+        HAVING (sum(d.sends), sum(d.numbers), sum(d.verified)) <> (0, 0, 0)
+        ORDER BY d.day, d.region_code
+        ON CONFLICT (day, region_code) DO UPDATE SET
+            sends = r.sends + EXCLUDED.sends,
+            numbers_sent_to = r.numbers_sent_to + EXCLUDED.numbers_sent_to,
+            numbers_verified = r.numbers_verified + EXCLUDED.numbers_verified
+        RETURNING r.ctid, r.sends
+    )
+    SELECT array_agg(rolled.ctid) FILTER (WHERE rolled.sends = 0) INTO emptied FROM rolled;
+    IF emptied IS NOT NULL THEN
+        DELETE FROM clerk.sms_region_days WHERE ctid = ANY(emptied);
+    END IF;
     SELECT array_agg(l.k ORDER BY l.k) INTO keys
     FROM (SELECT DISTINCT hashtextextended(
                      'sms prefix ' || coalesce(u.r, '-') || ' ' || coalesce(u.p, '-'), 0) AS k
@@ -183,27 +207,6 @@ BEGIN
             FROM clerk.sms_prefix_days_between(
                 p.region_code, p.number_prefix, p.day - 28, p.day - 1) AS b)
         WHERE p.ctid = ANY(added);
-    END IF;
-    -- each day and region the same deltas, after its prefixes and in the key's order; a
-    -- day and region left with no send goes, as its prefixes did
-    WITH rolled AS (
-        INSERT INTO clerk.sms_region_days AS r
-            (day, region_code, sends, numbers_sent_to, numbers_verified)
-        SELECT d.day, d.region_code, sum(d.sends), sum(d.numbers), sum(d.verified)
-        FROM unnest(days, regions, sends, numbers, verified)
-             AS d(day, region_code, sends, numbers, verified)
-        GROUP BY d.day, d.region_code
-        HAVING (sum(d.sends), sum(d.numbers), sum(d.verified)) <> (0, 0, 0)
-        ORDER BY d.day, d.region_code
-        ON CONFLICT (day, region_code) DO UPDATE SET
-            sends = r.sends + EXCLUDED.sends,
-            numbers_sent_to = r.numbers_sent_to + EXCLUDED.numbers_sent_to,
-            numbers_verified = r.numbers_verified + EXCLUDED.numbers_verified
-        RETURNING r.ctid, r.sends
-    )
-    SELECT array_agg(rolled.ctid) FILTER (WHERE rolled.sends = 0) INTO emptied FROM rolled;
-    IF emptied IS NOT NULL THEN
-        DELETE FROM clerk.sms_region_days WHERE ctid = ANY(emptied);
     END IF;
     RETURN shifted;
 END

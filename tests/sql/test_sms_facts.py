@@ -341,6 +341,54 @@ def test_a_new_day_waits_for_another_writer_of_its_prefix_so_its_baseline_misses
         ]
 
 
+def test_a_writer_waiting_for_a_region_day_holds_no_prefix_the_first_takes_next(
+    database_url: str,
+) -> None:
+    # Two workers write one region's day under two prefixes: the second waits for the
+    # first at the day's row of clerk.sms_region_days. The first then writes under the
+    # second's prefix, as a later statement of its batch may: it must find that prefix
+    # free, not held by the writer that waits for it (a deadlock, one batch lost to it).
+    first_rows = [ledger.parse("msg_a", sms("sms_a", N1, moment(5)))]
+    second_rows = [ledger.parse("msg_b", sms("sms_b", N2, moment(5, 1)))]
+    next_rows = [ledger.parse("msg_c", sms("sms_c", N2[:-4] + "1111", moment(5, 2)))]
+    errors: list[BaseException] = []
+
+    def write_second(conn: psycopg.Connection) -> None:
+        try:
+            with conn.transaction():
+                ledger.write(conn, second_rows, pii_key=None)
+        except psycopg.Error as exc:
+            errors.append(exc)
+
+    with (
+        psycopg.connect(database_url, autocommit=True) as probe,
+        psycopg.connect(database_url) as first,
+        psycopg.connect(database_url) as second,
+    ):
+        with first.transaction():
+            ledger.write(first, first_rows, pii_key=None)
+            worker = threading.Thread(target=write_second, args=(second,))
+            worker.start()
+            wait_for(
+                lambda: (
+                    probe.execute(
+                        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
+                        (second.info.backend_pid,),
+                    ).fetchone()
+                    == (True,)
+                ),
+                timeout=10,
+                what="the second writer to wait",
+            )
+            ledger.write(first, next_rows, pii_key=None)
+        worker.join(timeout=30)
+        assert errors == []
+        assert probe.execute(STALE_SMS_DAYS).fetchall() == []
+        assert probe.execute(
+            "SELECT sends FROM clerk.sms_region_days WHERE day = %s", (date(2025, 1, 5),)
+        ).fetchall() == [(3,)]
+
+
 def _burst(name: str, day: int) -> list[Any]:
     """40 sends on a day, each under a prefix of its own, one of them N1's."""
     numbers = [N1] + [f"+4474005{i:03d}0001" for i in range(39)]
