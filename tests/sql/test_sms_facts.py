@@ -273,19 +273,29 @@ def test_each_day_keeps_the_baseline_of_the_28_days_before_it_through_every_writ
     ]
 
 
+def _write_on_a_thread(
+    conn: psycopg.Connection, rows: list[Any], errors: list[BaseException]
+) -> threading.Thread:
+    """Writes the rows in a transaction of conn's own, on a thread started here; what it
+    raised goes to errors."""
+
+    def write() -> None:
+        try:
+            with conn.transaction():
+                ledger.write(conn, rows, pii_key=None)
+        except psycopg.Error as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    return thread
+
+
 def _in_turn(database_url: str, first_rows: list[Any], second_rows: list[Any]) -> int:
     """The first writer writes and holds its transaction open while the second writes,
     which must wait for it before reading any day; how many advisory locks the first held.
     Then both commit, and the sums and baselines must be those of a recount."""
     errors: list[BaseException] = []
-
-    def write_second(conn: psycopg.Connection) -> None:
-        try:
-            with conn.transaction():
-                ledger.write(conn, second_rows, pii_key=None)
-        except psycopg.Error as exc:
-            errors.append(exc)
-
     with (
         psycopg.connect(database_url, autocommit=True) as probe,
         psycopg.connect(database_url) as first,
@@ -297,8 +307,7 @@ def _in_turn(database_url: str, first_rows: list[Any], second_rows: list[Any]) -
                 "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'",
                 (first.info.backend_pid,),
             ).fetchone()
-            worker = threading.Thread(target=write_second, args=(second,))
-            worker.start()
+            worker = _write_on_a_thread(second, second_rows, errors)
             wait_for(
                 lambda: (
                     not worker.is_alive()
@@ -347,19 +356,11 @@ def test_a_writer_waiting_for_a_region_day_holds_no_prefix_the_first_takes_next(
     # Two workers write one region's day under two prefixes: the second waits for the
     # first at the day's row of clerk.sms_region_days. The first then writes under the
     # second's prefix, as a later statement of its batch may: it must find that prefix
-    # free, not held by the writer that waits for it (a deadlock, one batch lost to it).
+    # free, not held by the writer that waits for it (a deadlock: one batch fails).
     first_rows = [ledger.parse("msg_a", sms("sms_a", N1, moment(5)))]
     second_rows = [ledger.parse("msg_b", sms("sms_b", N2, moment(5, 1)))]
     next_rows = [ledger.parse("msg_c", sms("sms_c", N2[:-4] + "1111", moment(5, 2)))]
     errors: list[BaseException] = []
-
-    def write_second(conn: psycopg.Connection) -> None:
-        try:
-            with conn.transaction():
-                ledger.write(conn, second_rows, pii_key=None)
-        except psycopg.Error as exc:
-            errors.append(exc)
-
     with (
         psycopg.connect(database_url, autocommit=True) as probe,
         psycopg.connect(database_url) as first,
@@ -367,8 +368,7 @@ def test_a_writer_waiting_for_a_region_day_holds_no_prefix_the_first_takes_next(
     ):
         with first.transaction():
             ledger.write(first, first_rows, pii_key=None)
-            worker = threading.Thread(target=write_second, args=(second,))
-            worker.start()
+            worker = _write_on_a_thread(second, second_rows, errors)
             wait_for(
                 lambda: (
                     probe.execute(
