@@ -499,7 +499,7 @@ CREATE FUNCTION clerk.refresh_sms_message_facts(keys text[], phone_ids text[] DE
     AS $$
 BEGIN
     IF keys IS NULL AND phone_ids IS NULL THEN
-        -- every prefix: no shift may write between the sums' delete and their insert
+        -- every prefix: no shift may write between the sums' recount and their merge
         PERFORM pg_advisory_xact_lock(hashtextextended('sms prefixes', 0));
         PERFORM set_config('clerk.sms_facts_refresh', 'on', true);
         UPDATE clerk.sms_messages AS s

@@ -271,7 +271,7 @@ SET plan_cache_mode = force_custom_plan
 AS $$
 BEGIN
     IF keys IS NULL AND phone_ids IS NULL THEN
-        -- every prefix: no shift may write between the sums' delete and their insert
+        -- every prefix: no shift may write between the sums' recount and their merge
         PERFORM pg_advisory_xact_lock(hashtextextended('sms prefixes', 0));
         PERFORM set_config('clerk.sms_facts_refresh', 'on', true);
         UPDATE clerk.sms_messages AS s
