@@ -28,9 +28,9 @@ def _claim_pending(limit: int) -> bytes:
     """CLAIM_PENDING with its limit written in, so that the statement has no parameter.
 
     Prepared with `LIMIT $1`, Postgres planned the claim again at every batch: a plan for
-    any limit costs more than one for the limit given, so it never kept one. About 0.2 ms
-    of the backend's CPU a batch, a tenth of a batch of one event. Without a parameter the
-    one plan is kept until the inbox's statistics change.
+    any limit costs more than one for the limit given, so it never kept one. That was
+    about 0.3 ms of the backend's CPU in a batch of one event, a tenth of it. Without a
+    parameter the one plan is kept until the inbox's statistics change.
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"a claim's limit is a positive integer, not {limit!r}")
