@@ -75,7 +75,6 @@ ON CONFLICT (svix_id) DO NOTHING
 # of a whole backlog for each batch). Their status is compared as `status || ''` so that
 # the pending index cannot serve it: with statistics from before a backlog (or none, on a
 # table just filled) the planner took that index for small and read all of it per user.
-# worker.inbox.claim writes the limit into the text: it is not sent as a parameter.
 CLAIM_PENDING: Final[LiteralString] = """
 WITH head AS (
     SELECT svix_id, user_id

@@ -112,25 +112,6 @@ def test_an_apply_s_transaction_runs_without_jit(database_url: str) -> None:
         assert conn.execute("SHOW plan_cache_mode").fetchone() == ("auto",)
 
 
-def test_a_connection_plans_the_claim_once(database_url: str) -> None:
-    """The claim comes before the statement that sets the transaction's generic plans.
-    With its limit as a parameter, Postgres planned it again at every batch: a plan for
-    any limit costs more than one for the limit given, so it never kept one (about 0.3
-    ms of the backend's CPU a batch of one event, a tenth of it)."""
-    load_inbox(database_url, payloads.user_history("once", 12, 1))
-    with connect(database_url) as conn:
-        while apply_pending(conn, limit=1).claimed:
-            conn.commit()
-        plans = conn.execute(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
-            " WHERE position('WITH head AS' IN statement) > 0"
-        ).fetchall()
-        conn.commit()
-    assert len(plans) == 1, plans
-    ((generic, custom),) = plans
-    assert (generic >= 5, custom) == (True, 0)
-
-
 def test_the_user_facts_definition_read_whole_reads_each_table_once(
     filled: tuple[str, list[str], list[str]],
 ) -> None:
