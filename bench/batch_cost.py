@@ -6,12 +6,12 @@ On a fresh database (DATABASE_URL's server, else the local one), users get a fir
 applied; then their next events are applied in batches of 1, 10 and 100 events (one event
 per user, as a paced load makes them), each size ROUNDS times. Each round's events are
 put in the inbox just before its batch, which claims with the drain's own limit
-(BATCH_USERS): Postgres keeps one plan of the claim for that limit, and plans it anew for
-each smaller one. Prints, per size, the median milliseconds of a batch (claim to commit),
-per event, the statements it ran and the round trips they took (a pipeline is one), and
-the CPU milliseconds a batch cost this process and its Postgres backend (read from /proc
-when the server is on this machine): on a machine others load, CPU time is the steadier
-measure of the two.
+(BATCH_USERS): Postgres keeps one plan of the claim for that limit, where it planned the
+claim anew at every batch for a limit of 1 or 10. Prints, per size, the median
+milliseconds of a batch (claim to commit), per event, the statements it ran and the round
+trips they took (a pipeline is one), and the CPU milliseconds a batch cost this process
+and its Postgres backend (read from /proc when the server is on this machine): on a
+machine others load, CPU time is the steadier measure of the two.
 """
 
 from __future__ import annotations
@@ -72,16 +72,10 @@ class Counter:
 
 
 def cpu_ms(pid: int | None = None) -> float:
-    """CPU time (user + system) of this process, or of process pid (0.0 if unreadable):
-    for a pid, the scheduler's count in ns where the kernel keeps one, as a batch of one
-    event costs its backend less than a clock tick."""
+    """CPU time (user + system) of this process, or of process pid (0.0 if unreadable)."""
     if pid is None:
         return time.process_time() * 1000
-    try:
-        with open(f"/proc/{pid}/schedstat") as schedstat:
-            return int(schedstat.read().split()[0]) / 1e6
-    except (OSError, ValueError, IndexError):
-        return procs.cpu_s(pid) * 1000
+    return procs.run_s(pid) * 1000
 
 
 def drain(url: str) -> None:
